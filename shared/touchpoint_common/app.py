@@ -1,0 +1,67 @@
+"""The FastAPI application factory every service uses: ops endpoints, metrics, error shapes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from touchpoint_common.observability.health import get_health_router
+from touchpoint_common.observability.logging import configure_logging
+from touchpoint_common.observability.metrics import RequestMetricsMiddleware, get_metrics_router
+from touchpoint_common.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+def create_service_app(
+    *,
+    title: str,
+    description: str,
+    runtime: Runtime,
+    routers: Sequence[APIRouter],
+    on_startup: Hook | None = None,
+    on_shutdown: Hook | None = None,
+) -> FastAPI:
+    """A service app with /healthz, /readyz, /metrics, /docs and JSON errors (never a bare 500)."""
+    settings = runtime.settings
+    configure_logging(
+        service=settings.service_name, level=settings.log_level, json=settings.log_json
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        if on_startup is not None:
+            await on_startup(app)
+        try:
+            yield
+        finally:
+            if on_shutdown is not None:
+                await on_shutdown(app)
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
+    app.include_router(get_health_router(runtime.readiness_checks()))
+    app.include_router(get_metrics_router())
+    for router in routers:
+        app.include_router(router)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", extra={"route": request.url.path})
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    return app
+
+
+def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the service's Runtime."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime

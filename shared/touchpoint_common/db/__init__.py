@@ -1,0 +1,1 @@
+"""Database plumbing: async engine and sessions, tables, migrations."""

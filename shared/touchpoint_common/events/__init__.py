@@ -1,0 +1,1 @@
+"""The event contract: what clients post, and what is written to Kafka."""

@@ -1,0 +1,163 @@
+"""Events as clients post them (EventIn) and as they are written to Kafka (InteractionEvent).
+
+Schema version 1. The wire form never carries personal data in plain text: identifiers are
+an HMAC digest (for look-up) plus a value sealed with the customer's own key (for display),
+and free text is sealed the same way. Destroying the customer's key shreds all of it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from touchpoint_common.events.payloads import (
+    CallPayload,
+    Channel,
+    ComplaintPayload,
+    ComplaintResolvedPayload,
+    ErasePayload,
+    EventType,
+    IdentifierKind,
+    MembershipPayload,
+    OfferPresentedPayload,
+    OfferResponsePayload,
+    PageViewPayload,
+    Payload,
+    PurchasePayload,
+    ReturnPayload,
+    StoreVisitPayload,
+)
+
+SCHEMA_VERSION: Literal[1] = 1
+
+IdentifierValue = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)
+]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class CustomerRef(BaseModel):
+    """Who the event is about: at least one identifier. Values are normalised by ingest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: Reference | None = None
+    loyalty_id: Reference | None = None
+    phone: IdentifierValue | None = None
+    email: IdentifierValue | None = None
+    anonymous_id: Reference | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> CustomerRef:
+        if not any(self.items()):
+            raise ValueError(
+                "at least one identifier is required: customer_id, loyalty_id, phone, email "
+                "or anonymous_id"
+            )
+        return self
+
+    def items(self) -> list[tuple[IdentifierKind, str]]:
+        """The identifiers present, as (kind, value) pairs."""
+        pairs: list[tuple[IdentifierKind, str]] = [
+            ("customer_id", self.customer_id or ""),
+            ("loyalty_id", self.loyalty_id or ""),
+            ("phone", self.phone or ""),
+            ("email", self.email or ""),
+            ("anonymous_id", self.anonymous_id or ""),
+        ]
+        return [(kind, value) for kind, value in pairs if value]
+
+
+class IdentifyPayload(Payload):
+    """Links more identifiers to the event's customer (e.g. anonymous web id to loyalty id)."""
+
+    link: CustomerRef
+
+
+PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
+    EventType.PURCHASE: PurchasePayload,
+    EventType.RETURN: ReturnPayload,
+    EventType.CALL: CallPayload,
+    EventType.COMPLAINT: ComplaintPayload,
+    EventType.COMPLAINT_RESOLVED: ComplaintResolvedPayload,
+    EventType.PAGE_VIEW: PageViewPayload,
+    EventType.STORE_VISIT: StoreVisitPayload,
+    EventType.MEMBERSHIP: MembershipPayload,
+    EventType.IDENTIFY: IdentifyPayload,
+    EventType.OFFER_PRESENTED: OfferPresentedPayload,
+    EventType.OFFER_RESPONSE: OfferResponsePayload,
+    EventType.ERASE: ErasePayload,
+}
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+class EventIn(BaseModel):
+    """One touchpoint as a client posts it. The payload is validated against its type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: UUID | None = None
+    type: EventType
+    channel: Channel
+    occurred_at: AwareDatetime
+    customer: CustomerRef
+    store_id: Reference | None = None
+    agent_id: Reference | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _to_utc(value)
+
+    def typed_payload(self) -> Payload:
+        """The payload parsed as its type's model (raises pydantic.ValidationError)."""
+        return PAYLOAD_MODELS[self.type].model_validate(self.payload)
+
+
+class SealedIdentifier(BaseModel):
+    """An identifier on the wire: digest to find the customer, sealed value to show it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: IdentifierKind
+    digest: str
+    sealed: str | None = None
+
+
+class InteractionEvent(BaseModel):
+    """One touchpoint as written to the interactions topic, keyed by customer_id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: UUID
+    type: EventType
+    channel: Channel
+    occurred_at: AwareDatetime
+    received_at: AwareDatetime
+    customer_id: str
+    identifiers: list[SealedIdentifier] = Field(default_factory=list)
+    store_id: str | None = None
+    agent_id: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    """Type-specific fields; free text is replaced by `<field>_sealed` (see pii.seal)."""
+
+    @field_validator("occurred_at", "received_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _to_utc(value)

@@ -1,0 +1,157 @@
+"""Per-type payloads of the event contract (schema version 1). Money is Decimal, never float."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+
+
+class Payload(BaseModel):
+    """Base of every payload: unknown fields are refused so typos are caught at the door."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Item(Payload):
+    sku: Text
+    category: Text
+    quantity: Annotated[int, Field(gt=0, le=10_000)]
+    unit_price: Money
+
+
+class PurchasePayload(Payload):
+    order_id: Text
+    amount: Money
+    currency: Currency
+    items: Annotated[list[Item], Field(min_length=1, max_length=500)]
+
+
+class ReturnPayload(Payload):
+    order_id: Text
+    amount: Money
+    currency: Currency
+    items: Annotated[list[Item], Field(max_length=500)] = []
+
+
+class CallOutcome(StrEnum):
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+    CALLBACK = "callback"
+    DROPPED = "dropped"
+    INFORMATION = "information"
+
+
+class CallPayload(Payload):
+    reason: Text
+    duration_seconds: Annotated[int, Field(ge=0, le=86_400)]
+    outcome: CallOutcome
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class ComplaintPayload(Payload):
+    """`text` is free text that may hold personal data: it is sealed before Kafka."""
+
+    complaint_id: Text
+    category: Text
+    severity: Severity
+    text: LongText | None = None
+
+
+class ComplaintResolvedPayload(Payload):
+    complaint_id: Text
+    resolution: Text
+
+
+class PageViewPayload(Payload):
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    category: Text | None = None
+    sku: Text | None = None
+
+
+class StoreVisitPayload(Payload):
+    zone: Text
+    category: Text | None = None
+    dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+
+
+class MembershipAction(StrEnum):
+    JOINED = "joined"
+    LEFT = "left"
+    TIER_CHANGED = "tier_changed"
+
+
+class MembershipPayload(Payload):
+    action: MembershipAction
+    tier: Text | None = None
+
+
+class OfferShown(Payload):
+    offer_id: Text
+    rank: Annotated[int, Field(ge=1)]
+    score: float
+    kind: Text | None = None
+
+
+class OfferPresentedPayload(Payload):
+    decision_id: Text
+    segment: Text
+    strategy: Text
+    holdout: bool = False
+    offers: Annotated[list[OfferShown], Field(max_length=50)]
+
+
+class OfferOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    IGNORED = "ignored"
+
+
+class OfferResponsePayload(Payload):
+    decision_id: Text
+    offer_id: Text
+    outcome: OfferOutcome
+
+
+class ErasePayload(Payload):
+    reason: Text | None = None
+
+
+class EventType(StrEnum):
+    PURCHASE = "purchase"
+    RETURN = "return"
+    CALL = "call"
+    COMPLAINT = "complaint"
+    COMPLAINT_RESOLVED = "complaint_resolved"
+    PAGE_VIEW = "page_view"
+    STORE_VISIT = "store_visit"
+    MEMBERSHIP = "membership"
+    IDENTIFY = "identify"
+    OFFER_PRESENTED = "offer_presented"
+    OFFER_RESPONSE = "offer_response"
+    ERASE = "erase"
+
+
+class Channel(StrEnum):
+    POS = "pos"
+    CALL_CENTRE = "call_centre"
+    WEB = "web"
+    STORE = "store"
+    APP = "app"
+    EMAIL = "email"
+
+
+IdentifierKind = Literal["customer_id", "loyalty_id", "phone", "email", "anonymous_id"]

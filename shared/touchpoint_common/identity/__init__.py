@@ -1,0 +1,1 @@
+"""Identity: normalising, hashing and sealing customer identifiers (the I of IDIC)."""

@@ -1,0 +1,1 @@
+"""Kafka plumbing in one place: configuration, producer, consumer, admin."""

@@ -1,0 +1,73 @@
+"""Prometheus metrics: HTTP requests by route and status, plus the /metrics endpoint."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.routing import Match
+
+from touchpoint_common.observability.logging import request_id_var
+
+HTTP_REQUESTS = Counter(
+    "touchpoint_http_requests_total",
+    "HTTP requests by service, method, route template and status code.",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "touchpoint_http_request_duration_seconds",
+    "HTTP request latency by service, method and route template.",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def _route_template(request: Request) -> str:
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+class RequestMetricsMiddleware(BaseHTTPMiddleware):
+    """Counts and times every request; labels use the route template, never raw paths."""
+
+    def __init__(self, app: object, *, service: str) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self.service = service
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        route = _route_template(request)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["x-request-id"] = request_id
+            return response
+        finally:
+            HTTP_LATENCY.labels(self.service, request.method, route).observe(
+                time.perf_counter() - started
+            )
+            HTTP_REQUESTS.labels(self.service, request.method, route, str(status)).inc()
+            request_id_var.reset(token)
+
+
+def get_metrics_router() -> APIRouter:
+    """GET /metrics in the Prometheus text format."""
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/metrics", include_in_schema=True, summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
