@@ -6,6 +6,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from hypothesis import given
 from hypothesis import strategies as st
+
 from touchpoint_common.identity import pii
 
 KEY = b"k" * 32

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.routing import Match
 
@@ -71,3 +71,40 @@ def get_metrics_router() -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+# Pipeline metrics, shared so every service and dashboard uses one set of names.
+EVENTS_PRODUCED = Counter(
+    "touchpoint_events_produced_total", "Events acknowledged by the broker.", ["service", "type"]
+)
+EVENTS_REJECTED = Counter(
+    "touchpoint_events_rejected_total",
+    "Events refused at the door, by reason (validation, size, identity, unavailable).",
+    ["service", "reason"],
+)
+EVENTS_CONSUMED = Counter(
+    "touchpoint_events_consumed_total", "Records read from Kafka.", ["service", "group"]
+)
+EVENTS_FOLDED = Counter(
+    "touchpoint_events_folded_total", "Events applied to a projection.", ["service", "type"]
+)
+EVENTS_DUPLICATE = Counter(
+    "touchpoint_events_duplicate_total",
+    "Events skipped because their event_id was already applied.",
+    ["service"],
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "touchpoint_events_dead_lettered_total",
+    "Records sent to the dead-letter topic, by reason class.",
+    ["service", "reason"],
+)
+FOLD_FRESHNESS = Histogram(
+    "touchpoint_fold_freshness_seconds",
+    "Seconds from an event's received_at to its being visible in the projection.",
+    ["service"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+)
+DB_POOL_CHECKED_OUT = Gauge(
+    "touchpoint_db_pool_checked_out", "Database connections in use.", ["service"]
+)
+DB_POOL_SIZE = Gauge("touchpoint_db_pool_size", "Database pool size.", ["service"])
