@@ -1,0 +1,415 @@
+"""Identity resolution in PostgreSQL: identifier digests to customers, keys, merges, erasure.
+
+Race safety: a new customer is minted inside a savepoint together with its identifiers, which
+are inserted with ON CONFLICT DO NOTHING in one sorted statement. When any of them was taken by
+a concurrent transaction the savepoint is rolled back (the minted customer vanishes) and the
+look-up runs again, now seeing the winner. The (kind, digest) primary key is what makes two
+replicas unable to mint two customers for one identifier. Functions never commit: the caller
+owns the transaction and calls `IdentityCache.remember` only after its commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from cachetools import TTLCache
+from sqlalchemy import (
+    Column,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from touchpoint_common.events.payloads import IdentifierKind
+from touchpoint_common.identity import pii
+
+metadata = MetaData()
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", Text, primary_key=True),
+    Column("created_at", DateTime(timezone=True)),
+    Column("erased_at", DateTime(timezone=True)),
+    Column("merged_into", Text),
+)
+customer_identifiers = Table(
+    "customer_identifiers",
+    metadata,
+    Column("kind", Text, primary_key=True),
+    Column("digest", Text, primary_key=True),
+    Column("customer_id", Text),
+    Column("sealed", Text),
+)
+customer_keys = Table(
+    "customer_keys",
+    metadata,
+    Column("customer_id", Text, primary_key=True),
+    Column("wrapped_key", LargeBinary),
+)
+
+# When one event's identifiers point at different customers, the strongest one decides.
+KIND_PRIORITY: tuple[IdentifierKind, ...] = ("loyalty_id", "phone", "email", "anonymous_id")
+_MAX_ATTEMPTS = 5
+DigestKey = tuple[str, str]
+
+
+class UnknownCustomer(LookupError):
+    """No customer has this id (or, when minting is off, these identifiers)."""
+
+
+class ErasedCustomer(LookupError):
+    """The customer asked to be forgotten; events naming it directly are refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """A normalised identifier with its HMAC digest; `value` is personal data."""
+
+    kind: IdentifierKind
+    value: str
+    digest: str
+
+    @property
+    def key(self) -> DigestKey:
+        """The (kind, digest) primary key of customer_identifiers."""
+        return (self.kind, self.digest)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCustomer:
+    """Where an event lands: the live customer, its data key, and what changed to get there."""
+
+    customer_id: str
+    data_key: bytes
+    created: bool = False
+    merged_customer_ids: tuple[str, ...] = ()
+    owned: tuple[DigestKey, ...] = field(default=())
+    """Identifier keys that now belong to this customer (safe to cache after commit)."""
+
+
+class IdentityCache:
+    """Bounded in-process TTL caches: digest to customer_id, customer_id to data key.
+
+    Entries expire after `ttl_s`, which bounds how long another replica's merge or erasure
+    can go unnoticed here; this replica evicts what it changes itself.
+    """
+
+    def __init__(self, *, maxsize: int = 100_000, ttl_s: float = 60.0) -> None:
+        self.owners: TTLCache[DigestKey, str] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+        self.keys: TTLCache[str, bytes] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+
+    def remember(self, resolved: ResolvedCustomer) -> None:
+        """Cache a committed resolution."""
+        for merged in resolved.merged_customer_ids:
+            self.forget_customer(merged)
+        for key in resolved.owned:
+            self.owners[key] = resolved.customer_id
+        self.keys[resolved.customer_id] = resolved.data_key
+
+    def forget_customer(self, customer_id: str) -> None:
+        """Evict a customer and every digest pointing at it (after erase or merge)."""
+        self.keys.pop(customer_id, None)
+        for key in [key for key, owner in self.owners.items() if owner == customer_id]:
+            self.owners.pop(key, None)
+
+
+def make_identifier(
+    kind: IdentifierKind, raw: str, *, hmac_key: bytes, default_region: str
+) -> Identifier:
+    """Normalise and digest one identifier (raises pii.InvalidIdentifier)."""
+    value = pii.normalize_identifier(kind, raw, default_region=default_region)
+    return Identifier(
+        kind=kind, value=value, digest=pii.digest_identifier(kind, value, key=hmac_key)
+    )
+
+
+async def get_customer_id(*, db_session: AsyncSession, kind: str, digest: str) -> str | None:
+    """The customer an identifier digest belongs to, or None."""
+    query = select(customer_identifiers.c.customer_id).where(
+        customer_identifiers.c.kind == kind, customer_identifiers.c.digest == digest
+    )
+    return (await db_session.execute(query)).scalar_one_or_none()
+
+
+async def get_live_customer_id(*, db_session: AsyncSession, customer_id: str) -> str:
+    """The customer an id names now, following merges; raises UnknownCustomer/ErasedCustomer."""
+    current = customer_id
+    for _ in range(_MAX_ATTEMPTS):
+        query = select(customers.c.erased_at, customers.c.merged_into).where(
+            customers.c.customer_id == current
+        )
+        row = (await db_session.execute(query)).one_or_none()
+        if row is None:
+            raise UnknownCustomer(customer_id)
+        if row.erased_at is not None:
+            raise ErasedCustomer(customer_id)
+        if row.merged_into is None:
+            return current
+        current = row.merged_into
+    raise UnknownCustomer(customer_id)
+
+
+async def get_data_key(*, db_session: AsyncSession, customer_id: str, kek: bytes) -> bytes | None:
+    """The customer's unwrapped data key; None once shredded (erased) or never created."""
+    query = select(customer_keys.c.wrapped_key).where(customer_keys.c.customer_id == customer_id)
+    wrapped = (await db_session.execute(query)).scalar_one_or_none()
+    return None if wrapped is None else pii.unwrap_key(bytes(wrapped), kek=kek)
+
+
+async def create_customer(*, db_session: AsyncSession, kek: bytes) -> tuple[str, bytes]:
+    """Mint a customer with its own wrapped data key; returns (customer_id, data_key)."""
+    customer_id = str(uuid.uuid4())
+    data_key = pii.new_data_key()
+    await db_session.execute(customers.insert().values(customer_id=customer_id))
+    await db_session.execute(
+        customer_keys.insert().values(
+            customer_id=customer_id, wrapped_key=pii.wrap_key(data_key, kek=kek)
+        )
+    )
+    return customer_id, data_key
+
+
+async def resolve_customer(
+    *,
+    db_session: AsyncSession,
+    identifiers: Sequence[Identifier],
+    customer_id: str | None = None,
+    kek: bytes,
+    cache: IdentityCache | None = None,
+    mint: bool = True,
+) -> ResolvedCustomer:
+    """The customer named by customer_id or the identifiers; unclaimed identifiers are linked."""
+    named = None
+    if customer_id is not None:
+        named = await get_live_customer_id(db_session=db_session, customer_id=customer_id)
+    for _ in range(_MAX_ATTEMPTS):
+        owners = await _get_owners(db_session, identifiers, cache)
+        chosen = named or _pick_owner(identifiers, owners)
+        if chosen is None:
+            if not mint:
+                raise UnknownCustomer("no customer is known by these identifiers")
+            minted = await _mint_with(db_session, identifiers, kek)
+            if minted is not None:
+                return minted
+            continue
+        data_key = await _get_cached_key(db_session, chosen, kek, cache)
+        if data_key is None:  # erased meanwhile: its identifiers are gone too, so look again
+            if cache is not None:
+                cache.forget_customer(chosen)
+            if named is not None:
+                raise ErasedCustomer(chosen)
+            continue
+        unclaimed = [ident for ident in identifiers if ident.key not in owners]
+        linked = await _insert_identifiers(db_session, unclaimed, chosen, data_key)
+        mine = [key for key, owner in owners.items() if owner == chosen]
+        return ResolvedCustomer(chosen, data_key, owned=tuple(mine + linked))
+    raise UnknownCustomer("identity resolution kept losing races; retry")
+
+
+async def link_identifiers(
+    *,
+    db_session: AsyncSession,
+    resolved: ResolvedCustomer,
+    identifiers: Sequence[Identifier],
+    customer_id: str | None = None,
+    kek: bytes,
+) -> ResolvedCustomer:
+    """`identify`: attach identifiers to a customer, merging any customer that already owns one."""
+    current, data_key = resolved.customer_id, resolved.data_key
+    merged: set[str] = set()
+    for _ in range(_MAX_ATTEMPTS):
+        others = await _get_owning_customers(db_session, identifiers, customer_id)
+        others.discard(current)
+        if others:
+            outcome = await _merge(db_session, {current, *others}, kek)
+            if outcome is None:  # a concurrent merge moved someone: look again
+                current = await get_live_customer_id(db_session=db_session, customer_id=current)
+                data_key = await _require_key(db_session, current, kek)
+                continue
+            current, data_key, losers = outcome
+            merged.update(losers)
+        owners = await _get_owners(db_session, identifiers, None)
+        unclaimed = [ident for ident in identifiers if ident.key not in owners]
+        linked = await _insert_identifiers(db_session, unclaimed, current, data_key)
+        if len(linked) == len({ident.key for ident in unclaimed}):
+            owned = {*resolved.owned, *(ident.key for ident in identifiers)}
+            merged.discard(current)
+            return ResolvedCustomer(
+                current, data_key, resolved.created, tuple(sorted(merged)), tuple(sorted(owned))
+            )
+    raise UnknownCustomer("identity linking kept losing races; retry")
+
+
+async def erase_customer(*, db_session: AsyncSession, customer_id: str) -> list[str]:
+    """Forget a customer and those merged into it: identifiers and keys deleted, erased_at set."""
+    query = select(customers.c.customer_id).where(
+        or_(customers.c.customer_id == customer_id, customers.c.merged_into == customer_id)
+    )
+    ids: list[str] = list((await db_session.execute(query)).scalars())
+    if not ids:
+        return []
+    await db_session.execute(
+        delete(customer_identifiers).where(customer_identifiers.c.customer_id.in_(ids))
+    )
+    await db_session.execute(delete(customer_keys).where(customer_keys.c.customer_id.in_(ids)))
+    await db_session.execute(
+        update(customers)
+        .where(customers.c.customer_id.in_(ids), customers.c.erased_at.is_(None))
+        .values(erased_at=func.now())
+    )
+    return ids
+
+
+async def _get_owners(
+    db_session: AsyncSession, identifiers: Sequence[Identifier], cache: IdentityCache | None
+) -> dict[DigestKey, str]:
+    owners: dict[DigestKey, str] = {}
+    missing: list[DigestKey] = []
+    for ident in identifiers:
+        cached = cache.owners.get(ident.key) if cache is not None else None
+        if cached is None:
+            missing.append(ident.key)
+        else:
+            owners[ident.key] = cached
+    if missing:
+        table = customer_identifiers.c
+        query = select(table.kind, table.digest, table.customer_id).where(
+            tuple_(table.kind, table.digest).in_(missing)
+        )
+        for row in await db_session.execute(query):
+            owners[(row.kind, row.digest)] = row.customer_id
+    return owners
+
+
+def _pick_owner(identifiers: Sequence[Identifier], owners: dict[DigestKey, str]) -> str | None:
+    ranked = sorted(
+        (ident for ident in identifiers if ident.key in owners),
+        key=lambda ident: KIND_PRIORITY.index(ident.kind) if ident.kind in KIND_PRIORITY else 99,
+    )
+    return owners[ranked[0].key] if ranked else None
+
+
+async def _get_cached_key(
+    db_session: AsyncSession, customer_id: str, kek: bytes, cache: IdentityCache | None
+) -> bytes | None:
+    if cache is not None and (cached := cache.keys.get(customer_id)) is not None:
+        return cached
+    return await get_data_key(db_session=db_session, customer_id=customer_id, kek=kek)
+
+
+async def _mint_with(
+    db_session: AsyncSession, identifiers: Sequence[Identifier], kek: bytes
+) -> ResolvedCustomer | None:
+    """A new customer owning all identifiers, or None when a concurrent mint took one first."""
+    savepoint = await db_session.begin_nested()
+    customer_id, data_key = await create_customer(db_session=db_session, kek=kek)
+    linked = await _insert_identifiers(db_session, identifiers, customer_id, data_key)
+    if len(linked) < len({ident.key for ident in identifiers}):
+        await savepoint.rollback()
+        return None
+    await savepoint.commit()
+    return ResolvedCustomer(customer_id, data_key, created=True, owned=tuple(linked))
+
+
+async def _insert_identifiers(
+    db_session: AsyncSession, identifiers: Iterable[Identifier], customer_id: str, data_key: bytes
+) -> list[DigestKey]:
+    """Insert in one sorted statement (no deadlocks between racers); returns the rows won."""
+    unique = {ident.key: ident for ident in identifiers}
+    if not unique:
+        return []
+    rows = [
+        {
+            "kind": ident.kind,
+            "digest": ident.digest,
+            "customer_id": customer_id,
+            "sealed": pii.seal(ident.value, data_key=data_key, context=ident.kind),
+        }
+        for _, ident in sorted(unique.items())
+    ]
+    statement = (
+        insert(customer_identifiers)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["kind", "digest"])
+        .returning(customer_identifiers.c.kind, customer_identifiers.c.digest)
+    )
+    return [(row.kind, row.digest) for row in await db_session.execute(statement)]
+
+
+async def _get_owning_customers(
+    db_session: AsyncSession, identifiers: Sequence[Identifier], customer_id: str | None
+) -> set[str]:
+    owners = set((await _get_owners(db_session, identifiers, None)).values())
+    if customer_id is not None:
+        owners.add(await get_live_customer_id(db_session=db_session, customer_id=customer_id))
+    return owners
+
+
+async def _require_key(db_session: AsyncSession, customer_id: str, kek: bytes) -> bytes:
+    data_key = await get_data_key(db_session=db_session, customer_id=customer_id, kek=kek)
+    if data_key is None:
+        raise ErasedCustomer(customer_id)
+    return data_key
+
+
+async def _merge(
+    db_session: AsyncSession, customer_ids: set[str], kek: bytes
+) -> tuple[str, bytes, tuple[str, ...]] | None:
+    """Merge live customers into the oldest one; None when one was merged or erased meanwhile."""
+    query = (
+        select(
+            customers.c.customer_id,
+            customers.c.created_at,
+            customers.c.merged_into,
+            customers.c.erased_at,
+        )
+        .where(customers.c.customer_id.in_(sorted(customer_ids)))
+        .order_by(customers.c.customer_id)
+        .with_for_update()
+    )
+    rows = (await db_session.execute(query)).all()
+    if len(rows) != len(customer_ids) or any(
+        row.merged_into is not None or row.erased_at is not None for row in rows
+    ):
+        return None
+    winner = min(rows, key=lambda row: (row.created_at, row.customer_id)).customer_id
+    winner_key = await _require_key(db_session, winner, kek)
+    losers = tuple(sorted(row.customer_id for row in rows if row.customer_id != winner))
+    for loser in losers:
+        await _reseal_identifiers(db_session, loser, winner, winner_key, kek)
+    await db_session.execute(
+        update(customers)
+        .where(or_(customers.c.customer_id.in_(losers), customers.c.merged_into.in_(losers)))
+        .values(merged_into=winner)
+    )
+    return winner, winner_key, losers
+
+
+async def _reseal_identifiers(
+    db_session: AsyncSession, loser: str, winner: str, winner_key: bytes, kek: bytes
+) -> None:
+    loser_key = await get_data_key(db_session=db_session, customer_id=loser, kek=kek)
+    table = customer_identifiers.c
+    query = select(table.kind, table.digest, table.sealed).where(table.customer_id == loser)
+    for row in (await db_session.execute(query)).all():
+        sealed = row.sealed
+        if sealed is not None and loser_key is not None:
+            plain = pii.open_sealed(sealed, data_key=loser_key, context=row.kind)
+            sealed = pii.seal(plain, data_key=winner_key, context=row.kind)
+        await db_session.execute(
+            update(customer_identifiers)
+            .where(table.kind == row.kind, table.digest == row.digest)
+            .values(customer_id=winner, sealed=sealed)
+        )
