@@ -36,6 +36,7 @@ from touchpoint_common.events.payloads import (
     Payload,
     PurchasePayload,
     ReturnPayload,
+    Severity,
     StoreVisitPayload,
 )
 
@@ -139,6 +140,30 @@ class SealedIdentifier(BaseModel):
     sealed: str | None = None
 
 
+class ComplaintWirePayload(Payload):
+    """A complaint on the wire: the free text travels sealed with the customer's key."""
+
+    complaint_id: str
+    category: str
+    severity: Severity
+    text_sealed: str | None = None
+
+
+class IdentifyWirePayload(Payload):
+    """An identify on the wire: what was linked, and which customers were merged into this one."""
+
+    linked: list[SealedIdentifier] = Field(default_factory=list)
+    merged_customer_ids: list[str] = Field(default_factory=list)
+
+
+WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
+    **PAYLOAD_MODELS,
+    EventType.COMPLAINT: ComplaintWirePayload,
+    EventType.IDENTIFY: IdentifyWirePayload,
+}
+"""The payload models of InteractionEvent.payload (PAYLOAD_MODELS with the sealed variants)."""
+
+
 class InteractionEvent(BaseModel):
     """One touchpoint as written to the interactions topic, keyed by customer_id."""
 
@@ -161,3 +186,7 @@ class InteractionEvent(BaseModel):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return _to_utc(value)
+
+    def typed_payload(self) -> Payload:
+        """The wire payload parsed as its type's model (raises pydantic.ValidationError)."""
+        return WIRE_PAYLOAD_MODELS[self.type].model_validate(self.payload)
