@@ -1,5 +1,7 @@
 """Identity: customers, their keyed identifiers, per-customer data keys, merges.
 
+Also ingest_event_ids: the event ids ingest accepted recently (its idempotency window).
+
 Revision ID: 0001_identity
 Revises:
 """
@@ -53,9 +55,23 @@ def upgrade() -> None:
             "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
     )
+    op.create_table(
+        "ingest_event_ids",
+        sa.Column("event_id", postgresql.UUID(as_uuid=True), primary_key=True),
+        sa.Column("fingerprint", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("customer_id", sa.Text, nullable=True),
+        sa.Column(
+            "claimed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_ingest_event_ids_claimed_at", "ingest_event_ids", ["claimed_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ingest_event_ids_claimed_at")
+    op.drop_table("ingest_event_ids")
     op.drop_table("customer_keys")
     op.drop_index("ix_customer_identifiers_customer")
     op.drop_table("customer_identifiers")
