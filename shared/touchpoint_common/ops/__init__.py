@@ -1,0 +1,1 @@
+"""Operations: consumer lag (pure figures, broker collector, metrics, JSON, CLI)."""
