@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import QueuePool
 
-from touchpoint_common.db.engine import check_database, create_engine, create_session_factory
-from touchpoint_common.db.migrate import check_migrations, run_migrations
-from touchpoint_common.kafka.admin import check_broker, create_topics
+from touchpoint_common.db.engine import create_engine, create_session_factory
+from touchpoint_common.db.migrate import MIGRATIONS_DIR, run_migrations
+from touchpoint_common.kafka.admin import create_admin, create_topics
 from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.observability.health import ReadinessCheck
+from touchpoint_common.observability.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE
 from touchpoint_common.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
@@ -31,11 +38,15 @@ class Runtime:
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
     producer: AIOKafkaProducer | None = field(init=False, default=None)
+    schema_head: str | None = field(init=False, default=None)
+    _admin: AIOKafkaAdminClient | None = field(init=False, default=None)
 
     async def start(self) -> None:
         """Connect to the database, migrate, create topics, start the producer."""
         self.engine = create_engine(self.settings)
         self.sessions = create_session_factory(self.engine)
+        self.schema_head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+        self._watch_pool()
         if self.settings.run_migrations:
             await run_migrations(self.engine)
         await create_topics(self.settings)
@@ -45,20 +56,53 @@ class Runtime:
         logger.info("runtime started")
 
     async def stop(self) -> None:
-        """Flush and close the producer, dispose of the pool."""
+        """Flush and close the producer and the readiness admin client, dispose of the pool."""
         if self.producer is not None:
             await self.producer.stop()
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                await self._admin.close()
+            self._admin = None
         await self.engine.dispose()
 
+    def _watch_pool(self) -> None:
+        """Export pool usage, read when /metrics is scraped (no timer, no I/O)."""
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):
+            return
+        service = self.settings.service_name
+        DB_POOL_CHECKED_OUT.labels(service).set_function(pool.checkedout)
+        DB_POOL_SIZE.labels(service).set_function(pool.size)
+
     async def check_database(self) -> None:
-        """Readiness: the database answers and the schema is current."""
-        await check_database(self.engine)
-        if not await check_migrations(self.engine):
-            raise SchemaNotCurrent("migrations have not run")
+        """Readiness: one query proves the database answers and the schema is at head."""
+        try:
+            async with self.engine.connect() as connection:
+                result = await connection.execute(text("SELECT version_num FROM alembic_version"))
+                versions: set[str] = set(result.scalars())
+        except ProgrammingError as exc:  # no alembic_version table: never migrated
+            raise SchemaNotCurrent("migrations have not run") from exc
+        if self.schema_head not in versions:
+            raise SchemaNotCurrent(f"schema at {sorted(versions)}, code needs {self.schema_head}")
 
     async def check_broker(self) -> None:
-        """Readiness: the broker answers a metadata request."""
-        await check_broker(self.settings)
+        """Readiness: the broker answers a metadata request on a reused admin connection."""
+        if self._admin is None:
+            admin = create_admin(self.settings)
+            try:
+                await admin.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await admin.close()
+                raise
+            self._admin = admin
+        try:
+            await self._admin.list_topics()
+        except BaseException:
+            admin, self._admin = self._admin, None
+            with contextlib.suppress(Exception):
+                await admin.close()
+            raise
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         """The checks /readyz runs."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -9,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 
+from touchpoint_common.observability.health import run_readiness_checks
 from touchpoint_common.ops.collector import LagCollector
 from touchpoint_common.ops.metrics import LAG_METRICS
 from touchpoint_common.ops.models import LagReportOut
@@ -27,6 +30,14 @@ def _create_monitor(runtime: Runtime, settings: OpsSettings) -> LagMonitor:
     return LagMonitor(name=common.service_name, collector=collector, settings=settings)
 
 
+async def _watch_readiness(runtime: Runtime, interval_s: float) -> None:
+    """Keep touchpoint_ready current for alerting even when nothing probes /readyz."""
+    checks = runtime.readiness_checks()
+    while True:
+        await run_readiness_checks(checks, service=runtime.settings.service_name)
+        await asyncio.sleep(interval_s)
+
+
 def get_lag_router(settings: OpsSettings | None = None) -> APIRouter:
     """The lag endpoint; its lifespan runs a LagMonitor whose reports /metrics exports."""
     ops_settings = settings or OpsSettings()
@@ -38,9 +49,15 @@ def get_lag_router(settings: OpsSettings | None = None) -> APIRouter:
         LAG_METRICS.add(monitor)
         if ops_settings.lag_enabled:
             monitor.start()
+        readiness = asyncio.create_task(
+            _watch_readiness(app.state.runtime, ops_settings.lag_interval_s)
+        )
         try:
             yield
         finally:
+            readiness.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await readiness
             LAG_METRICS.remove(monitor)
             await monitor.stop()
 
