@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from touchpoint_common.app import create_service_app
+from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
 from touchpoint_ingest.settings import IngestSettings
 
@@ -16,7 +17,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         title="Touchpoint ingest",
         description="Ingest: every POS, call-centre and web touchpoint into Kafka.",
         runtime=runtime,
-        routers=[],
+        routers=[get_lag_router()],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from touchpoint_common.app import create_service_app
+from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
 from touchpoint_profile.settings import ProfileSettings
 
@@ -16,7 +17,7 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
         title="Touchpoint profile",
         description="Profile: the live customer view, folded from recent events.",
         runtime=runtime,
-        routers=[],
+        routers=[get_lag_router()],
     )
 
 

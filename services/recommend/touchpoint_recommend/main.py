@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from touchpoint_common.app import create_service_app
+from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
 from touchpoint_recommend.settings import RecommendSettings
 
@@ -16,7 +17,7 @@ def create_app(settings: RecommendSettings | None = None) -> FastAPI:
         title="Touchpoint recommend",
         description="Recommend: IDMR next-offer decisions that learn from responses.",
         runtime=runtime,
-        routers=[],
+        routers=[get_lag_router()],
     )
 
 
