@@ -1,0 +1,124 @@
+"""The bounded per-customer state the fold keeps: its size never grows with history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+# Interest sums are stored as log Σ w·exp(λ·(t_event − INTEREST_EPOCH)); a fixed epoch makes
+# the stored value independent of when (and in which order) the events were folded.
+INTEREST_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+EPOCH_DAY = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def day_number(moment: datetime) -> int:
+    """Whole UTC days since 1970-01-01: the key of a window bucket."""
+    return (moment - EPOCH_DAY).days
+
+
+class DayBucket(BaseModel):
+    """What happened on one UTC day inside the window."""
+
+    purchases: int = 0
+    net_spend: Decimal = Decimal(0)
+    channels: dict[str, int] = Field(default_factory=dict)
+    stores: dict[str, int] = Field(default_factory=dict)
+
+
+class InterestSum(BaseModel):
+    """Positive and negative decayed sums of one category, as logs (None = nothing yet)."""
+
+    log_positive: float | None = None
+    log_negative: float | None = None
+
+
+class TimelineEntry(BaseModel):
+    """One line of the capped timeline."""
+
+    event_id: str
+    occurred_at: datetime
+    type: str
+    channel: str
+    store_id: str | None = None
+    line: str
+
+
+class ComplaintRecord(BaseModel):
+    """A complaint as far as it is known; opened and resolved may arrive in any order."""
+
+    complaint_id: str
+    category: str | None = None
+    severity: str | None = None
+    opened_at: datetime | None = None
+    opened_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+
+class OfferRecord(BaseModel):
+    """One offer of one decision: when presented, and the customer's answer if any."""
+
+    offer_id: str
+    decision_id: str
+    kind: str | None = None
+    presented_at: datetime | None = None
+    presented_by: str | None = None
+    outcome: str | None = None
+    responded_at: datetime | None = None
+    responded_by: str | None = None
+
+    @property
+    def last_at(self) -> datetime:
+        """The latest thing known about this offer."""
+        moments = [m for m in (self.presented_at, self.responded_at) if m is not None]
+        return max(moments)
+
+
+class Stamped(BaseModel):
+    """A last-writer-wins value: the newest (occurred_at, event_id) wins, whatever the order."""
+
+    at: datetime
+    event_id: str
+    value: str | None = None
+
+    def newer_than(self, other: Stamped | None) -> bool:
+        """True when self should replace other."""
+        return other is None or (self.at, self.event_id) > (other.at, other.event_id)
+
+
+class CustomerState(BaseModel):
+    """Everything the view needs about one customer, bounded by FoldRules."""
+
+    customer_id: str
+    erased_at: datetime | None = None
+    merged_into: str | None = None
+    merged_from: list[str] = Field(default_factory=list)
+    first_seen_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    last_purchase_at: datetime | None = None
+    membership: Stamped | None = None
+    member_tier: Stamped | None = None
+    days: dict[int, DayBucket] = Field(default_factory=dict)
+    interests: dict[str, InterestSum] = Field(default_factory=dict)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    complaints: dict[str, ComplaintRecord] = Field(default_factory=dict)
+    offers: dict[str, OfferRecord] = Field(default_factory=dict)
+    applied: dict[str, int] = Field(default_factory=dict)
+    """event_id → day number of the events that fed windowed figures (the dedup set)."""
+
+    @property
+    def is_erased(self) -> bool:
+        """An erased customer is a tombstone: nothing folds into it any more."""
+        return self.erased_at is not None
+
+
+def new_state(customer_id: str) -> CustomerState:
+    """The state of a customer never seen before."""
+    return CustomerState(customer_id=customer_id)
+
+
+def tombstone(customer_id: str, erased_at: datetime) -> CustomerState:
+    """What is left of an erased customer: the id and when it was erased, nothing else."""
+    return CustomerState(customer_id=customer_id, erased_at=erased_at)

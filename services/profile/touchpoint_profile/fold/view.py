@@ -1,0 +1,90 @@
+"""The figures of the customer view, as evaluated from the state at a query-time `now`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel
+
+Tier = Literal["A", "B", "C"]
+Lifecycle = Literal["new", "active", "at_risk", "lapsed"]
+OfferStatus = Literal["presented", "accepted", "rejected", "ignored"]
+
+
+class Rfm(BaseModel):
+    """Recency, frequency and monetary value over the window, each also scored 1..5."""
+
+    window_days: int
+    recency_days: int | None
+    frequency: int
+    monetary: Decimal
+    r: int
+    f: int
+    m: int
+
+
+class Interest(BaseModel):
+    """A category and its decayed score at `as_of`."""
+
+    category: str
+    score: float
+
+
+class Channels(BaseModel):
+    """Contacts per channel in the window, and the channel and store used most."""
+
+    counts: dict[str, int]
+    preferred_channel: str | None
+    preferred_store: str | None
+
+
+class OpenComplaint(BaseModel):
+    """A complaint not yet resolved."""
+
+    complaint_id: str
+    category: str | None
+    severity: str | None
+    opened_at: datetime | None
+    age_days: int | None
+
+
+class OfferSeen(BaseModel):
+    """A recent offer and where it stands."""
+
+    offer_id: str
+    decision_id: str
+    kind: str | None
+    status: OfferStatus
+    at: datetime
+
+
+class TimelineLine(BaseModel):
+    """One interaction, newest first, with a line a person can read."""
+
+    event_id: str
+    occurred_at: datetime
+    type: str
+    channel: str
+    store_id: str | None
+    line: str
+
+
+class ProfileFigures(BaseModel):
+    """Everything the view shows except identifiers, which live in the identity table."""
+
+    customer_id: str
+    member: bool
+    member_tier: str | None
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    as_of: datetime
+    rfm: Rfm
+    tier: Tier
+    lifecycle: Lifecycle
+    interests: list[Interest]
+    channels: Channels
+    open_complaints: list[OpenComplaint]
+    offers: list[OfferSeen]
+    timeline: list[TimelineLine]
