@@ -1,0 +1,142 @@
+"""One IDMR decision, pure: segment, strategy, eligibility, policy, arbitration, reasons."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from touchpoint_recommend.domain.config import RecommendConfig
+from touchpoint_recommend.domain.eligibility import Exclusion, split_eligible, strategy_offer_ids
+from touchpoint_recommend.domain.learning import Evidence
+from touchpoint_recommend.domain.policy import ContactRecord, apply_contact_policy
+from touchpoint_recommend.domain.ranking import (
+    ScoreTerms,
+    is_holdout,
+    rank_fixed_priority,
+    rank_learned,
+    score_offers,
+)
+from touchpoint_recommend.domain.reasons import describe_standing, get_reasons
+from touchpoint_recommend.domain.rules import DecisionContext
+from touchpoint_recommend.domain.segmentation import assign_segment
+from touchpoint_recommend.domain.snapshot import CustomerSnapshot
+
+
+class RankedOffer(BaseModel):
+    """One offer of the answer, with the arithmetic behind its place."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offer_id: str
+    title: str
+    kind: str
+    rank: int
+    score: float
+    terms: ScoreTerms
+    reasons: list[str]
+    pinned: str | None = None
+    """Set when the contact policy put the offer first (open_complaint, membership_first)."""
+
+
+class Decision(BaseModel):
+    """The answer to 'what do we offer this customer now, here'."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: str
+    customer_id: str | None
+    known_customer: bool
+    channel: str
+    as_of: datetime
+    segment: str
+    strategy: str
+    holdout: bool
+    customer_summary: str | None
+    offers: list[RankedOffer]
+    suppressed: list[Exclusion]
+    config_version: str
+
+
+def decide(
+    *,
+    config: RecommendConfig,
+    customer: CustomerSnapshot,
+    channel: str,
+    now: datetime,
+    decision_id: str,
+    records: list[ContactRecord],
+    evidence_by_segment: Mapping[str, Mapping[str, Evidence]],
+    offer_usage: Mapping[str, int],
+    rng: random.Random,
+    limit: int = 3,
+) -> Decision:
+    """Rank the offers for this customer on this channel; nothing here does I/O."""
+    context = DecisionContext(customer=customer, channel=channel)
+    segment = assign_segment(config, context)
+    strategy = config.strategy_for(segment.id)
+    eligible, excluded = split_eligible(
+        config, context=context, today=now.date(), offer_usage=offer_usage
+    )
+    wanted = strategy_offer_ids(config, strategy)
+    candidates = [offer for offer in eligible if offer.id in wanted]
+    policy = apply_contact_policy(
+        config=config,
+        candidates=candidates,
+        eligible=eligible,
+        context=context,
+        records=records,
+        now=now,
+    )
+    holdout = is_holdout(customer.customer_id or decision_id, config.holdout)
+    scored = score_offers(
+        policy.allowed,
+        strategy=strategy,
+        customer=customer,
+        evidence=evidence_by_segment.get(segment.id, {}),
+        learning=config.learning,
+        rng=None if holdout else rng,
+    )
+    ranked = (
+        rank_fixed_priority(scored, policy.pinned, strategy)
+        if holdout
+        else rank_learned(scored, policy.pinned)
+    )
+    offers = [
+        RankedOffer(
+            offer_id=item.offer.id,
+            title=item.offer.title,
+            kind=item.offer.kind,
+            rank=index,
+            score=round(item.score, 6),
+            terms=item.terms,
+            reasons=get_reasons(
+                config,
+                offer=item.offer,
+                terms=item.terms,
+                customer=customer,
+                channel=channel,
+                pin=policy.pinned.get(item.offer.id),
+                holdout=holdout,
+            ),
+            pinned=policy.pinned.get(item.offer.id),
+        )
+        for index, item in enumerate(ranked[:limit], start=1)
+    ]
+    relevant_exclusions = [item for item in excluded if item.offer_id in wanted]
+    return Decision(
+        decision_id=decision_id,
+        customer_id=customer.customer_id,
+        known_customer=customer.known,
+        channel=channel,
+        as_of=now,
+        segment=segment.id,
+        strategy=strategy.id,
+        holdout=holdout,
+        customer_summary=describe_standing(customer),
+        offers=offers,
+        suppressed=[*policy.suppressed, *relevant_exclusions],
+        config_version=config.fingerprint(),
+    )
