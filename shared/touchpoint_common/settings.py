@@ -6,8 +6,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_HMAC_KEY = "touchpoint-dev-hmac-key-change-me"
-# 32 zero-ish bytes, base64: only for local runs and tests; production must set its own.
-DEV_KEK = "dG91Y2hwb2ludC1kZXYta2VrLTMyLWJ5dGVzLWxvbmchIQ=="
+# base64 of 32 bytes: only for local runs and tests; production must set its own.
+DEV_KEK = "dG91Y2hwb2ludC1kZXYta2VrLTMyLWJ5dGVzLW9rISE="
 
 
 class CommonSettings(BaseSettings):

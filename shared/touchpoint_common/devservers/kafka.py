@@ -161,18 +161,24 @@ def ensure_kafka_libs(version: str = KAFKA_VERSION) -> Path:
 
 
 def _java_command(
-    main_class: str, *args: str, heap: str = "256m", log_config: Path | None = None
+    main_class: str,
+    *args: str,
+    heap: str = "256m",
+    log_config: Path | None = None,
+    short_lived: bool = True,
 ) -> list[str]:
     libs = ensure_kafka_libs()
     if log_config is None:
         log_config = libs.parent / "log4j2-tools.properties"
         if not log_config.is_file():
             log_config.write_text(LOG4J2_TOOLS_PROPERTIES)
+    # Tools run for a second: C1 only starts faster. The broker keeps the full JIT.
+    jit = ["-XX:TieredStopAtLevel=1"] if short_lived else []
     return [
         _require_java(),
         f"-Xmx{heap}",
         "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1",
+        *jit,
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={log_config}",
         "-cp",
@@ -250,7 +256,11 @@ class LocalKafka:
         log_config = self.workdir / "log4j2.properties"
         log_config.write_text(LOG4J2_PROPERTIES)
         command = _java_command(
-            "kafka.Kafka", str(properties), heap=KAFKA_HEAP, log_config=log_config
+            "kafka.Kafka",
+            str(properties),
+            heap=KAFKA_HEAP,
+            log_config=log_config,
+            short_lived=False,
         )
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(

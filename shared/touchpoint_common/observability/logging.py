@@ -27,9 +27,14 @@ class ScrubbingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
-        record.msg = scrub(str(record.msg))
-        if record.args:
-            record.args = tuple(scrub(str(arg)) for arg in record.args)
+        # Merge the arguments first: scrubbing them one by one would turn numbers into strings
+        # and break "%d" / "%.1f" placeholders.
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = f"{record.msg} {record.args!r}"
+        record.msg = scrub(message)
+        record.args = None
         return True
 
 

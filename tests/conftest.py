@@ -1,0 +1,127 @@
+"""Real servers for integration tests: one broker and one database server per test session.
+
+Servers start only when a test asks for them (unit-only runs start nothing). With
+TOUCHPOINT_KAFKA_BOOTSTRAP / TOUCHPOINT_DATABASE_URL set (e.g. `set -a; . /work/team/servers.env`)
+those servers are used instead; either way each session gets its own database and topics.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from touchpoint_common.db.engine import create_engine
+from touchpoint_common.db.migrate import run_migrations
+from touchpoint_common.devservers import DevServers, LocalKafka, start_servers
+from touchpoint_common.kafka.admin import create_topics
+from touchpoint_common.settings import CommonSettings
+
+SESSION_SUFFIX = uuid.uuid4().hex[:8]
+_evidence: list[str] = []
+
+
+def report(line: str) -> None:
+    """Show a line in the terminal summary: which servers were used and what went through them."""
+    _evidence.append(line)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print which real servers the session used, and the round trips made through them."""
+    if _evidence:
+        terminalreporter.section("real servers used")
+        for line in _evidence:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def dev_servers(pytestconfig: pytest.Config) -> Iterator[DevServers]:
+    """A running broker and database server (env override > Docker > local binaries)."""
+    servers = start_servers()
+    for line in servers.describe().splitlines():
+        report(line)
+        writer = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+        if writer is not None:
+            writer.write_line(f"\n[dev servers] {line}")
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(dev_servers: DevServers) -> str:
+    """host:port of the session's real Kafka broker."""
+    return dev_servers.kafka_bootstrap
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def database_url(dev_servers: DevServers) -> AsyncIterator[str]:
+    """A fresh database `touchpoint_test_<random>`, migrated to head; dropped at the end."""
+    server_url = make_url(dev_servers.database_url)
+    name = f"touchpoint_test_{SESSION_SUFFIX}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    url = server_url.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(CommonSettings(database_url=url))
+    try:
+        await run_migrations(engine)
+    finally:
+        await engine.dispose()
+    report(f"postgres: session database {name} created and migrated")
+    yield url
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def settings(kafka_bootstrap: str, database_url: str) -> CommonSettings:
+    """CommonSettings on the real servers, with this session's own topics (already created)."""
+    configured = CommonSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        topic_interactions=f"touchpoint.interactions.v1.test-{SESSION_SUFFIX}",
+        topic_dead_letter=f"touchpoint.interactions.dlq.v1.test-{SESSION_SUFFIX}",
+        topic_partitions=3,
+        log_json=False,
+    )
+    await create_topics(configured)
+    report(f"kafka: session topics {configured.topic_interactions}, {configured.topic_dead_letter}")
+    return configured
+
+
+@pytest.fixture
+def own_kafka() -> Iterator[Callable[[], LocalKafka]]:
+    """Factory of private, started LocalKafka brokers a test may stop() and start() again.
+
+    Restarting keeps the port and the data. All of them are stopped and deleted afterwards.
+    """
+    if shutil.which("java") is None:
+        pytest.skip("own_kafka needs java (and mvn once) to run a private Kafka broker")
+    brokers: list[LocalKafka] = []
+
+    def make() -> LocalKafka:
+        broker = LocalKafka()
+        brokers.append(broker)
+        broker.start()
+        report(
+            f"kafka: private broker {broker.version} at {broker.bootstrap} "
+            f"(started in {broker.start_seconds:.1f}s)"
+        )
+        return broker
+
+    yield make
+    for broker in brokers:
+        broker.close()
