@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from touchpoint_common.app import create_service_app
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
+from touchpoint_profile.consumer.lifespan import start_consumer, stop_consumer
+from touchpoint_profile.customers.views import router as customers_router
 from touchpoint_profile.settings import ProfileSettings
 
 
@@ -17,7 +19,9 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
         title="Touchpoint profile",
         description="Profile: the live customer view, folded from recent events.",
         runtime=runtime,
-        routers=[get_lag_router()],
+        routers=[get_lag_router(), customers_router],
+        on_startup=start_consumer,
+        on_shutdown=stop_consumer,
     )
 
 

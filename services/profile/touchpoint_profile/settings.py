@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
 from touchpoint_common.settings import CommonSettings
+from touchpoint_profile.fold.rules import FoldRules
 
 
 class ProfileSettings(CommonSettings):
-    """The profile service's settings: the common ones plus its own."""
+    """The profile service's settings: the common ones plus its own.
+
+    Fold rules are nested: TOUCHPOINT_PROFILE_RULES__WINDOW_DAYS=30,
+    TOUCHPOINT_PROFILE_RULES__FREQUENCY_CUTS='[2,3,5,10]' and so on (see FoldRules).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOUCHPOINT_", extra="ignore", env_nested_delimiter="__"
+    )
 
     service_name: str = "profile"
     port: int = 8002
+
+    profile_rules: FoldRules = Field(default_factory=FoldRules)
+    consumer_group: str = "touchpoint-profile"
+    consumer_enabled: bool = True
+    """Run the fold consumer inside the API process (off: run `python -m ...consumer`)."""
+    consumer_batch_max_records: int = Field(default=1000, ge=1, le=100_000)
+    consumer_batch_timeout_ms: int = Field(default=200, ge=1)
+    consumer_db_retry_attempts: int = Field(default=8, ge=1)
+    default_phone_region: str = Field(default="CN", min_length=2, max_length=2)
+    """Region assumed for phone numbers without a country code (same as ingest)."""

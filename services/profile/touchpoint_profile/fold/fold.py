@@ -81,6 +81,18 @@ def fold_many(
     return current
 
 
+def fold_into(
+    state: CustomerState, event: ParsedEvent, now: datetime, rules: FoldRules = DEFAULT_RULES
+) -> CustomerState:
+    """In place, for a caller that owns `state` (a batch's fresh copy); call prune() after."""
+    return _apply(state, event, now, rules)
+
+
+def prune(state: CustomerState, now: datetime, rules: FoldRules = DEFAULT_RULES) -> None:
+    """Drop what fell out of the window and enforce every cap (in place)."""
+    _prune(state, now, rules)
+
+
 def _log_add(a: float | None, b: float) -> float:
     if a is None:
         return b

@@ -1,0 +1,1 @@
+"""The fold consumer: interactions topic → profile projection, exactly once, in batches."""

@@ -1,0 +1,1 @@
+"""The customer view: API models, service functions (also used in-process by recommend), router."""

@@ -1,0 +1,124 @@
+"""HTTP routes of the customer view: by id, by phone / loyalty id / e-mail, and the timeline."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import AwareDatetime
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from touchpoint_common.app import get_runtime
+from touchpoint_common.events.payloads import IdentifierKind
+from touchpoint_common.identity.pii import InvalidIdentifier
+from touchpoint_common.runtime import Runtime
+from touchpoint_profile.customers.models import CustomerTimeline, CustomerView
+from touchpoint_profile.customers.service import (
+    LOOKUP_KINDS,
+    get_customer_timeline,
+    get_customer_view,
+    lookup_customer_view,
+)
+from touchpoint_profile.settings import ProfileSettings
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+NOT_FOUND = "unknown or erased customer"
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only session per request."""
+    runtime: Runtime = get_runtime(request)
+    async with runtime.sessions() as session:
+        yield session
+
+
+def get_profile_settings(request: Request) -> ProfileSettings:
+    """The service's settings."""
+    settings = get_runtime(request).settings
+    return settings if isinstance(settings, ProfileSettings) else ProfileSettings()
+
+
+Session = Annotated[AsyncSession, Depends(get_db_session)]
+Settings = Annotated[ProfileSettings, Depends(get_profile_settings)]
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(description="Evaluate windows and decay at this moment (default: now), with offset."),
+]
+
+
+def _unprocessable(field: str, message: str) -> HTTPException:
+    detail = [{"loc": ["query", field], "msg": message, "type": "value_error"}]
+    return HTTPException(status_code=422, detail=detail)
+
+
+@router.get("/lookup", response_model=CustomerView, summary="Find a customer by identifier")
+async def lookup(
+    db_session: Session,
+    settings: Settings,
+    phone: Annotated[str | None, Query(max_length=64, examples=["138 1234 5678"])] = None,
+    loyalty_id: Annotated[str | None, Query(max_length=100)] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    as_of: AsOf = None,
+) -> CustomerView:
+    """Exactly one of phone (any common format), loyalty_id or email; 404 when unknown."""
+    given: dict[IdentifierKind, str | None] = {
+        "phone": phone,
+        "loyalty_id": loyalty_id,
+        "email": email,
+    }
+    present = [(kind, value) for kind, value in given.items() if value]
+    if len(present) != 1:
+        raise _unprocessable(
+            "phone" if not present else present[1][0],
+            f"give exactly one of {', '.join(LOOKUP_KINDS)}",
+        )
+    kind, raw = present[0]
+    assert raw is not None
+    try:
+        view = await lookup_customer_view(
+            db_session=db_session,
+            kind=kind,
+            raw_value=raw,
+            now=as_of or datetime.now(UTC),
+            settings=settings,
+        )
+    except InvalidIdentifier as exc:
+        raise _unprocessable(kind, str(exc)) from exc
+    if view is None:
+        raise HTTPException(status_code=404, detail=f"no customer with this {kind}")
+    return view
+
+
+@router.get("/{customer_id}", response_model=CustomerView, summary="The live customer view")
+async def read_customer(
+    customer_id: str, db_session: Session, settings: Settings, as_of: AsOf = None
+) -> CustomerView:
+    """The view at `as_of` (default now); 404 for an unknown or erased customer."""
+    view = await get_customer_view(
+        db_session=db_session,
+        customer_id=customer_id,
+        now=as_of or datetime.now(UTC),
+        settings=settings,
+    )
+    if view is None:
+        raise HTTPException(status_code=404, detail=NOT_FOUND)
+    return view
+
+
+@router.get(
+    "/{customer_id}/timeline", response_model=CustomerTimeline, summary="Latest interactions"
+)
+async def read_timeline(
+    customer_id: str,
+    db_session: Session,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+) -> CustomerTimeline:
+    """The newest `limit` interactions, newest first (at most the configured timeline size)."""
+    timeline = await get_customer_timeline(
+        db_session=db_session, customer_id=customer_id, limit=limit
+    )
+    if timeline is None:
+        raise HTTPException(status_code=404, detail=NOT_FOUND)
+    return timeline

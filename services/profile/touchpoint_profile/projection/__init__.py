@@ -1,0 +1,1 @@
+"""Persistence of the profile projection: a small interface and its PostgreSQL adapter."""

@@ -1,0 +1,45 @@
+"""The interface the fold's I/O needs: states locked for update, and offsets, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from touchpoint_profile.fold.state import CustomerState
+
+PartitionOffsets = dict[int, int]
+
+
+class OffsetConflict(RuntimeError):
+    """The stored offsets moved under us (another consumer or a rebuild): re-seek and retry."""
+
+
+class ProjectionStore(Protocol):
+    """One transaction's view of the projection; the caller begins and commits it."""
+
+    async def get_states_for_update(self, customer_ids: Sequence[str]) -> dict[str, CustomerState]:
+        """The stored states of these customers, row-locked until commit (absent: not returned)."""
+        ...
+
+    async def get_state(self, customer_id: str) -> CustomerState | None:
+        """One customer's state without locking, or None."""
+        ...
+
+    async def put_states(self, states: Sequence[CustomerState]) -> None:
+        """Insert or replace these states."""
+        ...
+
+    async def get_offsets(self, *, group: str, topic: str) -> PartitionOffsets:
+        """partition → next offset to read, as committed with the states."""
+        ...
+
+    async def put_offsets(
+        self,
+        *,
+        group: str,
+        topic: str,
+        offsets: Mapping[int, int],
+        expected: Mapping[int, int | None],
+    ) -> None:
+        """Move offsets only from the expected values (compare-and-set); else OffsetConflict."""
+        ...
