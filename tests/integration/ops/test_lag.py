@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from touchpoint_common.app import create_service_app
+from tests.conftest import report
+from tests.integration.ops.apps import create_ops_app, serve
 from touchpoint_common.devservers.kafka import run_kafka_tool
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.configuration import TopicSpec
@@ -23,8 +20,6 @@ from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.ops.collector import LagCollector
 from touchpoint_common.ops.describe_table import parse_describe_table
 from touchpoint_common.ops.settings import OpsSettings
-from touchpoint_common.ops.views import get_lag_router
-from touchpoint_common.runtime import Runtime
 from touchpoint_common.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
@@ -76,21 +71,7 @@ async def _join_group(settings: CommonSettings, topic: str, group: str) -> AIOKa
 
 def _ops_app(settings: CommonSettings, group: str) -> FastAPI:
     ops = OpsSettings(lag_groups=[group], lag_interval_s=3600, lag_timeout_s=10)
-    return create_service_app(
-        title="ops test",
-        description="lag router on the real broker",
-        runtime=Runtime(settings.model_copy(update={"service_name": "ops-test"})),
-        routers=[get_lag_router(ops)],
-    )
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running, behind an in-process HTTP client."""
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ops") as client:
-            yield client
+    return create_ops_app(settings.model_copy(update={"service_name": "ops-test"}), ops)
 
 
 def _metric_values(text: str, name: str, group: str) -> dict[str, float]:
@@ -115,7 +96,7 @@ async def test_lag_equals_backlog_and_the_official_tool(settings: CommonSettings
         )
         collector = LagCollector(bootstrap=settings.kafka_bootstrap)
         try:
-            report = await collector.collect([group])
+            lag_report = await collector.collect([group])
         finally:
             await collector.close()
         tool_output = await asyncio.to_thread(
@@ -138,7 +119,7 @@ async def test_lag_equals_backlog_and_the_official_tool(settings: CommonSettings
     finally:
         await consumer.stop()
 
-    group_lag = report.get_group(group)
+    group_lag = lag_report.get_group(group)
     assert group_lag is not None
     assert group_lag.state == "Stable"
     ours = {
@@ -160,6 +141,7 @@ async def test_lag_equals_backlog_and_the_official_tool(settings: CommonSettings
         if row.topic == topic
     } == expected, tool_output
     assert group_lag.sum_lag == 4
+    report(f"ops: lag of {group} equals kafka-consumer-groups --describe: {sorted(ours.items())}")
     assert group_lag.uncommitted_partitions == 1
 
     [json_group] = lag_json["groups"]
