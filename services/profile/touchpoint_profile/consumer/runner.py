@@ -136,6 +136,14 @@ class ProfileConsumer:
     async def seek_to_stored(self, partitions: Any) -> None:
         """Seek to the offsets in PostgreSQL; with none stored, to the start of the window."""
         consumer = self._require_consumer()
+        # getmany may run while this awaits: nothing is handed out before the seek is done.
+        consumer.pause(*partitions)
+        try:
+            await self._seek(consumer, partitions)
+        finally:
+            consumer.resume(*partitions)
+
+    async def _seek(self, consumer: AIOKafkaConsumer, partitions: Any) -> None:
         stored = await self._read_stored_offsets()
         fresh: list[Any] = []
         for tp in partitions:
