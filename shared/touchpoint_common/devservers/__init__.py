@@ -54,6 +54,9 @@ class ServerInfo:
     address: str
     detail: str
     start_seconds: float = 0.0
+    pid: int | None = None
+    """The server process when it runs locally (Kafka only; PostgreSQL is run by pg_ctl)."""
+    data_dir: str | None = None
 
     def describe(self) -> str:
         """One line for logs and test output."""
@@ -137,7 +140,7 @@ def _start_kafka(path: Path_, workdir: Path | None) -> tuple[ServerInfo, _Stoppa
     broker = LocalKafka(workdir=workdir / "kafka" if workdir else None)
     address = broker.start()
     detail = f"Apache Kafka {broker.version} (KRaft, jars from Maven Central, pid {broker.pid})"
-    info = ServerInfo("kafka", "local", address, detail, time.monotonic() - started)
+    info = ServerInfo("kafka", "local", address, detail, time.monotonic() - started, pid=broker.pid)
     return info, _Closing(broker)
 
 
@@ -159,7 +162,14 @@ def _start_postgres(path: Path_, workdir: Path | None) -> tuple[ServerInfo, _Sto
     database = LocalPostgres(workdir=workdir / "postgres" if workdir else None)
     address = database.start()
     detail = f"PostgreSQL {database.version} (initdb + pg_ctl, {database.datadir})"
-    info = ServerInfo("postgres", "local", address, detail, time.monotonic() - started)
+    info = ServerInfo(
+        "postgres",
+        "local",
+        address,
+        detail,
+        time.monotonic() - started,
+        data_dir=str(database.datadir),
+    )
     return info, _Closing(database)
 
 

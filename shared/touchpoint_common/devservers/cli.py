@@ -111,3 +111,25 @@ def up(
 def fetch() -> None:
     """Download and cache the Kafka jars now (what the first `up` or test run would do)."""
     typer.echo(str(ensure_kafka_libs()))
+
+
+@app.command("run")
+def run_all(
+    ingest_port: Annotated[int, typer.Option(envvar="INGEST_PORT")] = 8001,
+    profile_port: Annotated[int, typer.Option(envvar="PROFILE_PORT")] = 8002,
+    recommend_port: Annotated[int, typer.Option(envvar="RECOMMEND_PORT")] = 8003,
+) -> None:
+    """`make run`: servers plus the three services; Ctrl-C or `stop` ends all of it."""
+    from touchpoint_common.devservers.run import run
+
+    raise typer.Exit(
+        run(ingest_port=ingest_port, profile_port=profile_port, recommend_port=recommend_port)
+    )
+
+
+@app.command()
+def stop() -> None:
+    """`make stop`: stop what `run` started (from another shell)."""
+    from touchpoint_common.devservers.run import request_stop
+
+    raise typer.Exit(request_stop())

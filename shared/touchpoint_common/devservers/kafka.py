@@ -7,6 +7,7 @@ start the broker without touching Maven.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import fcntl
@@ -271,15 +272,16 @@ class LocalKafka:
                 cwd=self.workdir,
                 start_new_session=True,
             )
+        atexit.register(self.stop)
         try:
             self._wait_ready(started + START_TIMEOUT_SECONDS)
+            self.start_seconds = time.monotonic() - started
+            logger.info(
+                "Kafka %s ready at %s in %.1fs", self.version, self.bootstrap, self.start_seconds
+            )
         except BaseException:
             self.stop()
             raise
-        self.start_seconds = time.monotonic() - started
-        logger.info(
-            "Kafka %s ready at %s in %.1fs", self.version, self.bootstrap, self.start_seconds
-        )
         return self.bootstrap
 
     def stop(self) -> None:
@@ -287,6 +289,7 @@ class LocalKafka:
         if self._process is not None:
             terminate_group(self._process, grace_seconds=30)
             self._process = None
+        atexit.unregister(self.stop)
 
     def close(self) -> None:
         """Stop and delete the data folder when this object created it."""

@@ -6,6 +6,7 @@ user on a data folder it owns. Trust authentication on 127.0.0.1 and fsync=off: 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import pwd
@@ -173,9 +174,14 @@ class LocalPostgres:
                 f"pg_ctl start failed (exit {result.returncode}): {result.stdout}{result.stderr}\n"
                 f"log tail ({self.log_path}):\n{tail(self.log_path)}"
             )
-        if fresh:
-            self._create_role_and_database()
-        self.version = self._query("SHOW server_version").strip()
+        atexit.register(self.stop)
+        try:
+            if fresh:
+                self._create_role_and_database()
+            self.version = self._query("SHOW server_version").strip()
+        except BaseException:
+            self.stop()
+            raise
         self.start_seconds = time.monotonic() - started
         logger.info(
             "PostgreSQL %s ready on 127.0.0.1:%s in %.1fs",
@@ -193,6 +199,7 @@ class LocalPostgres:
             [self._binaries["pg_ctl"], "-D", str(self.datadir), "-m", "fast", "-w", "stop"],
         )
         self._kill_leftover_postmaster()
+        atexit.unregister(self.stop)
 
     def close(self) -> None:
         """Stop and delete the cluster folder when this object created it."""

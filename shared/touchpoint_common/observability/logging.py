@@ -39,10 +39,16 @@ class ScrubbingFilter(logging.Filter):
 
 
 class ScrubbingJsonFormatter(JsonFormatter):
-    """JSON formatter whose final output (tracebacks included) is scrubbed too."""
+    """JSON formatter whose string fields (tracebacks and extras included) are scrubbed too.
 
-    def format(self, record: logging.LogRecord) -> str:
-        return scrub(super().format(record))
+    The timestamp is left alone: "2026-01-02 10:11" would otherwise look like a phone number.
+    """
+
+    def process_log_record(self, log_record: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: scrub(value) if isinstance(value, str) and key != "time" else value
+            for key, value in super().process_log_record(log_record).items()
+        }
 
 
 def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -> None:
