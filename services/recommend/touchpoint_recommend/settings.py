@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field
+
 from touchpoint_common.settings import CommonSettings
+from touchpoint_recommend.loader import DEFAULT_CONFIG_PATH
 
 
 class RecommendSettings(CommonSettings):
@@ -10,3 +15,20 @@ class RecommendSettings(CommonSettings):
 
     service_name: str = "recommend"
     port: int = 8003
+
+    recommend_config_path: Path = DEFAULT_CONFIG_PATH
+    """YAML file with catalogue, segments, strategies, contact policy, learning, holdout."""
+    recommend_config_poll_s: float = Field(default=2.0, ge=0)
+    """How often the config file's mtime is checked (0: only POST /v1/admin/config/reload)."""
+    recommend_default_limit: int = Field(default=3, ge=1, le=20)
+    recommend_seed: int | None = None
+    """Seed of the Thompson-sampling RNG (tests and replays); unset: seeded from the OS."""
+    recommend_produce_timeout_s: float = Field(default=5.0, gt=0)
+    """Deadline for the broker to acknowledge an offer_presented event before a 503."""
+    learner_enabled: bool = True
+    """Run the learner inside the API process (off: `python -m touchpoint_recommend.learner`)."""
+    learner_group: str = "touchpoint-recommend-learner"
+    learner_batch_max_records: int = Field(default=500, ge=1, le=100_000)
+    learner_batch_timeout_ms: int = Field(default=200, ge=1)
+    default_phone_region: str = Field(default="CN", min_length=2, max_length=2)
+    """Region assumed for phone numbers without a country code (same as ingest)."""

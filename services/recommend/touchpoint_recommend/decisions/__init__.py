@@ -1,0 +1,1 @@
+"""Next-offer decisions: the IDMR response at the till, on the phone, on the web."""

@@ -1,0 +1,16 @@
+"""The next-offers answer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from touchpoint_recommend.domain.decide import Decision
+
+DecisionChannel = Literal["pos", "call_centre", "web"]
+
+
+class NextOffers(Decision):
+    """A decision plus whether its offer_presented event is on Kafka."""
+
+    event_logged: bool
+    """False only for a customer nobody knows (no id to key the event by): logged in the DB."""

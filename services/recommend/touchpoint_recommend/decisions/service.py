@@ -1,0 +1,112 @@
+"""Deciding next offers: read the live view, decide (pure), record in the DB and on Kafka."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Histogram
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from touchpoint_recommend.configuration.holder import ConfigHolder
+from touchpoint_recommend.customers.profile_view import CustomerReader
+from touchpoint_recommend.decisions.models import NextOffers
+from touchpoint_recommend.decisions.publish import build_offer_presented, publish_event
+from touchpoint_recommend.domain.config import RecommendConfig
+from touchpoint_recommend.domain.decide import decide
+from touchpoint_recommend.domain.rules import DecisionContext
+from touchpoint_recommend.domain.segmentation import assign_segment
+from touchpoint_recommend.domain.snapshot import unknown_customer
+from touchpoint_recommend.settings import RecommendSettings
+from touchpoint_recommend.store.postgres import PostgresRecommendStore
+from touchpoint_recommend.store.protocol import PresentedDecision
+
+DECISIONS = Counter(
+    "touchpoint_recommend_decisions_total",
+    "Next-offer decisions by channel, segment and arm (learned or holdout).",
+    ["channel", "segment", "arm"],
+)
+DECISION_LATENCY = Histogram(
+    "touchpoint_recommend_decision_seconds",
+    "Time to decide (view read, history, ranking, DB record, Kafka acknowledgement).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+
+@dataclass
+class DecisionDeps:
+    """What a decision needs besides the database session."""
+
+    settings: RecommendSettings
+    holder: ConfigHolder
+    reader: CustomerReader
+    producer: AIOKafkaProducer | None
+    rng: random.Random
+
+
+def get_lookback(config: RecommendConfig) -> timedelta:
+    """How far back contact history matters for the contact policy."""
+    policy = config.contact_policy
+    days = max(
+        policy.period_days, policy.rejection_suppression_days, policy.acceptance_suppression_days
+    )
+    return timedelta(days=days)
+
+
+async def create_next_offers(
+    *,
+    db_session: AsyncSession,
+    deps: DecisionDeps,
+    customer_id: str | None,
+    channel: str,
+    limit: int,
+    now: datetime,
+) -> NextOffers:
+    """Decide, record the decision, log it to Kafka, commit; Kafka failure rolls back."""
+    started = time.perf_counter()
+    config = deps.holder.config
+    store = PostgresRecommendStore(db_session)
+    snapshot = None
+    if customer_id is not None:
+        snapshot = await deps.reader.get_snapshot(
+            db_session=db_session, customer_id=customer_id, now=now
+        )
+    customer = snapshot or unknown_customer(customer_id)
+    segment = assign_segment(config, DecisionContext(customer=customer, channel=channel))
+    records = (
+        await store.get_contact_records(customer_id=customer_id, since=now - get_lookback(config))
+        if customer_id is not None
+        else []
+    )
+    budgeted = [offer.id for offer in config.catalogue if offer.budget is not None]
+    decision = decide(
+        config=config,
+        customer=customer,
+        channel=channel,
+        now=now,
+        decision_id=str(uuid.uuid4()),
+        records=records,
+        evidence_by_segment={segment.id: await store.get_evidence(segment=segment.id)},
+        offer_usage=await store.get_offer_usage(offer_ids=budgeted),
+        rng=deps.rng,
+        limit=limit,
+    )
+    await store.create_decision(PresentedDecision.from_decision(decision))
+    logged = False
+    if customer_id is not None and deps.producer is not None:
+        event = build_offer_presented(decision, customer_id=customer_id, now=now)
+        await publish_event(
+            deps.producer,
+            topic=deps.settings.topic_interactions,
+            event=event,
+            timeout_s=deps.settings.recommend_produce_timeout_s,
+        )
+        logged = True
+    await db_session.commit()
+    DECISIONS.labels(channel, decision.segment, "holdout" if decision.holdout else "learned").inc()
+    DECISION_LATENCY.observe(time.perf_counter() - started)
+    return NextOffers(**decision.model_dump(), event_logged=logged)

@@ -1,0 +1,123 @@
+"""GET next offers for a customer, by id or by phone / loyalty id / e-mail."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from touchpoint_common.events.payloads import IdentifierKind
+from touchpoint_common.runtime import Runtime
+from touchpoint_recommend.customers.identity import (
+    BadIdentifier,
+    get_customer_by_identifier,
+    get_live_customer,
+)
+from touchpoint_recommend.decisions.models import DecisionChannel, NextOffers
+from touchpoint_recommend.decisions.service import DecisionDeps, create_next_offers
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/customers", tags=["next offers"])
+
+ChannelQuery = Annotated[
+    DecisionChannel, Query(description="where the customer is: pos, call_centre or web")
+]
+LimitQuery = Annotated[int | None, Query(ge=1, le=20, description="how many offers (default 3)")]
+RETRY_AFTER = {"Retry-After": "2"}
+
+
+def _deps(request: Request) -> tuple[Runtime, DecisionDeps]:
+    return request.app.state.runtime, request.app.state.decision_deps
+
+
+async def _answer(
+    request: Request,
+    *,
+    customer_id: str | None,
+    lookup: tuple[IdentifierKind, str] | None,
+    channel: str,
+    limit: int | None,
+) -> NextOffers:
+    runtime, deps = _deps(request)
+    now = datetime.now(UTC)
+    try:
+        async with runtime.sessions() as db_session:
+            if lookup is not None:
+                kind, raw = lookup
+                resolved = await get_customer_by_identifier(
+                    db_session=db_session,
+                    kind=kind,
+                    raw=raw,
+                    hmac_key=deps.settings.pii_hmac_key.get_secret_value().encode(),
+                    default_region=deps.settings.default_phone_region,
+                )
+            else:
+                assert customer_id is not None
+                resolved = await get_live_customer(db_session=db_session, customer_id=customer_id)
+            return await create_next_offers(
+                db_session=db_session,
+                deps=deps,
+                customer_id=resolved,
+                channel=channel,
+                limit=limit or deps.settings.recommend_default_limit,
+                now=now,
+            )
+    except BadIdentifier as exc:
+        raise HTTPException(status_code=422, detail=f"{exc.field}: {exc.reason}") from exc
+    except (KafkaError, TimeoutError) as exc:
+        logger.warning(
+            "decision not logged to Kafka: rolled back", extra={"error": type(exc).__name__}
+        )
+        raise HTTPException(
+            status_code=503,
+            detail="broker unavailable: decision not logged, try again",
+            headers=RETRY_AFTER,
+        ) from exc
+    except (OperationalError, DBAPIError, OSError) as exc:
+        logger.warning("database unavailable", extra={"error": type(exc).__name__})
+        raise HTTPException(
+            status_code=503, detail="database unavailable, try again", headers=RETRY_AFTER
+        ) from exc
+
+
+@router.get(
+    "/lookup/next-offers", summary="Next offers for a customer found by phone or loyalty id"
+)
+async def get_next_offers_by_lookup(
+    request: Request,
+    channel: ChannelQuery,
+    phone: Annotated[str | None, Query(max_length=64)] = None,
+    loyalty_id: Annotated[str | None, Query(max_length=100)] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    limit: LimitQuery = None,
+) -> NextOffers:
+    """Exactly one of phone, loyalty_id, email; an unknown one gets the channel's default."""
+    candidates: list[tuple[IdentifierKind, str | None]] = [
+        ("phone", phone),
+        ("loyalty_id", loyalty_id),
+        ("email", email),
+    ]
+    given = [(kind, value) for kind, value in candidates if value]
+    if len(given) != 1:
+        raise HTTPException(
+            status_code=422,
+            detail="give exactly one of the query parameters phone, loyalty_id, email",
+        )
+    return await _answer(request, customer_id=None, lookup=given[0], channel=channel, limit=limit)
+
+
+@router.get("/{customer_id}/next-offers", summary="Next offers for a customer")
+async def get_next_offers(
+    request: Request,
+    customer_id: Annotated[str, Path(min_length=1, max_length=100)],
+    channel: ChannelQuery,
+    limit: LimitQuery = None,
+) -> NextOffers:
+    """Ranked offers with score terms and reasons; an unknown id gets the channel's default."""
+    return await _answer(
+        request, customer_id=customer_id, lookup=None, channel=channel, limit=limit
+    )

@@ -1,0 +1,1 @@
+"""The learner: offer responses on Kafka folded into posteriors and contact history."""

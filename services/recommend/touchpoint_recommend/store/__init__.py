@@ -1,0 +1,1 @@
+"""Persistence of recommend: a small interface and its PostgreSQL adapter."""

@@ -1,0 +1,118 @@
+"""What the decision path and the learner need from storage, and nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from touchpoint_recommend.domain.decide import Decision
+from touchpoint_recommend.domain.learning import Evidence, Outcome
+from touchpoint_recommend.domain.policy import ContactRecord
+
+
+class PresentedOffer(BaseModel):
+    """One offer of a recorded decision."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offer_id: str
+    rank: int
+    score: float
+    kind: str | None = None
+
+
+class PresentedDecision(BaseModel):
+    """A decision as stored and as carried by its offer_presented event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: str
+    customer_id: str | None
+    channel: str
+    segment: str
+    strategy: str
+    holdout: bool
+    offers: list[PresentedOffer]
+    config_version: str | None = None
+    decided_at: datetime
+
+    @classmethod
+    def from_decision(cls, decision: Decision) -> PresentedDecision:
+        """The storable part of a domain decision."""
+        return cls(
+            decision_id=decision.decision_id,
+            customer_id=decision.customer_id,
+            channel=decision.channel,
+            segment=decision.segment,
+            strategy=decision.strategy,
+            holdout=decision.holdout,
+            offers=[
+                PresentedOffer(offer_id=o.offer_id, rank=o.rank, score=o.score, kind=o.kind)
+                for o in decision.offers
+            ],
+            config_version=decision.config_version,
+            decided_at=decision.as_of,
+        )
+
+
+class ArmSummary(BaseModel):
+    """Responses to the top offer of one arm (learned or holdout)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decisions: int
+    responses: int
+    accepted: int
+
+
+class RecommendStore(Protocol):
+    """Storage used inside one transaction; the caller commits."""
+
+    async def get_contact_records(
+        self, *, customer_id: str, since: datetime
+    ) -> list[ContactRecord]:
+        """Offers presented to the customer since a moment, with responses."""
+        ...
+
+    async def get_evidence(self, *, segment: str) -> dict[str, Evidence]:
+        """Responses per offer learned for a segment."""
+        ...
+
+    async def get_offer_usage(self, *, offer_ids: Iterable[str]) -> dict[str, int]:
+        """Presentations so far per offer (for budgets)."""
+        ...
+
+    async def create_decision(self, decision: PresentedDecision) -> bool:
+        """Record a decision and its offers once; False when it was already there."""
+        ...
+
+    async def update_response(
+        self, *, decision_id: str, offer_id: str, outcome: Outcome, at: datetime
+    ) -> bool:
+        """Record the first response to an offer and learn from it; False when not applied."""
+        ...
+
+    async def forget_customer(self, *, customer_id: str) -> None:
+        """Unlink the customer's decisions from them (erasure); learned counts stay."""
+        ...
+
+    async def merge_customers(self, *, into: str, merged: list[str]) -> None:
+        """Move merged customers' contact history to the surviving customer."""
+        ...
+
+    async def get_offsets(self, *, group_id: str, topic: str) -> dict[int, int]:
+        """Next offset per partition the learner must read."""
+        ...
+
+    async def update_offsets(
+        self, *, group_id: str, topic: str, offsets: Mapping[int, int]
+    ) -> None:
+        """Store the next offsets, in the same transaction as the state they produced."""
+        ...
+
+    async def get_arm_summary(self) -> dict[str, ArmSummary]:
+        """Acceptance of the top offer, learned arm vs holdout: the measured gain."""
+        ...

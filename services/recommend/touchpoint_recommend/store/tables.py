@@ -1,0 +1,62 @@
+"""The recommend tables (created by migration 0003_recommend), as SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+decisions = Table(
+    "recommend_decisions",
+    metadata,
+    Column("decision_id", Text, primary_key=True),
+    Column("customer_id", Text),
+    Column("channel", Text, nullable=False),
+    Column("segment", Text, nullable=False),
+    Column("strategy", Text, nullable=False),
+    Column("holdout", Boolean, nullable=False),
+    Column("offers", JSONB, nullable=False),
+    Column("config_version", Text),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+)
+contacts = Table(
+    "recommend_contacts",
+    metadata,
+    Column("decision_id", Text, primary_key=True),
+    Column("offer_id", Text, primary_key=True),
+    Column("customer_id", Text),
+    Column("segment", Text, nullable=False),
+    Column("kind", Text),
+    Column("rank", Integer, nullable=False),
+    Column("holdout", Boolean, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("presented_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", Text),
+    Column("outcome_at", DateTime(timezone=True)),
+)
+posteriors = Table(
+    "recommend_posteriors",
+    metadata,
+    Column("segment", Text, primary_key=True),
+    Column("offer_id", Text, primary_key=True),
+    Column("successes", BigInteger, nullable=False),
+    Column("failures", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True)),
+)
+offer_usage = Table(
+    "recommend_offer_usage",
+    metadata,
+    Column("offer_id", Text, primary_key=True),
+    Column("presented", BigInteger, nullable=False),
+    Column("accepted", BigInteger, nullable=False),
+)
+learner_offsets = Table(
+    "recommend_learner_offsets",
+    metadata,
+    Column("group_id", Text, primary_key=True),
+    Column("topic", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True)),
+)

@@ -1,0 +1,195 @@
+"""Next offers end to end: ingest -> Kafka -> profile fold -> recommend, on real servers."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.integration.recommend.conftest import (
+    customer_id_of,
+    event,
+    new_loyalty_id,
+    new_member,
+    next_offers,
+    post_event,
+    profile_view,
+    read_topic,
+    wait_until,
+)
+from touchpoint_recommend.settings import RecommendSettings
+
+pytestmark = pytest.mark.integration
+OUTCOME_QUERY = "SELECT outcome FROM recommend_contacts WHERE decision_id = :d AND offer_id = :o"
+Apps = dict[str, httpx.AsyncClient]
+
+
+async def test_decision_is_logged_to_kafka(
+    apps: Apps, db: AsyncEngine, recommend_settings: RecommendSettings
+) -> None:
+    """The decision is in PostgreSQL and on the topic as offer_presented, keyed by customer."""
+    loyalty_id = await new_member(apps)
+    answer = await next_offers(apps, loyalty_id, channel="pos")
+    assert answer["offers"]
+    assert answer["event_logged"] is True
+    customer_id = await customer_id_of(db, answer["decision_id"])
+    assert customer_id is not None
+    assert customer_id == answer["customer_id"]
+
+    records = await read_topic(
+        recommend_settings.kafka_bootstrap,
+        recommend_settings.topic_interactions,
+        partitions=recommend_settings.topic_partitions,
+    )
+    logged = [
+        r
+        for r in records
+        if dict(r.headers).get("event_type") == b"offer_presented"
+        and orjson.loads(r.value)["payload"]["decision_id"] == answer["decision_id"]
+    ]
+    assert len(logged) == 1
+    record = logged[0]
+    value = orjson.loads(record.value)
+    assert record.key == customer_id.encode()
+    assert value["channel"] == "pos"
+    assert value["payload"]["segment"] == answer["segment"]
+    assert value["payload"]["strategy"] == answer["strategy"]
+    assert [(o["offer_id"], o["rank"]) for o in value["payload"]["offers"]] == [
+        (o["offer_id"], o["rank"]) for o in answer["offers"]
+    ]
+    assert {k for k, _ in record.headers} >= {"event_id", "event_type", "schema_version"}
+
+
+async def test_rejection_suppresses_that_offer_on_the_next_call(
+    apps: Apps, db: AsyncEngine
+) -> None:
+    """A rejection posted through ingest removes the offer from the customer's next answer."""
+    loyalty_id = await new_member(apps)
+    first = await next_offers(apps, loyalty_id, channel="pos")
+    rejected = first["offers"][0]["offer_id"]
+    await post_event(
+        apps,
+        event(
+            "offer_response",
+            loyalty_id,
+            {"decision_id": first["decision_id"], "offer_id": rejected, "outcome": "rejected"},
+        ),
+    )
+
+    async def learned() -> bool:
+        async with db.connect() as connection:
+            outcome = await connection.execute(
+                text(OUTCOME_QUERY),
+                {"d": first["decision_id"], "o": rejected},
+            )
+            return outcome.scalar_one_or_none() == "rejected"
+
+    await wait_until(learned, what="the learner to record the rejection")
+    second = await next_offers(apps, loyalty_id, channel="pos")
+    assert rejected not in [offer["offer_id"] for offer in second["offers"]]
+    assert {"offer_id": rejected, "reason": "rejected today"} in second["suppressed"]
+    assert second["offers"], "other offers are still made"
+
+
+async def test_response_is_learned_once(apps: Apps, db: AsyncEngine) -> None:
+    """The same response posted twice (two event ids) moves the posterior once."""
+    loyalty_id = await new_member(apps, category="kids")
+    answer = await next_offers(apps, loyalty_id, channel="call_centre")
+    offer_id = answer["offers"][0]["offer_id"]
+    segment = answer["segment"]
+
+    async def failures() -> int:
+        async with db.connect() as connection:
+            row = await connection.execute(
+                text(
+                    "SELECT failures FROM recommend_posteriors WHERE segment = :s AND offer_id = :o"
+                ),
+                {"s": segment, "o": offer_id},
+            )
+            return int(row.scalar_one_or_none() or 0)
+
+    before = await failures()
+    response = {"decision_id": answer["decision_id"], "offer_id": offer_id, "outcome": "ignored"}
+    await post_event(apps, event("offer_response", loyalty_id, response, channel="call_centre"))
+    await post_event(apps, event("offer_response", loyalty_id, response, channel="call_centre"))
+    # Same customer, same partition: once this later response is learned, both copies were read.
+    second = answer["offers"][1]["offer_id"]
+    await post_event(
+        apps,
+        event(
+            "offer_response",
+            loyalty_id,
+            {**response, "offer_id": second, "outcome": "accepted"},
+            channel="call_centre",
+        ),
+    )
+
+    async def accepted_second() -> bool:
+        async with db.connect() as connection:
+            row = await connection.execute(
+                text(OUTCOME_QUERY),
+                {"d": answer["decision_id"], "o": second},
+            )
+            return row.scalar_one_or_none() == "accepted"
+
+    await wait_until(accepted_second, what="the learner to reach the last response")
+    assert await failures() == before + 1
+
+
+async def test_complaint_changes_the_next_answer_to_service_recovery(apps: Apps) -> None:
+    """Before the complaint: sales offers; after it is posted: service recovery first, no sales."""
+    loyalty_id = await new_member(apps, category="fitness")
+    before = await next_offers(apps, loyalty_id, channel="call_centre", limit=10)
+    assert before["segment"] != "complaint-open"
+    assert all(offer["kind"] != "service-recovery" for offer in before["offers"])
+
+    complaint = {
+        "complaint_id": f"k-{uuid.uuid4().hex[:6]}",
+        "category": "delivery",
+        "severity": "high",
+        "text": "The parcel arrived broken.",
+    }
+    await post_event(apps, event("complaint", loyalty_id, complaint, channel="call_centre"))
+
+    async def complaint_visible() -> bool:
+        view = await profile_view(apps, loyalty_id)
+        return bool(view and view["open_complaints"])
+
+    await wait_until(complaint_visible, what="the profile to show the open complaint")
+    after = await next_offers(apps, loyalty_id, channel="call_centre", limit=10)
+    assert after["segment"] == "complaint-open"
+    assert after["offers"][0]["kind"] == "service-recovery"
+    assert after["offers"][0]["pinned"] == "open_complaint"
+    assert all(offer["kind"] == "service-recovery" for offer in after["offers"])
+    assert any("open complaint about delivery" in r for r in after["offers"][0]["reasons"])
+
+
+async def test_unknown_customer_gets_the_channel_default(apps: Apps) -> None:
+    """An unknown loyalty id at the till: the membership offer, not an error."""
+    answer = await next_offers(apps, new_loyalty_id(), channel="pos")
+    assert answer["known_customer"] is False
+    assert answer["offers"][0]["offer_id"] == "join-today"
+    assert answer["event_logged"] is False
+
+
+async def test_bad_requests_are_named(apps: Apps) -> None:
+    """A malformed phone, an unknown channel or two identifiers give a 422 naming the field."""
+    client = apps["recommend"]
+    phone = await client.get(
+        "/v1/customers/lookup/next-offers", params={"phone": "abc", "channel": "pos"}
+    )
+    assert phone.status_code == 422
+    assert "phone" in phone.json()["detail"]
+    channel = await client.get("/v1/customers/c-1/next-offers", params={"channel": "fax"})
+    assert channel.status_code == 422
+    assert "channel" in channel.text
+    both = await client.get(
+        "/v1/customers/lookup/next-offers",
+        params={"phone": "13812345678", "loyalty_id": "x", "channel": "pos"},
+    )
+    assert both.status_code == 422
+    assert "exactly one" in both.json()["detail"]
