@@ -1,0 +1,91 @@
+"""Contract of the PostgreSQL ProjectionStore adapter against the real database."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.unit.profile.factories import NOW, complaint, purchase
+from touchpoint_profile.fold.fold import fold_many
+from touchpoint_profile.fold.state import new_state, tombstone
+from touchpoint_profile.projection.postgres import PostgresProjection, check_table_name
+from touchpoint_profile.projection.store import OffsetConflict, ProjectionStore
+
+pytestmark = pytest.mark.integration
+
+
+def as_store(session: AsyncSession) -> ProjectionStore:
+    """The adapter seen through the interface (mypy checks it satisfies the Protocol)."""
+    return PostgresProjection(session)
+
+
+async def test_states_round_trip_and_upsert(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """What is put is what is read back; a second put replaces; tombstones are flagged."""
+    cid, other = (f"store-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    state = fold_many(new_state(cid), [purchase(days_ago=2), complaint("K")], NOW)
+    async with sessions() as session, session.begin():
+        await as_store(session).put_states([state, tombstone(other, NOW)])
+    async with sessions() as session, session.begin():
+        store = as_store(session)
+        assert await store.get_state(cid) == state
+        locked = await store.get_states_for_update([cid, other, "nobody"])
+        assert set(locked) == {cid, other}
+        updated = fold_many(state, [purchase(days_ago=1)], NOW)
+        await store.put_states([updated])
+    async with sessions() as session:
+        assert await as_store(session).get_state(cid) == updated
+        erased = await session.scalar(
+            text("SELECT erased FROM profile_customers WHERE customer_id = :id"), {"id": other}
+        )
+        assert erased is True
+
+
+async def test_rows_read_for_update_are_locked_until_commit(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A second transaction cannot lock a row the batch transaction holds."""
+    cid = f"lock-{uuid.uuid4().hex[:6]}"
+    async with sessions() as session, session.begin():
+        await as_store(session).put_states([new_state(cid)])
+    async with sessions() as holder, holder.begin():
+        await as_store(holder).get_states_for_update([cid])
+        async with sessions() as other, other.begin():
+            with pytest.raises(DBAPIError, match="could not obtain lock"):
+                await other.execute(
+                    text(
+                        "SELECT 1 FROM profile_customers WHERE customer_id = :id FOR UPDATE NOWAIT"
+                    ),
+                    {"id": cid},
+                )
+
+
+async def test_offsets_are_compare_and_set(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Offsets move only from the value the writer expects; otherwise OffsetConflict."""
+    group, topic = f"g-{uuid.uuid4().hex[:6]}", "t"
+    async with sessions() as session, session.begin():
+        store = as_store(session)
+        await store.put_offsets(group=group, topic=topic, offsets={0: 5, 1: 3}, expected={})
+    async with sessions() as session, session.begin():
+        store = as_store(session)
+        assert await store.get_offsets(group=group, topic=topic) == {0: 5, 1: 3}
+        await store.put_offsets(group=group, topic=topic, offsets={0: 9}, expected={0: 5})
+    for expected in ({0: 5}, {}):
+        async with sessions() as session:
+            with pytest.raises(OffsetConflict):
+                async with session.begin():
+                    await as_store(session).put_offsets(
+                        group=group, topic=topic, offsets={0: 12}, expected=expected
+                    )
+    async with sessions() as session:
+        assert await as_store(session).get_offsets(group=group, topic=topic) == {0: 9, 1: 3}
+
+
+def test_table_names_are_checked() -> None:
+    """Only plain identifiers can become the table name interpolated into SQL."""
+    assert check_table_name("profile_customers_rebuild") == "profile_customers_rebuild"
+    with pytest.raises(ValueError, match="table"):
+        check_table_name("x; DROP TABLE customers")
