@@ -175,4 +175,5 @@ def test_whole_view_of_a_store_customer() -> None:
     assert view.member
     assert view.member_tier == "gold"
     assert view.as_of == NOW
+    assert view.recent_purchases == {"tents": 3}
     assert len(view.timeline) == 4

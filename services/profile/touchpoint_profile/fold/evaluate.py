@@ -131,6 +131,16 @@ def get_interests(
     return [Interest(category=category, score=score) for category, score in ranked]
 
 
+def get_recent_purchases(
+    state: CustomerState, now: datetime, rules: FoldRules = DEFAULT_RULES
+) -> dict[str, int]:
+    """Purchases in the window per category ("bought tents twice this month")."""
+    counts: Counter[str] = Counter()
+    for bucket in window_buckets(state, now, rules):
+        counts.update(bucket.categories)
+    return dict(sorted(counts.items()))
+
+
 def _most_common(counter: Counter[str]) -> str | None:
     if not counter:
         return None
@@ -205,6 +215,7 @@ def evaluate(
         tier=get_tier(rfm, rules),
         lifecycle=get_lifecycle(state, rfm, now, rules),
         interests=get_interests(state, now, rules),
+        recent_purchases=get_recent_purchases(state, now, rules),
         channels=get_channels(state, now, rules),
         open_complaints=get_open_complaints(state, now),
         offers=get_offers(state),

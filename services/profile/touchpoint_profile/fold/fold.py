@@ -145,6 +145,8 @@ def _apply_windowed(state: CustomerState, parsed: ParsedEvent, rules: FoldRules)
     if isinstance(payload, PurchasePayload):
         bucket.purchases += 1
         bucket.net_spend += payload.amount
+        for category in {item.category for item in payload.items}:
+            bucket.categories[category] = bucket.categories.get(category, 0) + 1
     elif isinstance(payload, ReturnPayload):
         bucket.net_spend -= payload.amount
     for category, weight in _interest_categories(parsed, rules):
@@ -339,6 +341,8 @@ def merge_states(
             into.channels[channel] = into.channels.get(channel, 0) + count
         for store, count in bucket.stores.items():
             into.stores[store] = into.stores.get(store, 0) + count
+        for category, count in bucket.categories.items():
+            into.categories[category] = into.categories.get(category, 0) + count
     for category, sums in source.interests.items():
         into_sum = merged.interests.setdefault(category, InterestSum())
         if sums.log_positive is not None:

@@ -25,6 +25,8 @@ class DayBucket(BaseModel):
     net_spend: Decimal = Decimal(0)
     channels: dict[str, int] = Field(default_factory=dict)
     stores: dict[str, int] = Field(default_factory=dict)
+    categories: dict[str, int] = Field(default_factory=dict)
+    """Purchases that included each category."""
 
 
 class InterestSum(BaseModel):

@@ -84,6 +84,8 @@ class ProfileFigures(BaseModel):
     tier: Tier
     lifecycle: Lifecycle
     interests: list[Interest]
+    recent_purchases: dict[str, int]
+    """Purchases in the window that included each category."""
     channels: Channels
     open_complaints: list[OpenComplaint]
     offers: list[OfferSeen]
