@@ -49,7 +49,9 @@ def customer(
         member_tier="silver" if member else None,
         tier=tier,
         lifecycle=lifecycle,
-        rfm=Rfm(recency_days=recency_days, frequency=3, monetary=420.0, r=4, f=3, m=3),
+        rfm=Rfm(
+            window_days=30, recency_days=recency_days, frequency=3, monetary=420.0, r=4, f=3, m=3
+        ),
         interests=tuple(
             Interest(category=category, score=score)
             for category, score in (interests or {}).items()

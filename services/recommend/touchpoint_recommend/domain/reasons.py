@@ -46,7 +46,9 @@ def describe_interest(
     ]
     if bought:
         count, category = max(bought)
-        return f"bought {_label(config, category)} {_times(count)} this month"
+        window = customer.rfm.window_days
+        period = "this month" if window <= 31 else f"in the last {window} days"
+        return f"bought {_label(config, category)} {_times(count)} {period}"
     scored = [
         (customer.interest_score(category), category)
         for category in offer.interests

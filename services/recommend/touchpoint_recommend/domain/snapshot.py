@@ -69,7 +69,7 @@ class CustomerSnapshot(BaseModel):
     lifecycle: str | None = None
     interests: tuple[Interest, ...] = ()
     recent_purchases: dict[str, int] = Field(default_factory=dict)
-    """Purchases per category over the last 30 days, when the view can tell."""
+    """Purchases that included each category, over the RFM window (rfm.window_days)."""
     preferred_channel: str | None = None
     open_complaints: tuple[OpenComplaint, ...] = ()
     offers: tuple[OfferHistoryItem, ...] = ()

@@ -1,0 +1,100 @@
+"""Adapters at the edges: the profile's CustomerView in, the offer_presented event both ways."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from tests.unit.recommend.factories import NOW, customer, run_decide
+from touchpoint_profile.customers.models import (
+    Channels,
+    CustomerView,
+    Interest,
+    OfferSeen,
+    OpenComplaint,
+    Rfm,
+)
+from touchpoint_recommend.customers.profile_view import snapshot_from_view
+from touchpoint_recommend.decisions.publish import build_offer_presented
+from touchpoint_recommend.domain.rules import DecisionContext
+from touchpoint_recommend.domain.segmentation import assign_segment
+from touchpoint_recommend.learner.service import presented_from_event
+from touchpoint_recommend.loader import load_default_config
+from touchpoint_recommend.store.protocol import PresentedDecision
+
+
+def _view(**overrides: object) -> CustomerView:
+    fields: dict[str, object] = {
+        "customer_id": "c-9",
+        "member": True,
+        "member_tier": "gold",
+        "first_seen_at": NOW - timedelta(days=200),
+        "last_seen_at": NOW - timedelta(days=74),
+        "as_of": NOW,
+        "rfm": Rfm(
+            window_days=90, recency_days=74, frequency=1, monetary=Decimal("980.50"), r=2, f=2, m=5
+        ),
+        "tier": "A",
+        "lifecycle": "at_risk",
+        "interests": [Interest(category="outdoor", score=1.7)],
+        "recent_purchases": {"outdoor": 2},
+        "channels": Channels(counts={"pos": 3}, preferred_channel="pos", preferred_store="12"),
+        "open_complaints": [],
+        "offers": [
+            OfferSeen(
+                offer_id="we-miss-you",
+                decision_id="d-0",
+                kind="win-back",
+                status="rejected",
+                at=NOW - timedelta(days=1),
+            )
+        ],
+        "timeline": [],
+        "identifiers": [],
+    }
+    fields.update(overrides)
+    return CustomerView.model_validate(fields)
+
+
+def test_profile_view_maps_onto_the_snapshot() -> None:
+    """Every field the rules read comes across from the real CustomerView model."""
+    snapshot = snapshot_from_view(_view().model_dump())
+    assert snapshot.known
+    assert (snapshot.tier, snapshot.lifecycle, snapshot.member) == ("A", "at_risk", True)
+    assert snapshot.rfm.recency_days == 74
+    assert snapshot.rfm.monetary == 980.5
+    assert snapshot.interest_score("outdoor") == 1.7
+    assert snapshot.recent_purchases == {"outdoor": 2}
+    assert snapshot.preferred_channel == "pos"
+    assert snapshot.offers[0].status == "rejected"
+    config = load_default_config()
+    segment = assign_segment(config, DecisionContext(customer=snapshot, channel="pos"))
+    assert segment.id == "vip-at-risk"
+
+
+def test_rejection_in_the_view_suppresses_and_complaint_switches_segment() -> None:
+    """The view's offer history and open complaints drive the decision."""
+    snapshot = snapshot_from_view(_view().model_dump())
+    decision = run_decide(snapshot, limit=10)
+    assert "we-miss-you" not in [offer.offer_id for offer in decision.offers]
+    gear = next(offer for offer in decision.offers if offer.offer_id == "gear-check")
+    assert "bought outdoor gear twice in the last 90 days" in gear.reasons
+    complaint = OpenComplaint(
+        complaint_id="k1", category=None, severity=None, opened_at=NOW, age_days=0
+    )
+    with_complaint = snapshot_from_view(_view(open_complaints=[complaint]).model_dump())
+    assert run_decide(with_complaint).segment == "complaint-open"
+
+
+def test_offer_presented_round_trip() -> None:
+    """The event the service produces gives back, in the learner, the decision it recorded."""
+    decision = run_decide(customer(interests={"fitness": 2.0}))
+    event = build_offer_presented(decision, customer_id="c-1", now=NOW)
+    assert event.type.value == "offer_presented"
+    assert isinstance(event.event_id, uuid.UUID)
+    replayed = presented_from_event(event)
+    recorded = PresentedDecision.from_decision(decision)
+    assert replayed.model_dump(exclude={"config_version"}) == recorded.model_dump(
+        exclude={"config_version"}
+    )
