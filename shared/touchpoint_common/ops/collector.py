@@ -98,20 +98,18 @@ class LagCollector:
     async def _collect(self, groups: Sequence[str] | None) -> LagReport:
         admin, consumer = await self._clients()
         names = sorted(set(groups)) if groups is not None else await self.list_groups()
-        states, assigned = await self._describe(admin, names)
-        committed: dict[str, dict[TopicPartition, int | None]] = {}
-        for name in names:
-            positions = await admin.list_consumer_group_offsets(name)
-            per_group: dict[TopicPartition, int | None] = {
-                tp: (meta.offset if meta.offset >= 0 else None) for tp, meta in positions.items()
-            }
-            for tp in assigned.get(name, []):
-                per_group.setdefault(tp, None)
-            committed[name] = per_group
-        partitions = sorted({tp for per_group in committed.values() for tp in per_group})
-        log_ends: dict[TopicPartition, int] = (
-            await consumer.end_offsets(partitions) if partitions else {}
+        described = await asyncio.gather(*(self._read_group(admin, name) for name in names))
+        states = {name: state for name, (state, _) in zip(names, described, strict=True) if state}
+        existing = await self._existing_partitions(
+            admin, {tp.topic for _, positions in described for tp in positions}
         )
+        # Offsets left behind on deleted topics have no log end to compare with: skip them.
+        committed = {
+            name: {tp: offset for tp, offset in positions.items() if tp in existing}
+            for name, (_, positions) in zip(names, described, strict=True)
+        }
+        partitions = sorted({tp for per_group in committed.values() for tp in per_group})
+        log_ends = await self._read_log_ends(consumer, partitions)
         wanted = {
             (tp, offset)
             for per_group in committed.values()
@@ -134,24 +132,67 @@ class LagCollector:
         ]
         return build_report(offsets, now_ms=now_ms, groups=names, states=states)
 
-    async def _describe(
-        self, admin: AIOKafkaAdminClient, names: Sequence[str]
-    ) -> tuple[dict[str, GroupState], dict[str, list[TopicPartition]]]:
-        states: dict[str, GroupState] = {}
-        assigned: dict[str, list[TopicPartition]] = defaultdict(list)
-        if not names:
-            return states, assigned
-        responses: list[Any] = await admin.describe_consumer_groups(list(names))
+    async def _read_log_ends(
+        self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        if not partitions:
+            return {}
+        # Assigning (paused, so nothing is fetched) loads metadata for every topic in one
+        # request; end_offsets alone would learn one unknown topic per retry.
+        consumer.assign(partitions)
+        consumer.pause(*partitions)
+        log_ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return log_ends
+
+    async def _existing_partitions(
+        self, admin: AIOKafkaAdminClient, topics: set[str]
+    ) -> set[TopicPartition]:
+        if not topics:
+            return set()
+        # All topics, not the named ones: naming a topic could auto-create it on some brokers.
+        described: list[dict[str, Any]] = await admin.describe_topics()
+        return {
+            TopicPartition(entry["topic"], partition["partition"])
+            for entry in described
+            if entry["topic"] in topics and not entry["error_code"]
+            for partition in entry["partitions"]
+        }
+
+    async def _read_group(
+        self, admin: AIOKafkaAdminClient, name: str
+    ) -> tuple[GroupState | None, dict[TopicPartition, int | None]]:
+        """State, members' assignments and committed offsets of one group.
+
+        One group per DescribeGroups request: aiokafka cannot decode a multi-group answer.
+        """
+        coordinator = await admin.find_coordinator(name)
+        responses: list[Any] = await admin.describe_consumer_groups(
+            [name], group_coordinator_id=coordinator
+        )
+        state: GroupState | None = None
+        assigned: list[TopicPartition] = []
         for response in responses:
-            for error_code, group, state, protocol_type, _protocol, members in response.groups:
-                if error_code:
+            for (
+                error_code,
+                group,
+                group_state,
+                protocol_type,
+                _protocol,
+                members,
+            ) in response.groups:
+                if error_code or group != name:
                     continue
-                states[group] = GroupState(state=state, members=len(members))
-                if protocol_type != "consumer":
-                    continue
-                for member in members:
-                    assigned[group].extend(_decode_assignment(member[4]))
-        return states, assigned
+                state = GroupState(state=group_state, members=len(members))
+                if protocol_type == "consumer":
+                    for member in members:
+                        assigned.extend(_decode_assignment(member[4]))
+        positions = await admin.list_consumer_group_offsets(name, group_coordinator_id=coordinator)
+        per_group: dict[TopicPartition, int | None] = {
+            tp: (meta.offset if meta.offset >= 0 else None) for tp, meta in positions.items()
+        }
+        for tp in assigned:
+            per_group.setdefault(tp, None)
+        return state, per_group
 
     async def _read_timestamps(
         self, consumer: AIOKafkaConsumer, wanted: set[tuple[TopicPartition, int]]

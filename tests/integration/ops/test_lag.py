@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -200,3 +201,43 @@ async def test_time_lag_grows_while_the_consumer_is_paused(settings: CommonSetti
     finally:
         await collector.close()
         await consumer.stop()
+
+
+async def test_discovery_lists_every_group_and_survives_deleted_topics(
+    settings: CommonSettings,
+) -> None:
+    """With no group list, every group on the broker is reported; offsets a group left on a
+    deleted topic are skipped instead of stalling the whole collection."""
+    kept, dropped = await _make_topic(settings, 2), await _make_topic(settings, 1)
+    group = f"ops-discover-{uuid.uuid4().hex[:8]}"
+    await _produce(settings, kept, {0: 3, 1: 2})
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        positions = {TopicPartition(kept, 0): 1, TopicPartition(dropped, 0): 0}
+        consumer.assign(list(positions))
+        await consumer.commit(positions)
+    finally:
+        await consumer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([dropped])
+    finally:
+        await admin.close()
+    collector = LagCollector(bootstrap=settings.kafka_bootstrap)
+    try:
+        started = time.monotonic()
+        lag_report = await collector.collect(None)
+        seconds = time.monotonic() - started
+    finally:
+        await collector.close()
+    group_lag = lag_report.get_group(group)
+    assert group_lag is not None
+    assert [(p.topic, p.partition, p.lag) for p in group_lag.partitions] == [(kept, 0, 2)]
+    report(
+        f"ops: discovered {len(lag_report.groups)} groups on the broker in {seconds:.2f}s "
+        f"({sum(len(g.partitions) for g in lag_report.groups)} partitions)"
+    )
