@@ -99,6 +99,8 @@ class Learner:
                 await self.consumer.seek_to_beginning(partition)
             else:
                 self.consumer.seek(partition, committed)
+        mine = {p.partition for p in assigned if p.topic == self.topic}
+        await self.commit_to_kafka({p: o for p, o in stored.items() if p in mine})
 
     async def _apply(self, records: list[ConsumerRecord]) -> dict[int, int]:
         next_offsets: dict[int, int] = {}
@@ -134,7 +136,13 @@ class Learner:
             with attempt:
                 next_offsets = await self._apply(records)
         EVENTS_CONSUMED.labels("recommend", self.group).inc(len(records))
+        await self.commit_to_kafka(next_offsets)
+
+    async def commit_to_kafka(self, next_offsets: dict[int, int]) -> None:
+        """Tell Kafka where the database is, so lag tools agree (best effort)."""
         assert self.consumer is not None
+        if not next_offsets:
+            return
         try:
             await self.consumer.commit(
                 {TopicPartition(self.topic, p): offset for p, offset in next_offsets.items()}

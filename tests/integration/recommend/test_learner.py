@@ -1,0 +1,161 @@
+"""The learner on the real broker and database: offsets live with the state, crash-safe."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import TopicPartition
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from touchpoint_common.db.engine import create_session_factory
+from touchpoint_common.events.codec import build_headers, encode_event, encode_key
+from touchpoint_common.events.models import InteractionEvent
+from touchpoint_common.events.payloads import Channel, EventType
+from touchpoint_common.kafka.admin import create_topics
+from touchpoint_common.kafka.producer import create_producer
+from touchpoint_recommend.learner.consumer import Learner
+from touchpoint_recommend.settings import RecommendSettings
+
+pytestmark = pytest.mark.integration
+OFFSETS_QUERY = "SELECT partition, next_offset FROM recommend_learner_offsets WHERE group_id = :g"
+
+
+class Crash(Exception):
+    """Stands for the process dying between the database commit and the Kafka commit."""
+
+
+class CrashBeforeKafkaCommit(Learner):
+    """A learner that dies right after its first database commit."""
+
+    async def commit_to_kafka(self, next_offsets: dict[int, int]) -> None:
+        if self.results:
+            raise Crash
+
+
+def _event(kind: EventType, customer_id: str, payload: Mapping[str, object]) -> InteractionEvent:
+    now = datetime.now(UTC)
+    return InteractionEvent(
+        event_id=uuid.uuid4(),
+        type=kind,
+        channel=Channel.POS,
+        occurred_at=now,
+        received_at=now,
+        customer_id=customer_id,
+        payload=dict(payload),
+    )
+
+
+async def _drain(learner: Learner, *, idle_polls: int = 3, timeout_s: float = 30) -> int:
+    """Poll until assigned and `idle_polls` polls in a row bring nothing; records handled."""
+    assert learner.consumer is not None
+    total, idle = 0, 0
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while idle < idle_polls:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("learner did not go idle")
+        read = await learner.poll_once()
+        total += read
+        idle = idle + 1 if read == 0 and learner.consumer.assignment() else 0
+    return total
+
+
+async def test_learner_resumes_from_database_offsets_after_a_crash(
+    recommend_settings: RecommendSettings, db: AsyncEngine
+) -> None:
+    """Crash after the DB commit, before Kafka's: the restart re-reads nothing, counts are exact,
+    and Kafka's committed offsets are brought level with the database's."""
+    suffix = uuid.uuid4().hex[:8]
+    settings = recommend_settings.model_copy(
+        update={
+            "topic_interactions": f"{recommend_settings.topic_interactions}.learner-{suffix}",
+            "learner_group": f"touchpoint-recommend-learner-test-{suffix}",
+        }
+    )
+    await create_topics(settings)
+    segment = f"seg-{suffix}"
+    events: list[InteractionEvent] = []
+    for index in range(6):
+        customer_id, decision_id = f"c-{suffix}-{index}", f"d-{suffix}-{index}"
+        events.append(
+            _event(
+                EventType.OFFER_PRESENTED,
+                customer_id,
+                {
+                    "decision_id": decision_id,
+                    "segment": segment,
+                    "strategy": "s",
+                    "holdout": False,
+                    "offers": [
+                        {"offer_id": "gear-check", "rank": 1, "score": 0.5, "kind": "service"}
+                    ],
+                },
+            )
+        )
+        outcome = "accepted" if index % 3 == 0 else "rejected"
+        response = {"decision_id": decision_id, "offer_id": "gear-check", "outcome": outcome}
+        events.append(_event(EventType.OFFER_RESPONSE, customer_id, response))
+        events.append(_event(EventType.OFFER_RESPONSE, customer_id, response))  # posted twice
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        for item in events:
+            await producer.send_and_wait(
+                settings.topic_interactions,
+                value=encode_event(item),
+                key=encode_key(item),
+                headers=build_headers(item),
+            )
+    finally:
+        await producer.stop()
+
+    sessions = create_session_factory(db)
+    crashing = CrashBeforeKafkaCommit(settings, sessions)
+    await crashing.start()
+    try:
+        with pytest.raises(Crash):
+            await _drain(crashing)
+    finally:
+        await crashing.stop()
+
+    restarted = Learner(settings, sessions)
+    await restarted.start()
+    try:
+        await _drain(restarted)
+        partitions = [
+            TopicPartition(settings.topic_interactions, p) for p in range(settings.topic_partitions)
+        ]
+        assert restarted.consumer is not None
+        committed = {tp.partition: await restarted.consumer.committed(tp) for tp in partitions}
+    finally:
+        await restarted.stop()
+
+    handled = crashing.results + restarted.results
+    assert handled["presented"] == 6
+    assert handled["response"] == 6
+    assert handled["response_unmatched"] == 6, "the second copy of each response is not learned"
+    async with db.connect() as connection:
+        row = (
+            await connection.execute(
+                text(
+                    "SELECT successes, failures FROM recommend_posteriors "
+                    "WHERE segment = :s AND offer_id = 'gear-check'"
+                ),
+                {"s": segment},
+            )
+        ).one()
+        stored: dict[int, int] = dict(
+            (
+                await connection.execute(
+                    text(OFFSETS_QUERY),
+                    {"g": settings.learner_group},
+                )
+            ).all()
+        )
+    assert (row.successes, row.failures) == (2, 4)
+    assert sum(stored.values()) == len(events)
+    assert {p: o for p, o in committed.items() if o is not None} == stored
