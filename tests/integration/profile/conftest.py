@@ -18,6 +18,7 @@ from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.settings import CommonSettings
 from touchpoint_profile.consumer.runner import ProfileConsumer
+from touchpoint_profile.projection.store import OffsetConflict
 from touchpoint_profile.settings import ProfileSettings
 
 
@@ -93,7 +94,11 @@ async def drain(consumer: ProfileConsumer, *, idle_polls: int = 3, timeout_s: fl
     while idle < idle_polls:
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("consumer did not go idle")
-        read = await consumer.poll_once()
+        try:
+            read = await consumer.poll_once()
+        except OffsetConflict:  # what ProfileConsumer.run() does: re-seek to the stored offsets
+            await consumer.reseek()
+            continue
         total += read
         idle = idle + 1 if read == 0 and consumer.positions else 0
     return total

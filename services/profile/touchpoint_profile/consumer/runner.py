@@ -67,6 +67,27 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def decode_records(records: list[Any]) -> tuple[list[ParsedEvent], list[DeadLetter]]:
+    """Records as events ready to fold, and the ones that break the contract, with why."""
+    events: list[ParsedEvent] = []
+    letters: list[DeadLetter] = []
+    for record in records:
+        try:
+            parsed = parse_event(decode_event(record.value))
+        except UndecodableEvent as exc:
+            letters.append(DeadLetter(record, exc.reason, "undecodable"))
+            continue
+        except ContractViolation as exc:
+            letters.append(DeadLetter(record, str(exc), "contract"))
+            continue
+        key = record.key.decode(errors="replace") if record.key is not None else None
+        if key != parsed.event.customer_id:
+            letters.append(DeadLetter(record, "record key does not match customer_id", "contract"))
+            continue
+        events.append(parsed)
+    return events, letters
+
+
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, owner: ProfileConsumer) -> None:
         self.owner = owner
@@ -217,24 +238,7 @@ class ProfileConsumer:
 
     def decode(self, records: list[Any]) -> tuple[list[ParsedEvent], list[DeadLetter]]:
         """Decode and check every record; the ones that break the contract become letters."""
-        events: list[ParsedEvent] = []
-        letters: list[DeadLetter] = []
-        for record in records:
-            try:
-                parsed = parse_event(decode_event(record.value))
-            except UndecodableEvent as exc:
-                letters.append(DeadLetter(record, exc.reason, "undecodable"))
-                continue
-            except ContractViolation as exc:
-                letters.append(DeadLetter(record, str(exc), "contract"))
-                continue
-            key = record.key.decode(errors="replace") if record.key is not None else None
-            if key != parsed.event.customer_id:
-                reason = "record key does not match customer_id"
-                letters.append(DeadLetter(record, reason, "contract"))
-                continue
-            events.append(parsed)
-        return events, letters
+        return decode_records(records)
 
     async def process(self, records: list[Any]) -> BatchOutcome:
         """Dead letters first, then states + offsets in one transaction, then Kafka's commit."""

@@ -1,0 +1,212 @@
+"""Replay the topic from a moment into a fresh table, catch up with the live fold, swap.
+
+Cost follows the window: the replay starts at offsets_for_times(since), not at the start of
+the log. The swap happens in one transaction that holds the live table's lock: the fresh
+table is brought exactly to the live consumer's stored offsets (or past them, in which case
+the stored offsets move forward and the live consumer's compare-and-set makes it re-seek).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from touchpoint_common.identity.store import erase_customer
+from touchpoint_common.kafka.admin import create_admin
+from touchpoint_common.kafka.consumer import create_consumer
+from touchpoint_profile.consumer.batch import apply_batch
+from touchpoint_profile.consumer.runner import Clock, decode_records, utc_now
+from touchpoint_profile.projection.postgres import PostgresProjection
+from touchpoint_profile.rebuild.tables import (
+    FRESH_TABLE,
+    create_fresh_table,
+    lock_live_table,
+    swap_tables,
+)
+from touchpoint_profile.settings import ProfileSettings
+
+Progress = Callable[[int], None]
+Offsets = dict[int, int]
+
+
+@dataclass
+class RebuildReport:
+    """What a rebuild read and did."""
+
+    since: datetime
+    start_offsets: Offsets = field(default_factory=dict)
+    end_offsets: Offsets = field(default_factory=dict)
+    records: int = 0
+    folded: int = 0
+    skipped: int = 0
+    seeded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def planned(self) -> int:
+        """Records between the start and the end offsets taken when the replay began."""
+        return sum(self.end_offsets[p] - self.start_offsets[p] for p in self.end_offsets)
+
+
+def get_default_since(settings: ProfileSettings, now: datetime) -> datetime:
+    """The start of the window: the oldest moment the windowed figures still count."""
+    return now - timedelta(days=settings.profile_rules.window_days)
+
+
+class Rebuilder:
+    """One rebuild of the projection from `since`."""
+
+    def __init__(
+        self,
+        settings: ProfileSettings,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock = utc_now,
+        progress: Progress | None = None,
+        on_plan: Callable[[RebuildReport], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
+        self.progress = progress or (lambda _: None)
+        self.on_plan = on_plan or (lambda _: None)
+        self.topic = settings.topic_interactions
+        self.positions: Offsets = {}
+
+    async def plan(self, consumer: AIOKafkaConsumer, since: datetime) -> RebuildReport:
+        """Assign every partition, seek to `since`, and note where the log ends now."""
+        report = RebuildReport(since=since)
+        partitions = await self._partitions(consumer)
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        found = await consumer.offsets_for_times(
+            {tp: int(since.timestamp() * 1000) for tp in partitions}
+        )
+        for tp in partitions:
+            hit = found.get(tp)
+            start = ends[tp] if hit is None else hit.offset
+            consumer.seek(tp, start)
+            self.positions[tp.partition] = start
+            report.start_offsets[tp.partition] = start
+            report.end_offsets[tp.partition] = ends[tp]
+        return report
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        admin = create_admin(self.settings)
+        await admin.start()
+        try:
+            described = await admin.describe_topics([self.topic])
+        finally:
+            await admin.close()
+        found = [p["partition"] for t in described for p in t.get("partitions", ())]
+        if not found:
+            raise RuntimeError(f"topic {self.topic} has no partitions")
+        return [TopicPartition(self.topic, p) for p in sorted(found)]
+
+    async def run(self, since: datetime) -> RebuildReport:
+        """Fresh table, replay, catch up with the live offsets, swap atomically."""
+        started = time.perf_counter()
+        async with self.sessions() as session, session.begin():
+            seeded = await create_fresh_table(db_session=session)
+        consumer = create_consumer(
+            self.settings,
+            group_id=None,
+            client_id=f"{self.settings.service_name}-rebuild",
+            max_poll_records=self.settings.consumer_batch_max_records,
+        )
+        await consumer.start()
+        try:
+            report = await self.plan(consumer, since)
+            report.seeded = seeded
+            self.on_plan(report)
+            await self.replay(consumer, report, dict(report.end_offsets))
+            async with self.sessions() as session:
+                live = await PostgresProjection(session).get_offsets(
+                    group=self.settings.consumer_group, topic=self.topic
+                )
+            await self.replay(consumer, report, self._targets(live))
+            await self.swap(consumer, report)
+        finally:
+            await consumer.stop()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _targets(self, live: Offsets) -> Offsets:
+        return {p: max(position, live.get(p, position)) for p, position in self.positions.items()}
+
+    async def swap(self, consumer: AIOKafkaConsumer, report: RebuildReport) -> None:
+        """Under the live table's lock: catch up to the live offsets, move them, swap tables."""
+        group = self.settings.consumer_group
+        async with self.sessions() as session, session.begin():
+            await lock_live_table(db_session=session)
+            live = await PostgresProjection(session).get_offsets(group=group, topic=self.topic)
+            await self.replay(consumer, report, self._targets(live), session=session)
+            await PostgresProjection(session).put_offsets(
+                group=group,
+                topic=self.topic,
+                offsets=self.positions,
+                expected={p: live.get(p) for p in self.positions},
+            )
+            await swap_tables(db_session=session)
+
+    async def replay(
+        self,
+        consumer: AIOKafkaConsumer,
+        report: RebuildReport,
+        targets: Offsets,
+        *,
+        session: AsyncSession | None = None,
+    ) -> None:
+        """Fold every record below `targets` into the fresh table, one transaction per batch."""
+        while any(self.positions[p] < targets[p] for p in targets):
+            batch = await consumer.getmany(
+                timeout_ms=500, max_records=self.settings.consumer_batch_max_records
+            )
+            records: list[Any] = []
+            for tp, tp_records in batch.items():
+                target = targets[tp.partition]
+                records.extend(
+                    r for r in tp_records if self.positions[tp.partition] <= r.offset < target
+                )
+            for tp in consumer.assignment():
+                position = await consumer.position(tp)
+                target = targets[tp.partition]
+                if position > target:
+                    consumer.seek(tp, target)
+                self.positions[tp.partition] = max(
+                    self.positions[tp.partition], min(position, target)
+                )
+            if records:
+                await self._fold(records, report, session)
+                self.progress(len(records))
+
+    async def _fold(
+        self, records: list[Any], report: RebuildReport, session: AsyncSession | None
+    ) -> None:
+        events, letters = decode_records(records)
+        report.records += len(records)
+        report.skipped += len(letters)
+        if session is not None:
+            report.folded += await self._apply(session, events)
+            return
+        async with self.sessions() as own, own.begin():
+            report.folded += await self._apply(own, events)
+
+    async def _apply(self, session: AsyncSession, events: list[Any]) -> int:
+        async def erase(customer_id: str) -> list[str]:
+            return await erase_customer(db_session=session, customer_id=customer_id)
+
+        outcome = await apply_batch(
+            store=PostgresProjection(session, table=FRESH_TABLE),
+            events=events,
+            now=self.clock(),
+            rules=self.settings.profile_rules,
+            erase=erase,
+        )
+        return sum(outcome.folded.values())
