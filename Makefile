@@ -44,3 +44,36 @@ run: install
 stop:
 	@if [ -x $(BIN)/touchpoint-devservers ]; then $(BIN)/touchpoint-devservers stop; \
 	else echo "nothing to stop"; fi
+
+# Ops. `make lag ARGS="--group touchpoint-profile --watch 5"`: consumer lag as a table, read from
+# TOUCHPOINT_KAFKA_BOOTSTRAP when set, else from the profile service on :8002 (`make run`/`make up`).
+LAG_SOURCE = $(if $(TOUCHPOINT_KAFKA_BOOTSTRAP),,--url http://127.0.0.1:8002)
+lag: install
+	$(BIN)/python -m touchpoint_common.ops.cli lag $(LAG_SOURCE) $(ARGS)
+
+# The whole system in containers (deploy/docker-compose.yml): Kafka, PostgreSQL, the three
+# services, Prometheus (:9090) and Grafana (:3000) with the Touchpoint dashboard.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+COMPOSE_ARGS = -p touchpoint -f deploy/docker-compose.yml
+up:
+	$(COMPOSE) $(COMPOSE_ARGS) up -d --build
+	@echo "Grafana http://localhost:3000  Prometheus http://localhost:9090  services :8001 :8002 :8003"
+
+down:
+	$(COMPOSE) $(COMPOSE_ARGS) down
+
+.PHONY: lag up down
+
+# Recommend: synthetic customers answer offers; learned strategy vs fixed-priority holdout.
+# `make simulate ARGS="--rounds 10000 --seed 3"`.
+simulate: install
+	$(BIN)/python -m touchpoint_recommend.simulate $(ARGS)
+
+.PHONY: simulate
+
+# Profile: replay the interactions topic into a fresh projection table and swap it in.
+# `make rebuild ARGS="--since 2026-08-01T00:00:00+00:00"` (default: the start of the window).
+rebuild: install
+	$(BIN)/python -m touchpoint_profile.rebuild $(ARGS)
+
+.PHONY: rebuild
