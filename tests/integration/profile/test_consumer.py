@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.profile.conftest import Produce, drain
@@ -270,3 +271,38 @@ async def test_identify_merges_the_merged_customers_state(
     merged_view = await view_of(sessions, profile_settings, loser)
     assert merged_view is not None
     assert merged_view.customer_id == survivor
+
+
+class LosesItsConnectionOnce(ProfileConsumer):
+    """The database drops the batch's connection mid-transaction, the first time only."""
+
+    dropped = 0
+
+    async def fold_in_transaction(self, session: AsyncSession, *args: Any) -> Any:
+        if LosesItsConnectionOnce.dropped == 0:
+            LosesItsConnectionOnce.dropped += 1
+            await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return await super().fold_in_transaction(session, *args)
+
+
+async def test_transient_database_error_is_retried_without_skipping(
+    profile_settings: ProfileSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    produce: Produce,
+) -> None:
+    """A connection killed by PostgreSQL mid-batch: the batch is retried, nothing lost or doubled."""
+    customer_id = f"cust-{uuid.uuid4().hex[:6]}"
+    await produce(purchases(customer_id, 4))
+    consumer = new_consumer(profile_settings, sessions, producer, LosesItsConnectionOnce)
+    await consumer.start()
+    try:
+        processed = await drain(consumer)
+    finally:
+        await consumer.stop()
+    assert LosesItsConnectionOnce.dropped == 1
+    assert processed == 4
+    view = await view_of(sessions, profile_settings, customer_id)
+    assert view is not None
+    assert view.rfm.frequency == 4
+    assert sum((await db_offsets(sessions, profile_settings)).values()) == 4

@@ -271,19 +271,29 @@ class ProfileConsumer:
         async for attempt in self._retrying():
             with attempt:
                 async with self.sessions() as session, session.begin():
-                    store = PostgresProjection(session, table=self.table)
-
-                    async def erase(customer_id: str) -> list[str]:
-                        return await erase_customer(db_session=session, customer_id=customer_id)
-
-                    outcome = await apply_batch(
-                        store=store, events=events, now=self.clock(), rules=self.rules, erase=erase
-                    )
-                    await store.put_offsets(
-                        group=self.group, topic=self.topic, offsets=offsets, expected=expected
-                    )
-                return outcome
+                    return await self.fold_in_transaction(session, events, offsets, expected)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def fold_in_transaction(
+        self,
+        session: AsyncSession,
+        events: list[ParsedEvent],
+        offsets: dict[int, int],
+        expected: dict[int, int | None],
+    ) -> BatchOutcome:
+        """The body of the batch transaction: fold, write states, compare-and-set offsets."""
+        store = PostgresProjection(session, table=self.table)
+
+        async def erase(customer_id: str) -> list[str]:
+            return await erase_customer(db_session=session, customer_id=customer_id)
+
+        outcome = await apply_batch(
+            store=store, events=events, now=self.clock(), rules=self.rules, erase=erase
+        )
+        await store.put_offsets(
+            group=self.group, topic=self.topic, offsets=offsets, expected=expected
+        )
+        return outcome
 
     async def commit_to_kafka(self, offsets: dict[int, int]) -> None:
         """Mirror the database's offsets to Kafka so lag tools agree; a failure is harmless."""
