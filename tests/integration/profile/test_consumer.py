@@ -291,7 +291,7 @@ async def test_transient_database_error_is_retried_without_skipping(
     producer: AIOKafkaProducer,
     produce: Produce,
 ) -> None:
-    """A connection killed by PostgreSQL mid-batch: the batch is retried, nothing lost or doubled."""
+    """A connection killed by PostgreSQL mid-batch: the batch is retried, no loss, no double."""
     customer_id = f"cust-{uuid.uuid4().hex[:6]}"
     await produce(purchases(customer_id, 4))
     consumer = new_consumer(profile_settings, sessions, producer, LosesItsConnectionOnce)
