@@ -1,0 +1,75 @@
+"""Config admin from the shell: `python -m touchpoint_recommend.admin check|show|reload`.
+
+Change the catalogue by editing the YAML file, `check` it, then `reload` the running service
+(or let the mtime watch pick it up). A config that fails `check` is also refused by the service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from touchpoint_recommend.domain.config import ConfigError
+from touchpoint_recommend.loader import DEFAULT_CONFIG_PATH, load_config
+
+app = typer.Typer(help="Recommend config: validate, show, reload a running service.")
+console = Console()
+PathArgument = Annotated[Path, typer.Argument(help="the YAML config file")]
+
+
+@app.command()
+def check(path: PathArgument = DEFAULT_CONFIG_PATH) -> None:
+    """Validate a config file; exit 1 with the problem when it is invalid."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        console.print(f"[red]invalid[/red] {path}: {exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"[green]valid[/green] {path}: version {config.fingerprint()}, "
+        f"{len(config.catalogue)} offers, {len(config.segments)} segments"
+    )
+
+
+@app.command()
+def show(path: PathArgument = DEFAULT_CONFIG_PATH) -> None:
+    """Print the catalogue and the segment -> strategy mapping."""
+    config = load_config(path)
+    offers = Table(title="Catalogue")
+    for column in ("id", "kind", "channels", "value", "title"):
+        offers.add_column(column)
+    for offer in config.catalogue:
+        offers.add_row(
+            offer.id, offer.kind, ",".join(offer.channels), f"{offer.business_value:g}", offer.title
+        )
+    segments = Table(title="Segments (first match wins)")
+    for column in ("segment", "rules", "strategy", "fixed priority"):
+        segments.add_column(column)
+    for segment in config.segments:
+        strategy = config.strategy_for(segment.id)
+        rules = "; ".join(f"{r.field} {r.op} {r.value}" for r in segment.when) or "everyone"
+        segments.add_row(segment.id, rules, strategy.id, ", ".join(strategy.priority))
+    console.print(offers)
+    console.print(segments)
+
+
+@app.command()
+def reload(
+    url: Annotated[str, typer.Option(help="the recommend service")] = "http://127.0.0.1:8003",
+) -> None:
+    """Ask a running service to re-read its config file."""
+    response = httpx.post(f"{url}/v1/admin/config/reload", timeout=10)
+    if response.status_code != 200:
+        console.print(f"[red]refused[/red] ({response.status_code}): {response.json()['detail']}")
+        raise typer.Exit(1)
+    status = response.json()["status"]
+    console.print(f"in force: version {status['version']} (changed: {response.json()['changed']})")
+
+
+if __name__ == "__main__":
+    app()
