@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from touchpoint_common.runtime import Runtime
 from touchpoint_recommend.store.postgres import PostgresRecommendStore
@@ -29,8 +30,13 @@ def _rate(arm: ArmSummary | None) -> float | None:
 async def get_learning_summary(request: Request) -> LearningSummary:
     """Rates over the responses recorded so far (top-ranked offer of each decision)."""
     runtime: Runtime = request.app.state.runtime
-    async with runtime.sessions() as db_session:
-        arms = await PostgresRecommendStore(db_session).get_arm_summary()
+    try:
+        async with runtime.sessions() as db_session:
+            arms = await PostgresRecommendStore(db_session).get_arm_summary()
+    except (OperationalError, DBAPIError, OSError) as exc:
+        raise HTTPException(
+            status_code=503, detail="database unavailable, try again", headers={"Retry-After": "2"}
+        ) from exc
     learned, holdout = _rate(arms.get("learned")), _rate(arms.get("holdout"))
     gain = learned - holdout if learned is not None and holdout is not None else None
     return LearningSummary(arms=arms, learned_rate=learned, holdout_rate=holdout, gain=gain)
