@@ -158,6 +158,15 @@ async def test_lag_equals_backlog_and_the_official_tool(settings: CommonSettings
     }
     assert _metric_values(metrics_text, "kafka_consumergroup_group_sum_lag", group) == {"": 4.0}
     assert _metric_values(metrics_text, "kafka_consumergroup_group_max_lag", group) == {"": 4.0}
+    pool = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.labels.get("service") == "ops-test"
+        and sample.name.startswith("touchpoint_db_pool")
+    }
+    assert pool["touchpoint_db_pool_size"] == settings.database_pool_size
+    assert 0 <= pool["touchpoint_db_pool_checked_out"] <= 2 * settings.database_pool_size
     seconds = _metric_values(metrics_text, "kafka_consumergroup_group_lag_seconds", group)
     assert set(seconds) == {"0", "1"}
     assert seconds["1"] == 0.0
