@@ -48,9 +48,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
-    app.include_router(
-        get_health_router(runtime.readiness_checks(), service=settings.service_name)
-    )
+    app.include_router(get_health_router(runtime.readiness_checks(), service=settings.service_name))
     app.include_router(get_metrics_router())
     for router in routers:
         app.include_router(router)
