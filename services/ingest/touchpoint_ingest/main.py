@@ -2,23 +2,100 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from touchpoint_common.app import create_service_app
+from touchpoint_common.events.models import EventIn
+from touchpoint_common.identity.pii import decode_kek
+from touchpoint_common.identity.store import IdentityCache
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
+from touchpoint_ingest.events.idempotency import purge_event_ids
+from touchpoint_ingest.events.models import BatchIn
+from touchpoint_ingest.events.service import IngestContext
+from touchpoint_ingest.events.validation import Rules
+from touchpoint_ingest.events.views import router as events_router
 from touchpoint_ingest.settings import IngestSettings
+
+logger = logging.getLogger(__name__)
+PURGE_EVERY_S = 600.0
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     """Build the app; tests pass settings pointing at their own broker and database."""
-    runtime = Runtime(settings or IngestSettings())
-    return create_service_app(
+    settings = settings or IngestSettings()
+    runtime = Runtime(settings)
+
+    async def start(app: FastAPI) -> None:
+        assert runtime.producer is not None
+        app.state.ingest = IngestContext(
+            settings=settings,
+            sessions=runtime.sessions,
+            producer=runtime.producer,
+            cache=IdentityCache(
+                maxsize=settings.identity_cache_size, ttl_s=settings.identity_cache_ttl_s
+            ),
+            kek=decode_kek(settings.pii_kek.get_secret_value()),
+            rules=Rules(
+                hmac_key=settings.pii_hmac_key.get_secret_value().encode(),
+                default_region=settings.default_phone_region,
+                max_future_skew=timedelta(seconds=settings.max_future_skew_s),
+            ),
+        )
+        app.state.purger = asyncio.create_task(_purge_forever(app.state.ingest))
+
+    async def stop(app: FastAPI) -> None:
+        app.state.purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app.state.purger
+
+    app = create_service_app(
         title="Touchpoint ingest",
         description="Ingest: every POS, call-centre and web touchpoint into Kafka.",
         runtime=runtime,
-        routers=[get_lag_router()],
+        routers=[events_router, get_lag_router()],
+        on_startup=start,
+        on_shutdown=stop,
     )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema plus the request models the views parse by hand."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (EventIn, BatchIn):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+async def _purge_forever(context: IngestContext) -> None:
+    """Forget event ids older than the idempotency window, every few minutes."""
+    while True:
+        try:
+            async with context.sessions() as session, session.begin():
+                purged = await purge_event_ids(
+                    db_session=session, older_than_h=context.settings.idempotency_window_h
+                )
+            if purged:
+                logger.info("event ids purged", extra={"count": purged})
+        except Exception as exc:  # the next round tries again; ingest keeps working
+            logger.warning("event id purge failed", extra={"error": type(exc).__name__})
+        await asyncio.sleep(PURGE_EVERY_S)
 
 
 app = create_app()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from touchpoint_common.settings import CommonSettings
 
 
@@ -10,3 +12,19 @@ class IngestSettings(CommonSettings):
 
     service_name: str = "ingest"
     port: int = 8001
+
+    default_phone_region: str = Field(default="CN", min_length=2, max_length=2)
+    """Region assumed for phone numbers written without a country code."""
+    max_future_skew_s: float = Field(default=300.0, ge=0)
+    """How far occurred_at may lie in the future (client clock skew) before a 422."""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_batch_events: int = Field(default=1000, ge=1)
+    produce_timeout_s: float = Field(default=5.0, gt=0)
+    """Deadline for the broker to acknowledge; past it the client gets 503 + Retry-After."""
+    retry_after_s: int = Field(default=5, ge=1)
+    identity_cache_size: int = Field(default=100_000, ge=0)
+    identity_cache_ttl_s: float = Field(default=60.0, ge=0)
+    idempotency_window_h: float = Field(default=168.0, gt=0)
+    """How long accepted event ids are remembered (then only the profile's dedup remains)."""
+    idempotency_claim_timeout_s: float = Field(default=30.0, gt=0)
+    """A pending claim older than this is taken over by a retry (its owner died)."""

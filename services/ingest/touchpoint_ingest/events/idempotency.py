@@ -1,0 +1,132 @@
+"""The event ids ingest accepted recently: claimed (pending) before producing, accepted after.
+
+A retry of an accepted event is answered `duplicate` without producing a second copy; a
+reused event_id with different content is a conflict; a claim whose owner died (pending past
+its timeout) is taken over. Beyond the window only the profile's own dedup by event_id remains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from uuid import UUID
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+metadata = MetaData()
+ingest_event_ids = Table(
+    "ingest_event_ids",
+    metadata,
+    Column("event_id", PG_UUID(as_uuid=True), primary_key=True),
+    Column("fingerprint", Text),
+    Column("status", Text),
+    Column("customer_id", Text),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("accepted_at", DateTime(timezone=True)),
+)
+PENDING, ACCEPTED = "pending", "accepted"
+
+
+class ClaimState(StrEnum):
+    CLAIMED = "claimed"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    IN_PROGRESS = "in_progress"
+
+
+async def claim_event_ids(
+    *, db_session: AsyncSession, fingerprints: dict[UUID, str], stale_after_s: float
+) -> dict[UUID, ClaimState]:
+    """Claim event ids as pending; ids already known say duplicate, conflict or in progress."""
+    if not fingerprints:
+        return {}
+    rows = [
+        {"event_id": event_id, "fingerprint": fp, "status": PENDING}
+        for event_id, fp in sorted(fingerprints.items())
+    ]
+    statement = (
+        insert(ingest_event_ids)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(ingest_event_ids.c.event_id)
+    )
+    claimed = set((await db_session.execute(statement)).scalars())
+    states = dict.fromkeys(claimed, ClaimState.CLAIMED)
+    for event_id in sorted(set(fingerprints) - claimed):
+        states[event_id] = await _get_claim_state(
+            db_session, event_id, fingerprints[event_id], stale_after_s
+        )
+    return states
+
+
+async def _get_claim_state(
+    db_session: AsyncSession, event_id: UUID, fp: str, stale_after_s: float
+) -> ClaimState:
+    table = ingest_event_ids.c
+    stale = table.claimed_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, stale_after_s)
+    query = (
+        select(table.fingerprint, table.status, stale.label("stale"))
+        .where(table.event_id == event_id)
+        .with_for_update()
+    )
+    row = (await db_session.execute(query)).one_or_none()
+    if row is None:  # released between our insert and this read
+        return ClaimState.IN_PROGRESS
+    if row.fingerprint != fp:
+        return ClaimState.CONFLICT
+    if row.status == ACCEPTED:
+        return ClaimState.DUPLICATE
+    if not row.stale:
+        return ClaimState.IN_PROGRESS
+    await db_session.execute(
+        update(ingest_event_ids).where(table.event_id == event_id).values(claimed_at=func.now())
+    )
+    return ClaimState.CLAIMED
+
+
+async def mark_accepted(*, db_session: AsyncSession, customers: dict[UUID, str]) -> None:
+    """Record acknowledged event ids, so retries are answered without a second copy."""
+    if not customers:
+        return
+    statement = (
+        update(ingest_event_ids)
+        .where(ingest_event_ids.c.event_id == bindparam("b_event_id"))
+        .values(status=ACCEPTED, accepted_at=func.now(), customer_id=bindparam("b_customer_id"))
+    )
+    params = [{"b_event_id": key, "b_customer_id": value} for key, value in customers.items()]
+    await db_session.execute(statement, params)
+
+
+async def release_claims(*, db_session: AsyncSession, event_ids: Sequence[UUID]) -> None:
+    """Drop pending claims of events that did not reach Kafka, so a retry may produce them."""
+    if not event_ids:
+        return
+    await db_session.execute(
+        delete(ingest_event_ids).where(
+            ingest_event_ids.c.event_id.in_(list(event_ids)), ingest_event_ids.c.status == PENDING
+        )
+    )
+
+
+async def purge_event_ids(*, db_session: AsyncSession, older_than_h: float) -> int:
+    """Forget event ids claimed longer ago than the idempotency window; returns how many."""
+    result = await db_session.execute(
+        text("DELETE FROM ingest_event_ids WHERE claimed_at < now() - make_interval(hours => :h)"),
+        {"h": older_than_h},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

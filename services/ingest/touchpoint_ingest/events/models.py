@@ -1,0 +1,72 @@
+"""The ingest API's own request and response shapes (the event itself is EventIn)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from touchpoint_common.events.models import EventIn
+
+Loc = list[str | int]
+
+
+class FieldError(BaseModel):
+    """One problem with the input: where (path into the request body) and why."""
+
+    loc: Loc
+    msg: str
+    type: str
+
+
+class ValidationProblem(BaseModel):
+    """422: every bad field of the request, each with its path and reason."""
+
+    detail: list[FieldError]
+
+
+class Problem(BaseModel):
+    """4xx/5xx with a plain message (413, 415, 400, 409, 503)."""
+
+    detail: str
+
+
+class ItemStatus(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    UNAVAILABLE = "unavailable"
+
+
+class EventAccepted(BaseModel):
+    """202: the event is in Kafka (`duplicate`: it already was, nothing new was written)."""
+
+    event_id: UUID
+    status: ItemStatus
+
+
+class BatchIn(BaseModel):
+    """A batch: up to 1,000 events and 1 MiB."""
+
+    events: Annotated[list[EventIn], Field(min_length=1, max_length=1000)]
+
+
+class BatchItemResult(BaseModel):
+    """What happened to one event of a batch (index = its position in `events`)."""
+
+    index: int
+    event_id: UUID | None
+    status: ItemStatus
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class BatchResult(BaseModel):
+    """Counts by status and one result per event, in request order."""
+
+    accepted: int
+    duplicates: int
+    rejected: int
+    unavailable: int
+    results: list[BatchItemResult]

@@ -1,0 +1,176 @@
+"""Pure checks of posted events: JSON, envelope, payload by type, identifiers, clock skew."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import orjson
+from pydantic import ValidationError
+
+from touchpoint_common.events.models import PAYLOAD_MODELS, CustomerRef, EventIn, IdentifyPayload
+from touchpoint_common.events.payloads import EventType, IdentifierKind, Payload
+from touchpoint_common.identity.pii import InvalidIdentifier
+from touchpoint_common.identity.store import Identifier, make_identifier
+from touchpoint_ingest.events.models import FieldError, Loc
+
+_EVENT_TYPES = {member.value for member in EventType}
+_PERSONAL_KINDS: tuple[IdentifierKind, ...] = ("loyalty_id", "phone", "email", "anonymous_id")
+
+
+class MalformedBody(ValueError):
+    """The body is not JSON at all; the message says where it breaks."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rules:
+    """What validation needs from the settings."""
+
+    hmac_key: bytes
+    default_region: str
+    max_future_skew: timedelta
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentitySpec:
+    """Who an event (or an identify's link) names: a direct customer_id and/or identifiers."""
+
+    customer_id: str | None
+    identifiers: tuple[Identifier, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidEvent:
+    """An event that passed every check, with its identifiers normalised and digested."""
+
+    event: EventIn
+    event_id: UUID
+    payload: Payload
+    customer: IdentitySpec
+    link: IdentitySpec | None = None
+    fingerprint: str = field(repr=False)
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON with exact decimals (money is never a float); NaN and Infinity are refused."""
+    try:
+        return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedBody(f"the body is not valid JSON: {exc}") from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def validate_event(
+    raw: object, *, now: datetime, rules: Rules, loc: Loc | None = None
+) -> ValidEvent | list[FieldError]:
+    """Check one event; return it normalised, or every problem found with its path."""
+    prefix: Loc = list(loc) if loc is not None else ["body"]
+    if not isinstance(raw, dict):
+        return [FieldError(loc=prefix, msg="an event must be a JSON object", type="dict_type")]
+    errors: list[FieldError] = []
+    event = _parse_envelope(raw, prefix, errors)
+    payload = _parse_payload(raw, prefix, errors)
+    customer = _parse_identity(raw.get("customer"), [*prefix, "customer"], rules, errors)
+    link = None
+    if isinstance(payload, IdentifyPayload):
+        link_raw = payload.link.model_dump(exclude_none=True)
+        link = _parse_identity(link_raw, [*prefix, "payload", "link"], rules, errors)
+    if event is not None and event.occurred_at > now + rules.max_future_skew:
+        errors.append(
+            FieldError(
+                loc=[*prefix, "occurred_at"],
+                msg=f"occurred_at lies more than {rules.max_future_skew.total_seconds():g} s "
+                "in the future",
+                type="future_timestamp",
+            )
+        )
+    if errors or event is None or payload is None or customer is None:
+        return errors
+    event_id = event.event_id or uuid.uuid4()
+    return ValidEvent(
+        event=event,
+        event_id=event_id,
+        payload=payload,
+        customer=customer,
+        link=link,
+        fingerprint=fingerprint(event, payload, customer, key=rules.hmac_key),
+    )
+
+
+def _parse_envelope(raw: dict[str, Any], prefix: Loc, errors: list[FieldError]) -> EventIn | None:
+    try:
+        return EventIn.model_validate(raw)
+    except ValidationError as exc:
+        errors.extend(_field_errors(exc, prefix))
+        return None
+
+
+def _parse_payload(raw: dict[str, Any], prefix: Loc, errors: list[FieldError]) -> Payload | None:
+    kind, payload = raw.get("type"), raw.get("payload", {})
+    if kind not in _EVENT_TYPES or not isinstance(payload, dict):
+        return None  # the envelope's errors already name type or payload
+    try:
+        return PAYLOAD_MODELS[EventType(kind)].model_validate(payload)
+    except ValidationError as exc:
+        errors.extend(_field_errors(exc, [*prefix, "payload"]))
+        return None
+
+
+def _parse_identity(
+    raw: object, prefix: Loc, rules: Rules, errors: list[FieldError]
+) -> IdentitySpec | None:
+    try:
+        ref = CustomerRef.model_validate(raw)
+    except ValidationError:
+        return None  # reported by the envelope (or the payload model for a link)
+    identifiers: list[Identifier] = []
+    ok = True
+    for kind, value in ref.items():
+        if kind not in _PERSONAL_KINDS:
+            continue
+        try:
+            identifiers.append(
+                make_identifier(
+                    kind, value, hmac_key=rules.hmac_key, default_region=rules.default_region
+                )
+            )
+        except InvalidIdentifier as exc:
+            errors.append(FieldError(loc=[*prefix, kind], msg=str(exc), type="invalid_identifier"))
+            ok = False
+    if not ok:
+        return None
+    return IdentitySpec(customer_id=ref.customer_id, identifiers=tuple(identifiers))
+
+
+def _field_errors(exc: ValidationError, prefix: Loc) -> list[FieldError]:
+    """Pydantic errors as paths and reasons; the offending input is never echoed back."""
+    return [
+        FieldError(loc=[*prefix, *error["loc"]], msg=error["msg"], type=error["type"])
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def fingerprint(event: EventIn, payload: Payload, customer: IdentitySpec, *, key: bytes) -> str:
+    """Keyed hash of what the event says (not its id): tells a retry from a reused event_id."""
+    content = {
+        "type": event.type.value,
+        "channel": event.channel.value,
+        "occurred_at": event.occurred_at.isoformat(),
+        "customer_id": customer.customer_id,
+        "identifiers": sorted(ident.digest for ident in customer.identifiers),
+        "store_id": event.store_id,
+        "agent_id": event.agent_id,
+        "payload": payload.model_dump(mode="json"),
+    }
+    message = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -1,0 +1,270 @@
+"""POST /v1/events and POST /v1/events/batch.
+
+The body is read by hand (not by FastAPI) so that size limits are enforced before parsing,
+decimals stay exact, and every error names its path in the house shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from touchpoint_common.observability.metrics import EVENTS_REJECTED
+from touchpoint_ingest.events.examples import EVENT_EXAMPLES
+from touchpoint_ingest.events.models import (
+    BatchItemResult,
+    BatchResult,
+    EventAccepted,
+    FieldError,
+    ItemStatus,
+    Loc,
+    Problem,
+    ValidationProblem,
+)
+from touchpoint_ingest.events.service import SERVICE, IngestContext, ItemOutcome, ingest_events
+from touchpoint_ingest.events.service import Problem as Why
+from touchpoint_ingest.events.validation import (
+    MalformedBody,
+    ValidEvent,
+    parse_json,
+    validate_event,
+)
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+class RequestProblem(Exception):
+    """A request refused before its events are looked at (size, content type, JSON)."""
+
+    def __init__(self, status: int, detail: str, reason: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.reason = status, detail, reason
+
+
+_COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body is not valid JSON."},
+    413: {"model": Problem, "description": "Body over the size limit (or too many events)."},
+    415: {"model": Problem, "description": "Content-Type is not application/json."},
+    422: {"model": ValidationProblem, "description": "Every bad field, by path and reason."},
+    503: {
+        "model": Problem,
+        "description": "Broker or database unavailable: nothing was accepted. See Retry-After.",
+    },
+}
+
+
+def _request_body(schema: str, examples: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{schema}"},
+                    "examples": {name: {"value": value} for name, value in examples.items()},
+                }
+            },
+        }
+    }
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    summary="Post one event",
+    response_model=EventAccepted,
+    responses={
+        **_COMMON_RESPONSES,
+        409: {"model": Problem, "description": "event_id reused, in progress, or erased."},
+    },
+    openapi_extra=_request_body("EventIn", EVENT_EXAMPLES),
+)
+async def post_event(request: Request) -> JSONResponse:
+    """Accept one event: 202 with its event_id once the broker has acknowledged it."""
+    context = _get_context(request)
+    try:
+        raw = await _read_json(request, max_bytes=context.settings.max_body_bytes)
+    except RequestProblem as problem:
+        return _refuse(problem, context)
+    checked = validate_event(raw, now=datetime.now(UTC), rules=context.rules)
+    if isinstance(checked, list):
+        EVENTS_REJECTED.labels(SERVICE, "validation").inc()
+        return _validation_response(checked)
+    [outcome] = await ingest_events(context=context, events=[checked], locs=[["body"]])
+    return _single_response(outcome, context)
+
+
+@router.post(
+    "/events/batch",
+    summary="Post up to 1,000 events",
+    response_model=BatchResult,
+    responses=_COMMON_RESPONSES,
+    openapi_extra=_request_body(
+        "BatchIn",
+        {"mixed": {"events": [EVENT_EXAMPLES["page_view"], EVENT_EXAMPLES["identify"]]}},
+    ),
+)
+async def post_batch(request: Request) -> JSONResponse:
+    """Accept the valid events of a batch and explain each invalid one (index, errors)."""
+    context = _get_context(request)
+    settings = context.settings
+    try:
+        raw = await _read_json(request, max_bytes=settings.max_body_bytes)
+        items = _batch_items(raw, max_events=settings.max_batch_events)
+    except RequestProblem as problem:
+        return _refuse(problem, context)
+    except _EnvelopeInvalid as invalid:
+        EVENTS_REJECTED.labels(SERVICE, "validation").inc()
+        return _validation_response(invalid.errors)
+    now = datetime.now(UTC)
+    results: list[BatchItemResult | None] = [None] * len(items)
+    valid: list[tuple[int, ValidEvent]] = []
+    for index, item in enumerate(items):
+        checked = validate_event(item, now=now, rules=context.rules, loc=_item_loc(index))
+        if isinstance(checked, list):
+            EVENTS_REJECTED.labels(SERVICE, "validation").inc()
+            event_id = item.get("event_id") if isinstance(item, dict) else None
+            results[index] = BatchItemResult(
+                index=index,
+                event_id=_uuid_or_none(event_id),
+                status=ItemStatus.REJECTED,
+                errors=checked,
+            )
+        else:
+            valid.append((index, checked))
+    outcomes = await ingest_events(
+        context=context,
+        events=[event for _, event in valid],
+        locs=[_item_loc(index) for index, _ in valid],
+    )
+    for (index, _), outcome in zip(valid, outcomes, strict=True):
+        results[index] = BatchItemResult(
+            index=index, event_id=outcome.event_id, status=outcome.status, errors=outcome.errors
+        )
+    return _batch_response([result for result in results if result is not None], context)
+
+
+class _EnvelopeInvalid(Exception):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("invalid batch envelope")
+        self.errors = errors
+
+
+def _item_loc(index: int) -> Loc:
+    return ["body", "events", index]
+
+
+def _uuid_or_none(value: object) -> UUID | None:
+    try:
+        return UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _batch_items(raw: object, *, max_events: int) -> list[Any]:
+    if not isinstance(raw, dict):
+        raise _EnvelopeInvalid(
+            [FieldError(loc=["body"], msg='expected {"events": [...]}', type="dict_type")]
+        )
+    errors = [
+        FieldError(loc=["body", key], msg="Extra inputs are not permitted", type="extra_forbidden")
+        for key in raw
+        if key != "events"
+    ]
+    events = raw.get("events")
+    if not isinstance(events, list):
+        errors.append(FieldError(loc=["body", "events"], msg="a list is required", type="list"))
+    elif not events:
+        errors.append(
+            FieldError(loc=["body", "events"], msg="at least one event is required", type="empty")
+        )
+    if errors:
+        raise _EnvelopeInvalid(errors)
+    assert isinstance(events, list)
+    if len(events) > max_events:
+        raise RequestProblem(
+            413, f"a batch holds at most {max_events} events (got {len(events)})", "size"
+        )
+    return events
+
+
+async def _read_json(request: Request, *, max_bytes: int) -> Any:
+    """The body as JSON after checking content type and size (declared, then actual)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise RequestProblem(415, "Content-Type must be application/json", "content_type")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestProblem(400, "Content-Length is not a number", "malformed")
+        if int(declared) > max_bytes:
+            raise RequestProblem(413, f"the body is over the {max_bytes}-byte limit", "size")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise RequestProblem(413, f"the body is over the {max_bytes}-byte limit", "size")
+    try:
+        return parse_json(bytes(body))
+    except MalformedBody as exc:
+        raise RequestProblem(400, str(exc), "malformed") from exc
+
+
+def _get_context(request: Request) -> IngestContext:
+    context: IngestContext = request.app.state.ingest
+    return context
+
+
+def _retry_after(context: IngestContext) -> dict[str, str]:
+    return {"Retry-After": str(context.settings.retry_after_s)}
+
+
+def _refuse(problem: RequestProblem, context: IngestContext) -> JSONResponse:
+    EVENTS_REJECTED.labels(SERVICE, problem.reason).inc()
+    return JSONResponse({"detail": problem.detail}, status_code=problem.status)
+
+
+def _validation_response(errors: list[FieldError]) -> JSONResponse:
+    body = ValidationProblem(detail=errors).model_dump(mode="json")
+    return JSONResponse(body, status_code=422)
+
+
+def _single_response(outcome: ItemOutcome, context: IngestContext) -> JSONResponse:
+    if outcome.status in (ItemStatus.ACCEPTED, ItemStatus.DUPLICATE):
+        accepted = EventAccepted(event_id=outcome.event_id, status=outcome.status)
+        return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
+    if outcome.problem is Why.UNKNOWN_CUSTOMER:
+        return _validation_response(outcome.errors)
+    message = outcome.errors[0].msg if outcome.errors else "broker or database unavailable"
+    if outcome.problem is Why.IN_PROGRESS:
+        return JSONResponse({"detail": message}, status_code=409, headers={"Retry-After": "1"})
+    if outcome.problem in (Why.CONFLICT, Why.ERASED):
+        return JSONResponse({"detail": message}, status_code=409)
+    return JSONResponse(
+        {"detail": "the event could not be written to Kafka in time; retry (nothing accepted)"},
+        status_code=503,
+        headers=_retry_after(context),
+    )
+
+
+def _batch_response(results: list[BatchItemResult], context: IngestContext) -> JSONResponse:
+    counts = dict.fromkeys(ItemStatus, 0)
+    for result in results:
+        counts[result.status] += 1
+    body = BatchResult(
+        accepted=counts[ItemStatus.ACCEPTED],
+        duplicates=counts[ItemStatus.DUPLICATE],
+        rejected=counts[ItemStatus.REJECTED],
+        unavailable=counts[ItemStatus.UNAVAILABLE],
+        results=results,
+    )
+    if counts[ItemStatus.UNAVAILABLE]:
+        return JSONResponse(
+            body.model_dump(mode="json"), status_code=503, headers=_retry_after(context)
+        )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200)
