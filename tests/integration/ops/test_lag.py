@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 import uuid
 
@@ -250,3 +252,42 @@ async def test_discovery_lists_every_group_and_survives_deleted_topics(
         f"ops: discovered {len(lag_report.groups)} groups on the broker in {seconds:.2f}s "
         f"({sum(len(g.partitions) for g in lag_report.groups)} partitions)"
     )
+
+
+async def test_cli_prints_the_same_figures_as_json(settings: CommonSettings) -> None:
+    """`python -m touchpoint_common.ops.cli lag --json --group G` reads the broker and reports
+    N - M where the group committed; like the official tool, a partition an empty group never
+    committed on is not listed."""
+    topic = await _make_topic(settings, partitions=2)
+    group = f"ops-cli-{uuid.uuid4().hex[:8]}"
+    await _produce(settings, topic, {0: 6, 1: 2})
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        await consumer.commit({TopicPartition(topic, 0): 4})
+    finally:
+        await consumer.stop()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "touchpoint_common.ops.cli",
+        "lag",
+        "--json",
+        "--group",
+        group,
+        "--bootstrap",
+        settings.kafka_bootstrap,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    [printed] = json.loads(stdout)["groups"]
+    assert printed["group"] == group
+    assert [(p["partition"], p["current_offset"], p["lag"]) for p in printed["partitions"]] == [
+        (0, 4, 2)
+    ]
+    assert printed["sum_lag"] == 2
