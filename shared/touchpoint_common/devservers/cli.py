@@ -133,3 +133,7 @@ def stop() -> None:
     from touchpoint_common.devservers.run import request_stop
 
     raise typer.Exit(request_stop())
+
+
+if __name__ == "__main__":
+    app()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from tests.conftest import report
-from touchpoint_common.devservers import LocalKafka, run_kafka_tool
+from touchpoint_common.devservers import LocalKafka, ensure_kafka_libs, run_kafka_tool
 from touchpoint_common.devservers._common import is_port_open
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.configuration import TopicSpec
@@ -111,3 +113,21 @@ async def test_consumer_group_tool_describes_lag(own_kafka: Callable[[], LocalKa
     assert row["CURRENT-OFFSET"] == "5"
     assert row["LOG-END-OFFSET"] == "7"
     assert row["LAG"] == "2"
+
+
+def test_cached_jars_need_no_maven(
+    own_kafka: Callable[[], LocalKafka], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Once the jars are cached, starting a broker does not need mvn: with a PATH that
+    holds java but no mvn, a broker still starts."""
+    ensure_kafka_libs()  # fills the cache (with mvn) unless an earlier run did
+    java = shutil.which("java")
+    assert java is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "java").symlink_to(java)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert shutil.which("mvn") is None
+    assert any(ensure_kafka_libs().glob("kafka_2.13-*.jar"))
+    broker = own_kafka()
+    assert broker.running
