@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class Runtime:
     producer: AIOKafkaProducer | None = field(init=False, default=None)
     schema_head: str | None = field(init=False, default=None)
     _admin: AIOKafkaAdminClient | None = field(init=False, default=None)
+    _admin_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
     async def start(self) -> None:
         """Connect to the database, migrate, create topics, start the producer."""
@@ -87,22 +89,23 @@ class Runtime:
 
     async def check_broker(self) -> None:
         """Readiness: the broker answers a metadata request on a reused admin connection."""
-        if self._admin is None:
-            admin = create_admin(self.settings)
+        async with self._admin_lock:  # concurrent probes share one client instead of leaking
+            if self._admin is None:
+                admin = create_admin(self.settings)
+                try:
+                    await admin.start()
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await admin.close()
+                    raise
+                self._admin = admin
             try:
-                await admin.start()
+                await self._admin.list_topics()
             except BaseException:
+                admin, self._admin = self._admin, None
                 with contextlib.suppress(Exception):
                     await admin.close()
                 raise
-            self._admin = admin
-        try:
-            await self._admin.list_topics()
-        except BaseException:
-            admin, self._admin = self._admin, None
-            with contextlib.suppress(Exception):
-                await admin.close()
-            raise
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         """The checks /readyz runs."""
