@@ -57,11 +57,14 @@ class ServerInfo:
     pid: int | None = None
     """The server process when it runs locally (Kafka only; PostgreSQL is run by pg_ctl)."""
     data_dir: str | None = None
+    reason: str = ""
+    """Why this path was chosen (e.g. "no Docker engine reachable (...)")."""
 
     def describe(self) -> str:
         """One line for logs and test output."""
         took = f", started in {self.start_seconds:.1f}s" if self.path != "env" else ""
-        return f"{self.kind}: {self.path} path, {self.detail} at {self.address}{took}"
+        why = f" [{self.reason}]" if self.reason else ""
+        return f"{self.kind}: {self.path} path{why}, {self.detail} at {self.address}{took}"
 
 
 @dataclass
@@ -188,11 +191,13 @@ def start_servers(workdir: Path | None = None) -> DevServers:
         kafka_path, kafka_why = choose_path("kafka")
         logger.info("kafka: using the %s path (%s)", kafka_path, kafka_why)
         kafka, kafka_server = _start_kafka(kafka_path, workdir)
+        kafka.reason = kafka_why
         if kafka_server is not None:
             stoppers.append(kafka_server.stop)
         postgres_path, postgres_why = choose_path("postgres")
         logger.info("postgres: using the %s path (%s)", postgres_path, postgres_why)
         postgres, postgres_server = _start_postgres(postgres_path, workdir)
+        postgres.reason = postgres_why
         if postgres_server is not None:
             stoppers.append(postgres_server.stop)
     except BaseException:

@@ -29,7 +29,8 @@ def docker_engine_reachable() -> tuple[bool, str]:
         finally:
             client.close()
     except Exception as exc:
-        return False, f"no Docker engine reachable ({type(exc).__name__}: {exc})"
+        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        return False, f"no Docker engine reachable at {where}: {_first_line(exc)}"
     return True, version
 
 
@@ -85,3 +86,9 @@ class DockerPostgres:
         if self._container is not None:
             self._container.stop()
             self._container = None
+
+
+def _first_line(exc: Exception) -> str:
+    cause = exc.__cause__ or exc.__context__
+    text = str(cause or exc).splitlines()[0] if str(cause or exc) else type(exc).__name__
+    return text[:160]
