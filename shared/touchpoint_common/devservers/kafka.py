@@ -168,6 +168,7 @@ def _java_command(
     log_config: Path | None = None,
     short_lived: bool = True,
 ) -> list[str]:
+    java = _require_java()
     libs = ensure_kafka_libs()
     if log_config is None:
         log_config = libs.parent / "log4j2-tools.properties"
@@ -176,7 +177,7 @@ def _java_command(
     # Tools run for a second: C1 only starts faster. The broker keeps the full JIT.
     jit = ["-XX:TieredStopAtLevel=1"] if short_lived else []
     return [
-        _require_java(),
+        java,
         f"-Xmx{heap}",
         "-XX:+UseSerialGC",
         *jit,
