@@ -20,8 +20,8 @@ HTTP_REQUESTS = Counter(
 )
 HTTP_LATENCY = Histogram(
     "touchpoint_http_request_duration_seconds",
-    "HTTP request latency by service, method and route template.",
-    ["service", "method", "route"],
+    "HTTP request latency by service, method, route template and status code.",
+    ["service", "method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
@@ -55,7 +55,7 @@ class RequestMetricsMiddleware(BaseHTTPMiddleware):
             response.headers["x-request-id"] = request_id
             return response
         finally:
-            HTTP_LATENCY.labels(self.service, request.method, route).observe(
+            HTTP_LATENCY.labels(self.service, request.method, route, str(status)).observe(
                 time.perf_counter() - started
             )
             HTTP_REQUESTS.labels(self.service, request.method, route, str(status)).inc()
