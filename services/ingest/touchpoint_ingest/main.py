@@ -19,6 +19,7 @@ from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
 from touchpoint_ingest.events.idempotency import purge_event_ids
 from touchpoint_ingest.events.models import BatchIn
+from touchpoint_ingest.events.publish import Publisher
 from touchpoint_ingest.events.service import IngestContext
 from touchpoint_ingest.events.validation import Rules
 from touchpoint_ingest.events.views import router as events_router
@@ -38,7 +39,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         app.state.ingest = IngestContext(
             settings=settings,
             sessions=runtime.sessions,
-            producer=runtime.producer,
+            publisher=Publisher(runtime.producer, settings.topic_interactions),
             cache=IdentityCache(
                 maxsize=settings.identity_cache_size, ttl_s=settings.identity_cache_ttl_s
             ),

@@ -112,6 +112,25 @@ async def mark_accepted(*, db_session: AsyncSession, customers: dict[UUID, str])
     await db_session.execute(statement, params)
 
 
+async def record_accepted(
+    *, db_session: AsyncSession, event_id: UUID, fingerprint: str, customer_id: str
+) -> None:
+    """Record one event as accepted whatever its claim's state (a late acknowledgement)."""
+    statement = insert(ingest_event_ids).values(
+        event_id=event_id,
+        fingerprint=fingerprint,
+        status=ACCEPTED,
+        customer_id=customer_id,
+        accepted_at=func.now(),
+    )
+    await db_session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["event_id"],
+            set_={"status": ACCEPTED, "accepted_at": func.now(), "customer_id": customer_id},
+        )
+    )
+
+
 async def release_claims(*, db_session: AsyncSession, event_ids: Sequence[UUID]) -> None:
     """Drop pending claims of events that did not reach Kafka, so a retry may produce them."""
     if not event_ids:

@@ -10,18 +10,20 @@ Order matters for "a 2xx means it is in Kafka, and nothing counts twice":
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.events.payloads import EventType
 from touchpoint_common.identity import store
 from touchpoint_common.identity.store import IdentityCache, ResolvedCustomer
@@ -30,10 +32,11 @@ from touchpoint_ingest.events.idempotency import (
     ClaimState,
     claim_event_ids,
     mark_accepted,
+    record_accepted,
     release_claims,
 )
 from touchpoint_ingest.events.models import FieldError, ItemStatus, Loc
-from touchpoint_ingest.events.publish import produce_events
+from touchpoint_ingest.events.publish import Publisher
 from touchpoint_ingest.events.validation import Rules, ValidEvent
 from touchpoint_ingest.events.wire import build_interaction
 from touchpoint_ingest.settings import IngestSettings
@@ -58,10 +61,17 @@ class IngestContext:
 
     settings: IngestSettings
     sessions: async_sessionmaker[AsyncSession]
-    producer: AIOKafkaProducer
+    publisher: Publisher
     cache: IdentityCache
     kek: bytes
     rules: Rules
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run follow-up work in the background, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
 
 @dataclass(kw_only=True)
@@ -155,11 +165,14 @@ async def _send(
         build_interaction(events[index], resolved, received_at=received_at)
         for index, resolved in to_send
     ]
-    acked = await produce_events(
-        producer=context.producer,
-        topic=context.settings.topic_interactions,
-        events=interactions,
-        timeout_s=context.settings.produce_timeout_s,
+    fingerprints = {events[index].event_id: events[index].fingerprint for index, _ in to_send}
+
+    def on_late_ack(event: InteractionEvent) -> None:
+        EVENTS_PRODUCED.labels(SERVICE, event.type.value).inc()
+        context.spawn(_record_late_ack(context, event, fingerprints[event.event_id]))
+
+    acked = await context.publisher.publish(
+        interactions, timeout_s=context.settings.produce_timeout_s, on_late_ack=on_late_ack
     )
     accepted: dict[UUID, str] = {}
     failed: list[UUID] = []
@@ -186,6 +199,21 @@ async def _send(
         "events produced",
         extra={"event_ids": [str(event_id) for event_id in accepted], "failed": len(failed)},
     )
+
+
+async def _record_late_ack(context: IngestContext, event: InteractionEvent, fp: str) -> None:
+    """A send that missed its deadline did land: remember it, so a retry is a duplicate."""
+    try:
+        async with context.sessions() as session, session.begin():
+            await record_accepted(
+                db_session=session,
+                event_id=event.event_id,
+                fingerprint=fp,
+                customer_id=event.customer_id,
+            )
+    except Exception as exc:  # best effort: the profile's dedup still holds
+        logger.warning("late acknowledgement not recorded", extra={"error": type(exc).__name__})
+    logger.info("event acknowledged after its deadline", extra={"event_id": str(event.event_id)})
 
 
 async def resolve_event(
