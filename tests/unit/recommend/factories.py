@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from touchpoint_recommend.domain.config import RecommendConfig
 from touchpoint_recommend.domain.decide import Decision, decide
@@ -21,9 +22,19 @@ from touchpoint_recommend.loader import load_default_config
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
+@lru_cache(maxsize=1)
+def _shipped() -> RecommendConfig:
+    return load_default_config()
+
+
+@lru_cache(maxsize=1)
+def _without_holdout() -> RecommendConfig:
+    return default_config(holdout={"share": 0.0, "salt": "t"})
+
+
 def default_config(**overrides: object) -> RecommendConfig:
     """The shipped default config, optionally with top-level sections replaced."""
-    config = load_default_config()
+    config = _shipped()
     if not overrides:
         return config
     data = config.model_dump(mode="json")
@@ -81,7 +92,7 @@ def run_decide(
 ) -> Decision:
     """decide() with empty history and a seeded RNG unless told otherwise."""
     return decide(
-        config=config or default_config(holdout={"share": 0.0, "salt": "t"}),
+        config=config or _without_holdout(),
         customer=snapshot,
         channel=channel,
         now=now,
