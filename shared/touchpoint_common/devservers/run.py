@@ -74,8 +74,12 @@ def _write_state(state: dict[str, object]) -> None:
     staging.replace(STATE_FILE)
 
 
-def _wait_ready(services: list[Service], processes: dict[str, subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+def _wait_ready(
+    services: list[Service],
+    processes: dict[str, subprocess.Popen[bytes]],
+    timeout: float = READY_TIMEOUT_SECONDS,
+) -> None:
+    deadline = time.monotonic() + timeout
     pending = {service.name: service for service in services}
     with httpx.Client(timeout=3.0) as client:
         while pending:
@@ -142,6 +146,16 @@ def _run_compose(stop: _StopFlag) -> int:
     command = ["docker", "compose", "-f", str(COMPOSE_FILE)]
     process = subprocess.Popen([*command, "up", "--build"], start_new_session=True)
     _write_state({"supervisor": os.getpid(), "compose": str(COMPOSE_FILE)})
+    services = get_services(8001, 8002, 8003)
+
+    def announce() -> None:
+        try:
+            _wait_ready(services, {}, timeout=900)  # the first run builds the images
+            _print_urls(services)
+        except RuntimeError as exc:
+            _say(str(exc))
+
+    threading.Thread(target=announce, daemon=True).start()
     try:
         while not stop.event.wait(1.0):
             if process.poll() is not None:
