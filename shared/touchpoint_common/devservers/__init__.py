@@ -141,7 +141,11 @@ def _start_kafka(path: Path_, workdir: Path | None) -> tuple[ServerInfo, _Stoppa
         info.start_seconds = time.monotonic() - started
         return info, container
     broker = LocalKafka(workdir=workdir / "kafka" if workdir else None)
-    address = broker.start()
+    try:
+        address = broker.start()
+    except BaseException:
+        broker.close()
+        raise
     detail = f"Apache Kafka {broker.version} (KRaft, jars from Maven Central, pid {broker.pid})"
     info = ServerInfo("kafka", "local", address, detail, time.monotonic() - started, pid=broker.pid)
     return info, _Closing(broker)
@@ -163,7 +167,11 @@ def _start_postgres(path: Path_, workdir: Path | None) -> tuple[ServerInfo, _Sto
         info.start_seconds = time.monotonic() - started
         return info, container
     database = LocalPostgres(workdir=workdir / "postgres" if workdir else None)
-    address = database.start()
+    try:
+        address = database.start()
+    except BaseException:
+        database.close()
+        raise
     detail = f"PostgreSQL {database.version} (initdb + pg_ctl, {database.datadir})"
     info = ServerInfo(
         "postgres",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -81,6 +82,8 @@ def up(
         servers = start_servers(workdir=base)
     except DevServerUnavailable as exc:
         typer.echo(f"cannot start dev servers: {exc}", err=True)
+        if workdir is None:
+            shutil.rmtree(base, ignore_errors=True)
         raise typer.Exit(1) from exc
     try:
         settings = CommonSettings(
@@ -101,8 +104,6 @@ def up(
             env_file.unlink(missing_ok=True)
         servers.stop()
         if workdir is None:
-            import shutil
-
             shutil.rmtree(base, ignore_errors=True)
         typer.echo("stopped", err=True)
 
