@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -59,6 +60,11 @@ customer_keys = Table(
     Column("wrapped_key", LargeBinary),
 )
 
+_CREATE_CUSTOMER = text(
+    "WITH minted AS (INSERT INTO customers (customer_id) VALUES (:customer_id) "
+    "RETURNING customer_id) "
+    "INSERT INTO customer_keys (customer_id, wrapped_key) SELECT customer_id, :wrapped FROM minted"
+)
 # When one event's identifiers point at different customers, the strongest one decides.
 KIND_PRIORITY: tuple[IdentifierKind, ...] = ("loyalty_id", "phone", "email", "anonymous_id")
 _MAX_ATTEMPTS = 5
@@ -172,11 +178,8 @@ async def create_customer(*, db_session: AsyncSession, kek: bytes) -> tuple[str,
     """Mint a customer with its own wrapped data key; returns (customer_id, data_key)."""
     customer_id = str(uuid.uuid4())
     data_key = pii.new_data_key()
-    await db_session.execute(customers.insert().values(customer_id=customer_id))
     await db_session.execute(
-        customer_keys.insert().values(
-            customer_id=customer_id, wrapped_key=pii.wrap_key(data_key, kek=kek)
-        )
+        _CREATE_CUSTOMER, {"customer_id": customer_id, "wrapped": pii.wrap_key(data_key, kek=kek)}
     )
     return customer_id, data_key
 

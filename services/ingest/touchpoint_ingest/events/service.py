@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -136,8 +137,10 @@ async def _claim_and_resolve(
             if state is not ClaimState.CLAIMED:
                 outcomes[index] = _claim_outcome(valid.event_id, state, locs[index])
                 continue
+            # Only identify writes before it can fail; other events fail before any write.
+            savepoint = session.begin_nested() if valid.link is not None else nullcontext()
             try:
-                async with session.begin_nested():
+                async with savepoint:
                     resolved = await resolve_event(
                         db_session=session, valid=valid, kek=context.kek, cache=context.cache
                     )
@@ -187,7 +190,9 @@ async def _send(
             failed.append(interaction.event_id)
             outcomes[index] = _unavailable(interaction.event_id)
     try:
-        async with context.sessions() as session, session.begin():
+        async with context.sessions() as session:
+            # Each statement stands alone: no BEGIN/COMMIT round trips on the hot path.
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             await mark_accepted(db_session=session, customers=accepted)
             await release_claims(db_session=session, event_ids=failed)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:

@@ -1,0 +1,1 @@
+"""Events: validation, identity resolution, idempotency and producing to Kafka."""

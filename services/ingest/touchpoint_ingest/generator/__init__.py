@@ -1,0 +1,1 @@
+"""Traffic generator: realistic mixed touchpoints posted to the ingest API."""

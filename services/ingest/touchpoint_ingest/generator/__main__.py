@@ -1,0 +1,5 @@
+"""Entry point: `python -m touchpoint_ingest.generator --help`."""
+
+from touchpoint_ingest.generator.cli import app
+
+app()

@@ -1,0 +1,164 @@
+"""`python -m touchpoint_ingest.generator`: send realistic traffic to the ingest API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from touchpoint_ingest.generator.traffic import Event, TrafficModel
+
+app = typer.Typer(add_completion=False, help=__doc__)
+RETRYABLE = {409, 429, 502, 503, 504}
+
+
+@dataclass
+class Tally:
+    """What was sent and how the API answered."""
+
+    sent: Counter[str] = field(default_factory=Counter)
+    answered: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    def percentile(self, fraction: float) -> float:
+        """Latency at a fraction (0..1) of the sorted answers, in milliseconds."""
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def post_with_retries(
+    client: httpx.AsyncClient, event: Event, tally: Tally, retries: int
+) -> None:
+    """Post one event; retry retryable answers with the same event_id (idempotent)."""
+    for attempt in range(retries + 1):
+        started = time.perf_counter()
+        try:
+            response = await client.post("/v1/events", json=event)
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
+        else:
+            status = str(response.status_code)
+            tally.latencies.append(time.perf_counter() - started)
+            if response.status_code not in RETRYABLE:
+                break
+        if attempt < retries:
+            tally.retries += 1
+            await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
+    tally.answered[status] += 1
+
+
+async def run(
+    *,
+    url: str,
+    customers: int,
+    rate: float,
+    duration: float,
+    seed: int,
+    concurrency: int,
+    retries: int,
+    progress: Progress | None,
+) -> Tally:
+    """Send `rate` events per second for `duration` seconds; returns the tally."""
+    model = TrafficModel(customers=customers, seed=seed)
+    tally = Tally()
+    total = max(1, int(rate * duration))
+    gate = asyncio.Semaphore(concurrency)
+    task_id = progress.add_task("sending", total=total) if progress is not None else None
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+        start = time.perf_counter()
+        pending: set[asyncio.Task[None]] = set()
+
+        async def one(event: Event) -> None:
+            try:
+                await post_with_retries(client, event, tally, retries)
+            finally:
+                gate.release()
+                if progress is not None and task_id is not None:
+                    progress.advance(task_id)
+
+        for index in range(total):
+            delay = start + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await gate.acquire()  # back-pressure: never more than `concurrency` in flight
+            event = model.next_event(datetime.now(UTC))
+            tally.sent[event["type"]] += 1
+            task = asyncio.create_task(one(event))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.gather(*pending)
+        tally.elapsed = time.perf_counter() - start
+    return tally
+
+
+def render(tally: Tally, console: Console) -> None:
+    """The summary: events sent by type, answers by status, rate and latency."""
+    sent = Table(title="sent by type")
+    sent.add_column("type")
+    sent.add_column("events", justify="right")
+    for kind, count in sorted(tally.sent.items()):
+        sent.add_row(kind, str(count))
+    answered = Table(title="answered by status")
+    answered.add_column("status")
+    answered.add_column("events", justify="right")
+    for status, count in sorted(tally.answered.items()):
+        answered.add_row(status, str(count))
+    console.print(sent, answered)
+    elapsed = tally.elapsed or 1e-9
+    total = sum(tally.sent.values())
+    console.print(
+        f"{total} events in {elapsed:.1f} s = {total / elapsed:.1f} events/s; "
+        f"retries {tally.retries}; latency p50 {tally.percentile(0.5):.1f} ms, "
+        f"p95 {tally.percentile(0.95):.1f} ms, p99 {tally.percentile(0.99):.1f} ms"
+    )
+
+
+@app.command()
+def main(
+    customers: Annotated[int, typer.Option(min=1, help="Simulated customers.")] = 200,
+    rate: Annotated[float, typer.Option(min=0.1, help="Target events per second.")] = 50.0,
+    duration: Annotated[float, typer.Option(min=0.1, help="Seconds to send for.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same traffic.")] = 42,
+    url: Annotated[str, typer.Option(help="Ingest base URL.")] = "http://localhost:8001",
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at most.")] = 32,
+    retries: Annotated[int, typer.Option(min=0, help="Retries of 409/503 answers.")] = 3,
+) -> None:
+    """Send realistic mixed traffic (POS, web, calls, complaints, visits, offers)."""
+    console = Console()
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        tally = asyncio.run(
+            run(
+                url=url,
+                customers=customers,
+                rate=rate,
+                duration=duration,
+                seed=seed,
+                concurrency=concurrency,
+                retries=retries,
+                progress=progress,
+            )
+        )
+    render(tally, console)
+    failures = sum(n for status, n in tally.answered.items() if status not in {"202"})
+    raise typer.Exit(code=1 if failures else 0)
