@@ -33,10 +33,15 @@ class BatchOutcome:
 class _States:
     """The batch's working set: rows locked on first touch, changed ones written at the end."""
 
-    def __init__(self, store: ProjectionStore, loaded: dict[str, CustomerState]) -> None:
+    def __init__(self, store: ProjectionStore) -> None:
         self.store = store
-        self.loaded: dict[str, CustomerState | None] = dict(loaded)
+        self.loaded: dict[str, CustomerState | None] = {}
         self.changed: dict[str, CustomerState] = {}
+
+    async def lock(self, customer_ids: set[str]) -> None:
+        """Lock and load these rows in one statement; absent ones are remembered as absent."""
+        found = await self.store.get_states_for_update(sorted(customer_ids))
+        self.loaded.update({customer_id: found.get(customer_id) for customer_id in customer_ids})
 
     async def get(self, customer_id: str) -> CustomerState | None:
         if customer_id not in self.loaded:
@@ -77,7 +82,8 @@ async def apply_batch(
 ) -> BatchOutcome:
     """Fold events (in arrival order per customer) into their locked states and write them."""
     outcome = BatchOutcome()
-    states = _States(store, await store.get_states_for_update(sorted(_customer_ids(events))))
+    states = _States(store)
+    await states.lock(_customer_ids(events))
     for parsed in events:
         customer_id = await states.live_id(parsed.event.customer_id)
         state = await states.get(customer_id) or new_state(customer_id)

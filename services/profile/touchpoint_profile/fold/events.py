@@ -43,11 +43,8 @@ class ParsedEvent:
 
     event: InteractionEvent
     payload: Payload
-
-    @property
-    def event_id(self) -> str:
-        """The idempotency key as text."""
-        return str(self.event.event_id)
+    event_id: str
+    """The idempotency key as text (computed once: the fold compares it often)."""
 
 
 def parse_event(event: InteractionEvent) -> ParsedEvent:
@@ -60,4 +57,4 @@ def parse_event(event: InteractionEvent) -> ParsedEvent:
             f"payload.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ContractViolation(f"{event.type.value} payload: {problems}") from exc
-    return ParsedEvent(event=event, payload=payload)
+    return ParsedEvent(event=event, payload=payload, event_id=str(event.event_id))

@@ -154,19 +154,19 @@ def _apply_windowed(state: CustomerState, parsed: ParsedEvent, rules: FoldRules)
 
 
 def _apply_timeline(state: CustomerState, parsed: ParsedEvent, rules: FoldRules) -> None:
-    event = parsed.event
-    key = (event.occurred_at, parsed.event_id)
+    event, event_id = parsed.event, parsed.event_id
+    key = (event.occurred_at, event_id)
     timeline = state.timeline
     if len(timeline) >= rules.timeline_size and key <= (
         timeline[-1].occurred_at,
         timeline[-1].event_id,
     ):
         return
-    if any(entry.event_id == parsed.event_id for entry in timeline):
+    if any(entry.event_id == event_id for entry in timeline):
         return
     timeline.append(
         TimelineEntry(
-            event_id=parsed.event_id,
+            event_id=event_id,
             occurred_at=event.occurred_at,
             type=event.type.value,
             channel=event.channel.value,
