@@ -117,7 +117,7 @@ def _parse_envelope(raw: dict[str, Any], prefix: Loc, errors: list[FieldError]) 
 
 def _parse_payload(raw: dict[str, Any], prefix: Loc, errors: list[FieldError]) -> Payload | None:
     kind, payload = raw.get("type"), raw.get("payload", {})
-    if kind not in _EVENT_TYPES or not isinstance(payload, dict):
+    if not isinstance(kind, str) or kind not in _EVENT_TYPES or not isinstance(payload, dict):
         return None  # the envelope's errors already name type or payload
     try:
         return PAYLOAD_MODELS[EventType(kind)].model_validate(payload)

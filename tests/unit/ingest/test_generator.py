@@ -1,0 +1,76 @@
+"""The traffic generator's model: valid, varied, seeded, and shaped like real journeys."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from touchpoint_ingest.events.validation import Rules, ValidEvent, validate_event
+from touchpoint_ingest.generator.cli import Tally
+from touchpoint_ingest.generator.traffic import TrafficModel
+
+RULES = Rules(hmac_key=b"k" * 32, default_region="CN", max_future_skew=timedelta(minutes=5))
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+def take(model: TrafficModel, count: int) -> list[dict[str, object]]:
+    return [model.next_event(NOW) for _ in range(count)]
+
+
+def test_every_generated_event_passes_validation() -> None:
+    """The generator never sends something the API would refuse."""
+    for event in take(TrafficModel(customers=50, seed=1), 2000):
+        result = validate_event(event, now=NOW, rules=RULES)
+        assert isinstance(result, ValidEvent), (event, result)
+
+
+def test_same_seed_same_traffic_other_seed_other_traffic() -> None:
+    """Runs are reproducible from their seed."""
+    first = take(TrafficModel(customers=20, seed=7), 300)
+    assert first == take(TrafficModel(customers=20, seed=7), 300)
+    assert first != take(TrafficModel(customers=20, seed=8), 300)
+
+
+def test_traffic_is_mixed_across_types_and_channels() -> None:
+    """Baskets, web sessions with logins, calls, complaints and their resolution, visits, offers."""
+    events = take(TrafficModel(customers=100, seed=3), 3000)
+    types = Counter(str(event["type"]) for event in events)
+    expected = {"purchase", "page_view", "identify", "call", "complaint", "complaint_resolved"}
+    assert expected | {"store_visit", "offer_response", "membership"} <= set(types)
+    assert types["page_view"] > types["identify"] > 0
+    channels = {event["channel"] for event in events}
+    assert {"pos", "web", "call_centre", "store"} <= channels
+
+
+def test_identify_follows_the_anonymous_session_it_links() -> None:
+    """A login links the session's anonymous id that page views used just before."""
+    events = take(TrafficModel(customers=30, seed=5), 2000)
+    for index, event in enumerate(events):
+        if event["type"] == "identify":
+            customer = event["customer"]
+            assert isinstance(customer, dict)
+            anonymous = customer["anonymous_id"]
+            previous = events[index - 1]
+            assert previous["type"] == "page_view"
+            assert previous["customer"] == {"anonymous_id": anonymous}
+
+
+def test_resolutions_name_complaints_opened_earlier() -> None:
+    """complaint_resolved only refers to complaints the generator opened before."""
+    events = take(TrafficModel(customers=30, seed=9), 3000)
+    opened: set[str] = set()
+    for event in events:
+        payload = event["payload"]
+        assert isinstance(payload, dict)
+        if event["type"] == "complaint":
+            opened.add(payload["complaint_id"])
+        if event["type"] == "complaint_resolved":
+            assert payload["complaint_id"] in opened
+
+
+def test_latency_percentiles_of_the_tally() -> None:
+    """The summary's percentiles come from the sorted latencies, in milliseconds."""
+    tally = Tally(latencies=[i / 1000 for i in range(1, 101)])
+    assert tally.percentile(0.5) == 51.0
+    assert tally.percentile(0.99) == 100.0
+    assert Tally().percentile(0.5) == 0.0
