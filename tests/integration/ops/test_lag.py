@@ -119,6 +119,7 @@ async def test_lag_equals_backlog_and_the_official_tool(settings: CommonSettings
             assert body.status_code == 200, body.text
             lag_json = body.json()
             metrics_text = (await client.get("/metrics")).text
+            unwatched = await client.get("/v1/ops/lag", params={"group": "not-watched"})
     finally:
         await consumer.stop()
 
@@ -147,6 +148,8 @@ async def test_lag_equals_backlog_and_the_official_tool(settings: CommonSettings
     report(f"ops: lag of {group} equals kafka-consumer-groups --describe: {sorted(ours.items())}")
     assert group_lag.uncommitted_partitions == 1
 
+    assert unwatched.status_code == 404
+    assert "not-watched" in unwatched.json()["detail"]
     [json_group] = lag_json["groups"]
     assert {
         p["partition"]: (p["current_offset"], p["log_end_offset"], p["lag"])
