@@ -77,3 +77,13 @@ rebuild: install
 	$(BIN)/python -m touchpoint_profile.rebuild $(ARGS)
 
 .PHONY: rebuild
+
+# Ingest: realistic mixed traffic (POS baskets, web sessions with logins, calls, complaints,
+# store visits, offer responses) posted to a running ingest (`make run` in another shell).
+# `make demo ARGS="--customers 500 --rate 100 --duration 60 --seed 7"`.
+INGEST_URL ?= http://localhost:8001
+demo: install
+	@curl -sf $(INGEST_URL)/readyz >/dev/null || { echo "ingest is not ready at $(INGEST_URL): start it with 'make run'" >&2; exit 1; }
+	$(BIN)/python -m touchpoint_ingest.generator --url $(INGEST_URL) --customers 200 --rate 50 --duration 30 --seed 42 $(ARGS)
+
+.PHONY: demo

@@ -106,7 +106,7 @@ class TrafficModel:
     def _event(self, kind: str, channel: str, customer: dict[str, str], **rest: Any) -> Event:
         self.counter += 1
         return {
-            "event_id": self._uuid(),
+            "event_id": str(uuid.uuid4()),  # unique per run: re-running a seed is new traffic
             "type": kind,
             "channel": channel,
             "customer": customer,
