@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from touchpoint_common.app import create_service_app
-from touchpoint_common.events.models import EventIn
+from touchpoint_common.events.models import PAYLOAD_MODELS, EventIn
 from touchpoint_common.identity.pii import decode_kek
 from touchpoint_common.identity.store import IdentityCache
 from touchpoint_common.ops.views import get_lag_router
@@ -70,13 +71,18 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema plus the request models the views parse by hand."""
+    """The generated schema plus the request models the views parse by hand.
+
+    The payload of each event type is validated against its model (PurchasePayload, ...),
+    listed among the components.
+    """
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (EventIn, BatchIn):
+        models: list[type[BaseModel]] = [EventIn, BatchIn, *PAYLOAD_MODELS.values()]
+        for model in models:
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema
