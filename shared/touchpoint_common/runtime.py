@@ -49,6 +49,11 @@ class Runtime:
         self.sessions = create_session_factory(self.engine)
         self.schema_head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
         self._watch_pool()
+        if self.settings.uses_development_keys():
+            logger.warning(
+                "development PII keys in use: set TOUCHPOINT_PII_HMAC_KEY and TOUCHPOINT_PII_KEK "
+                "(TOUCHPOINT_ENVIRONMENT=production refuses to start without them)"
+            )
         if self.settings.run_migrations:
             await run_migrations(self.engine)
         await create_topics(self.settings)

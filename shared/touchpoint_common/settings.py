@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_HMAC_KEY = "touchpoint-dev-hmac-key-change-me"
@@ -31,6 +33,25 @@ class CommonSettings(BaseSettings):
     pii_hmac_key: SecretStr = SecretStr(DEV_HMAC_KEY)
     pii_kek: SecretStr = SecretStr(DEV_KEK)
 
+    environment: Literal["development", "production"] = "development"
+    """In production the development PII keys are refused at start-up."""
+
     run_migrations: bool = True
     log_level: str = "INFO"
     log_json: bool = True
+
+    def uses_development_keys(self) -> bool:
+        """True while either PII key is still the published development default."""
+        return (
+            self.pii_hmac_key.get_secret_value() == DEV_HMAC_KEY
+            or self.pii_kek.get_secret_value() == DEV_KEK
+        )
+
+    @model_validator(mode="after")
+    def _no_development_keys_in_production(self) -> CommonSettings:
+        if self.environment == "production" and self.uses_development_keys():
+            raise ValueError(
+                "TOUCHPOINT_ENVIRONMENT=production needs its own TOUCHPOINT_PII_HMAC_KEY and "
+                "TOUCHPOINT_PII_KEK: the development defaults are public"
+            )
+        return self
