@@ -96,7 +96,8 @@ async def test_rejection_suppresses_that_offer_on_the_next_call(
 
 
 async def test_response_is_learned_once(apps: Apps, db: AsyncEngine) -> None:
-    """The same response posted twice (two event ids) moves the posterior once."""
+    """The same response posted twice (two event ids) moves the posterior once; the
+    learning summary counts it for the decision's arm."""
     loyalty_id = await new_member(apps, category="kids")
     answer = await next_offers(apps, loyalty_id, channel="call_centre")
     offer_id = answer["offers"][0]["offer_id"]
@@ -138,6 +139,10 @@ async def test_response_is_learned_once(apps: Apps, db: AsyncEngine) -> None:
 
     await wait_until(accepted_second, what="the learner to reach the last response")
     assert await failures() == before + 1
+    summary = (await apps["recommend"].get("/v1/admin/learning/summary")).json()
+    arm = "holdout" if answer["holdout"] else "learned"
+    assert summary["arms"][arm]["responses"] >= 1
+    assert summary[f"{arm}_rate"] is not None
 
 
 async def test_complaint_changes_the_next_answer_to_service_recovery(apps: Apps) -> None:

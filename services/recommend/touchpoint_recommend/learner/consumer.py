@@ -3,8 +3,10 @@
 Exactly once: the state a batch produces and the next offsets are committed together in
 PostgreSQL; on (re)assignment the consumer seeks to the offsets stored there. The Kafka
 commit afterwards only keeps lag tools truthful; it is never what the learner resumes from.
-A response also changes state only while its offer has no outcome, so the same response
-posted twice under two event ids is learned once.
+Each batch also re-reads those offsets under a row lock and skips records below them, so a
+consumer handed a stale position never applies a record twice. A response changes state only
+while its offer has no outcome, so the same answer posted twice under two event ids is
+learned once.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class Learner:
         self.group = settings.learner_group
         self.consumer: AIOKafkaConsumer | None = None
         self.results: Counter[str] = Counter()
+        self.kafka_pending: dict[int, int] = {}
+        """Stored offsets Kafka has not been told yet (after an assignment)."""
 
     async def start(self) -> None:
         """Join the group; assignment triggers the seek to stored offsets."""
@@ -100,14 +104,23 @@ class Learner:
             else:
                 self.consumer.seek(partition, committed)
         mine = {p.partition for p in assigned if p.topic == self.topic}
-        await self.commit_to_kafka({p: o for p, o in stored.items() if p in mine})
+        # Committed from the poll loop, not inside the rebalance callback.
+        self.kafka_pending = {p: o for p, o in stored.items() if p in mine}
 
     async def _apply(self, records: list[ConsumerRecord]) -> dict[int, int]:
         next_offsets: dict[int, int] = {}
         results: Counter[str] = Counter()
         async with self.sessions() as db_session, db_session.begin():
             store = PostgresRecommendStore(db_session)
+            # Checked in the transaction that moves them: whatever position the consumer was
+            # given (a reset, a zombie after a rebalance), a record is applied at most once.
+            applied = await store.get_offsets(
+                group_id=self.group, topic=self.topic, for_update=True
+            )
             for record in records:
+                if record.offset < applied.get(record.partition, 0):
+                    results["already_applied"] += 1
+                    continue
                 next_offsets[record.partition] = record.offset + 1
                 try:
                     event = decode_event(record.value)
@@ -141,15 +154,22 @@ class Learner:
     async def commit_to_kafka(self, next_offsets: dict[int, int]) -> None:
         """Tell Kafka where the database is, so lag tools agree (best effort)."""
         assert self.consumer is not None
-        if not next_offsets:
+        assigned = {tp.partition for tp in self.consumer.assignment() if tp.topic == self.topic}
+        merged = {**self.kafka_pending, **next_offsets}
+        pending = {p: offset for p, offset in merged.items() if p in assigned}
+        if not pending:
+            self.kafka_pending = {}
             return
         try:
             await self.consumer.commit(
-                {TopicPartition(self.topic, p): offset for p, offset in next_offsets.items()}
+                {TopicPartition(self.topic, p): offset for p, offset in pending.items()}
             )
         except KafkaError as exc:
-            # The database holds the truth; the next batch's commit catches Kafka up.
+            # The database holds the truth; a later poll catches Kafka up.
             logger.warning("kafka offset commit failed", extra={"error": type(exc).__name__})
+            self.kafka_pending = pending
+            return
+        self.kafka_pending = {}
 
     async def poll_once(self) -> int:
         """Fetch and process one batch; the number of records handled."""
@@ -160,6 +180,8 @@ class Learner:
         )
         records = [record for partition in sorted(batches) for record in batches[partition]]
         await self.process_batch(records)
+        if not records and self.kafka_pending:
+            await self.commit_to_kafka({})
         return len(records)
 
     async def run(self) -> None:

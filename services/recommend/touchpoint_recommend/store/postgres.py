@@ -194,11 +194,15 @@ class PostgresRecommendStore:
                 update(table).where(table.c.customer_id.in_(sources)).values(customer_id=into)
             )
 
-    async def get_offsets(self, *, group_id: str, topic: str) -> dict[int, int]:
-        """Next offset per partition the learner must read."""
+    async def get_offsets(
+        self, *, group_id: str, topic: str, for_update: bool = False
+    ) -> dict[int, int]:
+        """Next offset per partition the learner must read (locked until commit if asked)."""
         query = select(learner_offsets.c.partition, learner_offsets.c.next_offset).where(
             learner_offsets.c.group_id == group_id, learner_offsets.c.topic == topic
         )
+        if for_update:
+            query = query.with_for_update()
         return {row.partition: row.next_offset for row in (await self.db_session.execute(query))}
 
     async def update_offsets(

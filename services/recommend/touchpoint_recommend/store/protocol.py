@@ -103,8 +103,10 @@ class RecommendStore(Protocol):
         """Move merged customers' contact history to the surviving customer."""
         ...
 
-    async def get_offsets(self, *, group_id: str, topic: str) -> dict[int, int]:
-        """Next offset per partition the learner must read."""
+    async def get_offsets(
+        self, *, group_id: str, topic: str, for_update: bool = False
+    ) -> dict[int, int]:
+        """Next offset per partition the learner must read (locked until commit if asked)."""
         ...
 
     async def update_offsets(
