@@ -198,3 +198,25 @@ async def test_bad_requests_are_named(apps: Apps) -> None:
     )
     assert both.status_code == 422
     assert "exactly one" in both.json()["detail"]
+
+
+async def test_erasure_unlinks_the_customers_decisions(apps: Apps, db: AsyncEngine) -> None:
+    """After an erase event, no decision or contact row names the customer any more."""
+    loyalty_id = await new_member(apps)
+    answer = await next_offers(apps, loyalty_id, channel="pos")
+    customer_id = answer["customer_id"]
+    await post_event(apps, event("erase", loyalty_id, {"reason": "customer request"}))
+
+    async def unlinked() -> bool:
+        async with db.connect() as connection:
+            rows = await connection.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM recommend_decisions WHERE customer_id = :c)"
+                    " + (SELECT count(*) FROM recommend_contacts WHERE customer_id = :c)"
+                ),
+                {"c": customer_id},
+            )
+            return rows.scalar_one() == 0
+
+    await wait_until(unlinked, what="the learner to fold the erasure")
+    assert await customer_id_of(db, answer["decision_id"]) is None

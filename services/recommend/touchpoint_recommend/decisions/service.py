@@ -68,7 +68,7 @@ async def create_next_offers(
 ) -> NextOffers:
     """Decide, record the decision, log it to Kafka, commit; Kafka failure rolls back."""
     started = time.perf_counter()
-    config = deps.holder.config
+    config, version = deps.holder.config, deps.holder.version
     store = PostgresRecommendStore(db_session)
     snapshot = None
     if customer_id is not None:
@@ -94,6 +94,7 @@ async def create_next_offers(
         offer_usage=await store.get_offer_usage(offer_ids=budgeted),
         rng=deps.rng,
         limit=limit,
+        config_version=version,
     )
     await store.create_decision(PresentedDecision.from_decision(decision))
     logged = False

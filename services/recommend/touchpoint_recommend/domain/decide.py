@@ -72,6 +72,7 @@ def decide(
     offer_usage: Mapping[str, int],
     rng: random.Random,
     limit: int = 3,
+    config_version: str | None = None,
 ) -> Decision:
     """Rank the offers for this customer on this channel; nothing here does I/O."""
     context = DecisionContext(customer=customer, channel=channel)
@@ -138,5 +139,5 @@ def decide(
         customer_summary=describe_standing(customer),
         offers=offers,
         suppressed=[*policy.suppressed, *relevant_exclusions],
-        config_version=config.fingerprint(),
+        config_version=config_version or config.fingerprint(),
     )
