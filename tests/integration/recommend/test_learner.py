@@ -1,23 +1,29 @@
-"""The learner on the real broker and database: offsets live with the state, crash-safe."""
+"""The learner on the real broker and database: offsets live with the state, crash-safe,
+and the topic rebuilds the state."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import pytest_asyncio
 from aiokafka import ConsumerRecord, TopicPartition
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from touchpoint_common.db.engine import create_session_factory
+from touchpoint_common.db.engine import create_engine, create_session_factory
+from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.events.codec import build_headers, encode_event, encode_key
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.events.payloads import Channel, EventType
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.producer import create_producer
+from touchpoint_common.settings import CommonSettings
 from touchpoint_recommend.learner.consumer import Learner
 from touchpoint_recommend.settings import RecommendSettings
 
@@ -51,6 +57,53 @@ def _event(kind: EventType, customer_id: str, payload: Mapping[str, object]) -> 
     )
 
 
+def _isolated(settings: RecommendSettings, suffix: str) -> RecommendSettings:
+    """The test's own topic and consumer group on the session servers."""
+    return settings.model_copy(
+        update={
+            "topic_interactions": f"{settings.topic_interactions}.learner-{suffix}",
+            "learner_group": f"touchpoint-recommend-learner-test-{suffix}",
+        }
+    )
+
+
+def _decisions_and_responses(suffix: str, segment: str, count: int) -> list[InteractionEvent]:
+    """`count` one-offer decisions; every third accepted, the rest rejected; each response
+    posted twice."""
+    events: list[InteractionEvent] = []
+    for index in range(count):
+        customer_id, decision_id = f"c-{suffix}-{index}", f"d-{suffix}-{index}"
+        presented = {
+            "decision_id": decision_id,
+            "segment": segment,
+            "strategy": "s",
+            "holdout": index % 4 == 0,
+            "offers": [{"offer_id": "gear-check", "rank": 1, "score": 0.5, "kind": "service"}],
+        }
+        events.append(_event(EventType.OFFER_PRESENTED, customer_id, presented))
+        outcome = "accepted" if index % 3 == 0 else "rejected"
+        response = {"decision_id": decision_id, "offer_id": "gear-check", "outcome": outcome}
+        events.append(_event(EventType.OFFER_RESPONSE, customer_id, response))
+        events.append(_event(EventType.OFFER_RESPONSE, customer_id, response))
+    return events
+
+
+async def _produce(settings: RecommendSettings, events: list[InteractionEvent]) -> None:
+    """Write events as ingest and recommend do (key, value, headers)."""
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        for item in events:
+            await producer.send_and_wait(
+                settings.topic_interactions,
+                value=encode_event(item),
+                key=encode_key(item),
+                headers=build_headers(item),
+            )
+    finally:
+        await producer.stop()
+
+
 async def _drain(learner: Learner, *, idle_polls: int = 3, timeout_s: float = 30) -> int:
     """Poll until assigned and `idle_polls` polls in a row bring nothing; records handled."""
     assert learner.consumer is not None
@@ -71,48 +124,11 @@ async def test_learner_resumes_from_database_offsets_after_a_crash(
     """Crash after the DB commit, before Kafka's: after the restart nothing is applied twice,
     counts are exact, and Kafka's committed offsets are brought level with the database's."""
     suffix = uuid.uuid4().hex[:8]
-    settings = recommend_settings.model_copy(
-        update={
-            "topic_interactions": f"{recommend_settings.topic_interactions}.learner-{suffix}",
-            "learner_group": f"touchpoint-recommend-learner-test-{suffix}",
-        }
-    )
+    settings = _isolated(recommend_settings, suffix)
     await create_topics(settings)
     segment = f"seg-{suffix}"
-    events: list[InteractionEvent] = []
-    for index in range(6):
-        customer_id, decision_id = f"c-{suffix}-{index}", f"d-{suffix}-{index}"
-        events.append(
-            _event(
-                EventType.OFFER_PRESENTED,
-                customer_id,
-                {
-                    "decision_id": decision_id,
-                    "segment": segment,
-                    "strategy": "s",
-                    "holdout": False,
-                    "offers": [
-                        {"offer_id": "gear-check", "rank": 1, "score": 0.5, "kind": "service"}
-                    ],
-                },
-            )
-        )
-        outcome = "accepted" if index % 3 == 0 else "rejected"
-        response = {"decision_id": decision_id, "offer_id": "gear-check", "outcome": outcome}
-        events.append(_event(EventType.OFFER_RESPONSE, customer_id, response))
-        events.append(_event(EventType.OFFER_RESPONSE, customer_id, response))  # posted twice
-    producer = create_producer(settings)
-    await producer.start()
-    try:
-        for item in events:
-            await producer.send_and_wait(
-                settings.topic_interactions,
-                value=encode_event(item),
-                key=encode_key(item),
-                headers=build_headers(item),
-            )
-    finally:
-        await producer.stop()
+    events = _decisions_and_responses(suffix, segment, 6)
+    await _produce(settings, events)
 
     sessions = create_session_factory(db)
     crashing = CrashBeforeKafkaCommit(settings, sessions)
@@ -160,3 +176,82 @@ async def test_learner_resumes_from_database_offsets_after_a_crash(
         ).one()
     assert (row.successes, row.failures) == (2, 4)
     assert sum(stored.values()) == len(events)
+
+
+CONTACTS_QUERY = (
+    "SELECT decision_id, offer_id, customer_id, segment, rank, holdout, channel, presented_at,"
+    " outcome, outcome_at FROM recommend_contacts WHERE decision_id LIKE :prefix"
+    " ORDER BY decision_id, offer_id"
+)
+POSTERIORS_QUERY = (
+    "SELECT offer_id, successes, failures FROM recommend_posteriors WHERE segment = :s"
+    " ORDER BY offer_id"
+)
+
+
+async def _state(engine: AsyncEngine, suffix: str, segment: str) -> tuple[list[Any], list[Any]]:
+    async with engine.connect() as connection:
+        contacts = await connection.execute(text(CONTACTS_QUERY), {"prefix": f"d-{suffix}-%"})
+        posteriors = await connection.execute(text(POSTERIORS_QUERY), {"s": segment})
+        return [tuple(row) for row in contacts], [tuple(row) for row in posteriors]
+
+
+@pytest_asyncio.fixture
+async def empty_database(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A second, freshly migrated database on the same server, dropped afterwards."""
+    url = make_url(database_url)
+    name = f"{url.database}_replay_{uuid.uuid4().hex[:6]}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        engine = create_engine(
+            CommonSettings(
+                database_url=url.set(database=name).render_as_string(hide_password=False)
+            )
+        )
+        await run_migrations(engine)
+        yield engine
+        await engine.dispose()
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+async def test_replaying_the_topic_into_an_empty_database_gives_the_same_state(
+    recommend_settings: RecommendSettings, db: AsyncEngine, empty_database: AsyncEngine
+) -> None:
+    """The decision log is event-sourced: a new learner reading the topic from the start into
+    an empty database rebuilds the same decisions, outcomes, erasures and posteriors."""
+    suffix = uuid.uuid4().hex[:8]
+    settings = _isolated(recommend_settings, suffix)
+    await create_topics(settings)
+    segment = f"seg-{suffix}"
+    events = _decisions_and_responses(suffix, segment, 9)
+    events.append(_event(EventType.ERASE, f"c-{suffix}-4", {"reason": "customer request"}))
+    await _produce(settings, events)
+
+    live = Learner(settings, create_session_factory(db))
+    await live.start()
+    try:
+        await _drain(live)
+    finally:
+        await live.stop()
+    replay_settings = settings.model_copy(update={"learner_group": f"{settings.learner_group}-r"})
+    replay = Learner(replay_settings, create_session_factory(empty_database))
+    await replay.start()
+    try:
+        await _drain(replay)
+    finally:
+        await replay.stop()
+
+    original, rebuilt = (
+        await _state(db, suffix, segment),
+        await _state(empty_database, suffix, segment),
+    )
+    assert len(original[0]) == 9
+    assert original[1] == [("gear-check", 3, 6)]
+    assert rebuilt == original
+    erased = [row for row in rebuilt[0] if row[0] == f"d-{suffix}-4"]
+    assert erased[0][2] is None, "the erased customer is unlinked in the replay too"
