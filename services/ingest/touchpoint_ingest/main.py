@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,11 +19,12 @@ from touchpoint_common.identity.pii import decode_kek
 from touchpoint_common.identity.store import IdentityCache
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
+from touchpoint_ingest.events.coalesce import Coalescer
 from touchpoint_ingest.events.idempotency import purge_event_ids
-from touchpoint_ingest.events.models import BatchIn
+from touchpoint_ingest.events.models import BatchIn, Loc
 from touchpoint_ingest.events.publish import Publisher
-from touchpoint_ingest.events.service import IngestContext
-from touchpoint_ingest.events.validation import Rules
+from touchpoint_ingest.events.service import IngestContext, ItemOutcome, ingest_events
+from touchpoint_ingest.events.validation import Rules, ValidEvent
 from touchpoint_ingest.events.views import router as events_router
 from touchpoint_ingest.settings import IngestSettings
 
@@ -51,9 +53,18 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 max_future_skew=timedelta(seconds=settings.max_future_skew_s),
             ),
         )
-        app.state.purger = asyncio.create_task(_purge_forever(app.state.ingest))
+        context: IngestContext = app.state.ingest
+
+        async def pipeline(events: Sequence[ValidEvent], locs: Sequence[Loc]) -> list[ItemOutcome]:
+            return await ingest_events(context=context, events=events, locs=locs)
+
+        app.state.coalescer = Coalescer(
+            pipeline, workers=settings.accept_workers, max_events=settings.max_batch_events
+        )
+        app.state.purger = asyncio.create_task(_purge_forever(context))
 
     async def stop(app: FastAPI) -> None:
+        await app.state.coalescer.close()
         app.state.purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await app.state.purger

@@ -22,6 +22,8 @@ class IngestSettings(CommonSettings):
     produce_timeout_s: float = Field(default=5.0, gt=0)
     """Deadline for the broker to acknowledge; past it the client gets 503 + Retry-After."""
     retry_after_s: int = Field(default=5, ge=1)
+    accept_workers: int = Field(default=4, ge=1)
+    """Passes of the accept pipeline run at once; concurrent requests are merged into them."""
     identity_cache_size: int = Field(default=100_000, ge=0)
     identity_cache_ttl_s: float = Field(default=60.0, ge=0)
     idempotency_window_h: float = Field(default=168.0, gt=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,6 +17,8 @@ from tests.integration.ingest.test_events_api import fresh, unique_phone
 from touchpoint_common.events.codec import decode_event
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.identity import pii, store
+from touchpoint_ingest.events.service import ingest_events
+from touchpoint_ingest.events.validation import ValidEvent, validate_event
 from touchpoint_ingest.settings import IngestSettings
 
 pytestmark = pytest.mark.integration
@@ -199,3 +202,28 @@ async def test_unknown_customer_id_and_erase_of_nobody_are_422(client: httpx.Asy
     response = await client.post("/v1/events", json=fresh("erase", phone=unique_phone()))
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "customer"]
+
+
+async def test_parallel_passes_minting_crossed_identifiers_agree(
+    ingest_app: Any, ingest_settings: IngestSettings, topic: TopicReader
+) -> None:
+    """Two accept passes at once, naming two new phones in opposite orders: the deadlock this
+    can cause in PostgreSQL is retried, so both succeed and each phone gets one customer."""
+    context = ingest_app.state.ingest
+    now = datetime.now(UTC)
+    rules = context.rules
+    for _ in range(5):
+        phones = [unique_phone(), unique_phone()]
+        raw = [fresh("call", phone=p) for p in (*phones, *reversed(phones))]
+        checked = [validate_event(event, now=now, rules=rules) for event in raw]
+        events = [event for event in checked if isinstance(event, ValidEvent)]
+        locs: list[list[str | int]] = [["body"], ["body"]]
+        forward, backward = await asyncio.gather(
+            ingest_events(context=context, events=events[:2], locs=locs),
+            ingest_events(context=context, events=events[2:], locs=locs),
+        )
+        assert [o.status.value for o in (*forward, *backward)] == ["accepted"] * 4
+        owners = [(await landed(topic, event)).customer_id for event in raw]
+        assert owners[0] == owners[3]
+        assert owners[1] == owners[2]
+        assert owners[0] != owners[1]

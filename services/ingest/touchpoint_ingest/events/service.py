@@ -23,6 +23,7 @@ from uuid import UUID
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
 
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.events.payloads import EventType
@@ -44,6 +45,7 @@ from touchpoint_ingest.settings import IngestSettings
 
 logger = logging.getLogger(__name__)
 SERVICE = "ingest"
+TRANSIENT_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
 class Problem(StrEnum):
@@ -95,7 +97,7 @@ async def ingest_events(
         first_seen.setdefault(valid.event_id, index)
     unique = sorted(first_seen.values())
     try:
-        to_send = await _claim_and_resolve(context, events, unique, locs, outcomes)
+        to_send = await _claim_and_resolve_with_retries(context, events, unique, locs, outcomes)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         if not is_outage(exc):
             raise
@@ -114,6 +116,27 @@ async def ingest_events(
         if outcome.status in (ItemStatus.REJECTED, ItemStatus.UNAVAILABLE):
             EVENTS_REJECTED.labels(SERVICE, (outcome.problem or Problem.UNAVAILABLE).value).inc()
     return [outcomes[index] for index in range(len(events))]
+
+
+async def _claim_and_resolve_with_retries(
+    context: IngestContext,
+    events: Sequence[ValidEvent],
+    unique: list[int],
+    locs: Sequence[Loc],
+    outcomes: dict[int, ItemOutcome],
+) -> list[tuple[int, ResolvedCustomer]]:
+    """Deadlocks between passes minting the same new identifiers are retried from scratch."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(is_transient_conflict),
+        stop=stop_after_attempt(4),
+        wait=wait_random(0.005, 0.05),
+        reraise=True,
+    ):
+        with attempt:
+            tried: dict[int, ItemOutcome] = {}
+            to_send = await _claim_and_resolve(context, events, unique, locs, tried)
+    outcomes.update(tried)
+    return to_send
 
 
 async def _claim_and_resolve(
@@ -315,6 +338,16 @@ def _repeat_of(first: ItemOutcome, repeat: ItemOutcome) -> ItemOutcome:
     return ItemOutcome(
         event_id=first.event_id, status=first.status, problem=first.problem, errors=first.errors
     )
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """A deadlock or serialization failure: the transaction is safe to run again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    origin = exc.orig
+    cause = origin.__cause__ if origin is not None else None
+    sqlstate = getattr(origin, "sqlstate", None) or getattr(cause, "sqlstate", None)
+    return sqlstate in TRANSIENT_SQLSTATES
 
 
 def is_outage(exc: BaseException) -> bool:

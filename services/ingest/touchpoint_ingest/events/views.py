@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from touchpoint_common.observability.metrics import EVENTS_REJECTED
+from touchpoint_ingest.events.coalesce import Coalescer
 from touchpoint_ingest.events.examples import EVENT_EXAMPLES
 from touchpoint_ingest.events.models import (
     BatchItemResult,
@@ -26,7 +27,7 @@ from touchpoint_ingest.events.models import (
     Problem,
     ValidationProblem,
 )
-from touchpoint_ingest.events.service import SERVICE, IngestContext, ItemOutcome, ingest_events
+from touchpoint_ingest.events.service import SERVICE, IngestContext, ItemOutcome
 from touchpoint_ingest.events.service import Problem as Why
 from touchpoint_ingest.events.validation import (
     MalformedBody,
@@ -95,7 +96,7 @@ async def post_event(request: Request) -> JSONResponse:
     if isinstance(checked, list):
         EVENTS_REJECTED.labels(SERVICE, "validation").inc()
         return _validation_response(checked)
-    [outcome] = await ingest_events(context=context, events=[checked], locs=[["body"]])
+    [outcome] = await _get_coalescer(request).submit([checked], [["body"]])
     return _single_response(outcome, context)
 
 
@@ -137,10 +138,8 @@ async def post_batch(request: Request) -> JSONResponse:
             )
         else:
             valid.append((index, checked))
-    outcomes = await ingest_events(
-        context=context,
-        events=[event for _, event in valid],
-        locs=[_item_loc(index) for index, _ in valid],
+    outcomes = await _get_coalescer(request).submit(
+        [event for _, event in valid], [_item_loc(index) for index, _ in valid]
     )
     for (index, _), outcome in zip(valid, outcomes, strict=True):
         results[index] = BatchItemResult(
@@ -218,6 +217,11 @@ async def _read_json(request: Request, *, max_bytes: int) -> Any:
 def _get_context(request: Request) -> IngestContext:
     context: IngestContext = request.app.state.ingest
     return context
+
+
+def _get_coalescer(request: Request) -> Coalescer:
+    coalescer: Coalescer = request.app.state.coalescer
+    return coalescer
 
 
 def _retry_after(context: IngestContext) -> dict[str, str]:
