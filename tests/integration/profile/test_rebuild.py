@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -160,3 +161,50 @@ async def test_rebuild_view_equals_the_live_view_field_by_field(
     await Rebuilder(profile_settings, sessions=sessions).run(since)
     assert await views(sessions, profile_settings, customers, as_of) == before
     assert all(view is not None for view in before.values())
+
+
+async def test_rebuild_while_the_live_consumer_runs_loses_and_doubles_nothing(
+    profile_settings: ProfileSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    produce: Produce,
+) -> None:
+    """Events keep arriving and the in-app consumer keeps folding while a rebuild swaps."""
+    from tests.integration.profile.test_api import eventually, serve
+
+    customer_id = f"rb-{uuid.uuid4().hex[:6]}"
+
+    def purchases(count: int) -> list[InteractionEvent]:
+        now = datetime.now(UTC)
+        return [
+            wire_event(
+                "purchase",
+                purchase_payload("1.00"),
+                at=now - timedelta(minutes=i),
+                customer_id=customer_id,
+            )
+            for i in range(count)
+        ]
+
+    async def frequency_is(client: Any, count: int) -> None:
+        await eventually(
+            lambda: client.get(f"/v1/customers/{customer_id}"),
+            lambda r: r.status_code == 200 and r.json()["rfm"]["frequency"] == count,
+        )
+
+    async with serve(profile_settings) as client:
+        await produce(purchases(30))
+        await frequency_is(client, 30)
+
+        async def trickle() -> None:
+            for _ in range(10):
+                await produce(purchases(3))
+                await asyncio.sleep(0.05)
+
+        since = get_default_since(profile_settings, datetime.now(UTC))
+        rebuild = Rebuilder(profile_settings, sessions=sessions).run(since)
+        await asyncio.gather(trickle(), rebuild)
+        await frequency_is(client, 60)
+        await asyncio.sleep(1.0)
+        final = await client.get(f"/v1/customers/{customer_id}")
+    assert final.json()["rfm"]["frequency"] == 60
+    assert final.json()["rfm"]["monetary"] == "60.00"

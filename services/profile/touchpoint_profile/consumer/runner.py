@@ -180,15 +180,16 @@ class ProfileConsumer:
     async def _seek_to_window_start(self, partitions: list[Any]) -> None:
         consumer = self._require_consumer()
         since = self.clock() - timedelta(days=self.rules.window_days)
+        # End offsets first: a record written after this is newer than `since`, so either
+        # offsets_for_times finds it or it lies at or after this end. seek_to_end() instead
+        # would race with producers and skip what arrived in between.
+        ends = await consumer.end_offsets(partitions)
         found = await consumer.offsets_for_times(
             {tp: int(since.timestamp() * 1000) for tp in partitions}
         )
         for tp in partitions:
             position = found.get(tp)
-            if position is None:
-                await consumer.seek_to_end(tp)
-            else:
-                consumer.seek(tp, position.offset)
+            consumer.seek(tp, ends[tp] if position is None else position.offset)
 
     async def reseek(self) -> None:
         """After a failed batch: go back to the last committed positions and read again."""
@@ -218,11 +219,23 @@ class ProfileConsumer:
                 raise
             except OffsetConflict as exc:
                 logger.warning("offsets moved under us; re-seeking", extra={"reason": str(exc)})
-                await self.reseek()
+                await self.recover(pause_s=0)
             except Exception:
                 logger.exception("batch failed; reading it again")
-                await asyncio.sleep(1)
+                await self.recover(pause_s=1)
+
+    async def recover(self, *, pause_s: float) -> None:
+        """Seek back to the stored offsets, waiting out a database that is still down."""
+        while True:
+            await asyncio.sleep(pause_s)
+            try:
                 await self.reseek()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("cannot re-seek yet; retrying")
+                pause_s = min(max(pause_s * 2, 1), 30)
 
     async def poll_once(self) -> int:
         """Read one batch and fold it; returns the number of records read."""
