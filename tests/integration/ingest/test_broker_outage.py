@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from tests.integration.ingest.conftest import TopicReader, make_ingest_settings
 from tests.integration.ingest.test_events_api import fresh, unique_phone
@@ -84,3 +85,26 @@ async def test_broker_down_gives_503_and_nothing_accepted_is_lost(
     assert set(accepted) <= set(written), "an event answered 202 is missing from Kafka"
     assert len(set(accepted)) == 5 + len(refused)
     assert len(written) == len(set(written)), "a retry wrote a second copy"
+
+
+async def test_database_unreachable_gives_503_and_nothing_is_produced(
+    settings: CommonSettings, topic: TopicReader
+) -> None:
+    """Without the identity database no customer can be resolved: 503 + Retry-After, no record."""
+    app = create_app(make_ingest_settings(settings, retry_after_s=4))
+    async with (
+        LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        dead = create_async_engine(
+            "postgresql+asyncpg://nobody:nothing@127.0.0.1:1/none", pool_timeout=2
+        )
+        app.state.ingest.sessions = async_sessionmaker(dead)
+        event = fresh("call", phone=unique_phone())
+        response = await client.post("/v1/events", json=event)
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "4"
+        batch = await client.post("/v1/events/batch", json={"events": [fresh("page_view")]})
+        assert batch.status_code == 503
+        await dead.dispose()
+    assert await topic.with_event_id(event["event_id"]) == []
