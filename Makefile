@@ -87,3 +87,11 @@ demo: install
 	$(BIN)/python -m touchpoint_ingest.generator --url $(INGEST_URL) --customers 200 --rate 50 --duration 30 --seed 42 $(ARGS)
 
 .PHONY: demo
+
+# Speed and memory figures (ingest, profile, recommend) on real servers started like the tests'
+# (TOUCHPOINT_KAFKA_BOOTSTRAP / TOUCHPOINT_DATABASE_URL reuse running ones); prints a table and
+# writes bench/results.json. Reported, never asserted. `make bench ARGS="--quick"`: a smoke run.
+bench: install
+	$(BIN)/python -m bench.run $(ARGS)
+
+.PHONY: bench

@@ -1,0 +1,208 @@
+"""Everything the bench needs, started from nothing like the tests do, on 127.0.0.1 only.
+
+Servers come from `start_servers()` (TOUCHPOINT_KAFKA_BOOTSTRAP / TOUCHPOINT_DATABASE_URL
+select running ones); the bench always creates its own database and topics on them and drops
+the database at the end. Services run as real uvicorn processes on free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from touchpoint_common.db.engine import create_engine
+from touchpoint_common.db.migrate import run_migrations
+from touchpoint_common.devservers import DevServers, start_servers
+from touchpoint_common.kafka.admin import create_topics
+from touchpoint_common.settings import CommonSettings
+
+HOST = "127.0.0.1"
+SERVICE_MODULES = {
+    "ingest": "touchpoint_ingest.main:app",
+    "profile": "touchpoint_profile.main:app",
+    "recommend": "touchpoint_recommend.main:app",
+}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Service:
+    """One service as a uvicorn process; `url` is where it answers."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        """Base URL of the service."""
+        return f"http://{HOST}:{self.port}"
+
+    def stop(self) -> None:
+        """SIGTERM (uvicorn shuts down cleanly), then SIGKILL if it hangs."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@dataclass
+class BenchEnvironment:
+    """Servers, a fresh database, unique topics, and the services started on them."""
+
+    settings: CommonSettings
+    servers: DevServers
+    workdir: Path
+    run_id: str
+    services: dict[str, Service] = field(default_factory=dict)
+
+    def service_env(self, name: str, extra: dict[str, str]) -> dict[str, str]:
+        """TOUCHPOINT_* variables pointing a service at the bench's servers and topics."""
+        env = dict(os.environ)
+        env.update(
+            {
+                "TOUCHPOINT_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+                "TOUCHPOINT_DATABASE_URL": self.settings.database_url,
+                "TOUCHPOINT_TOPIC_INTERACTIONS": self.settings.topic_interactions,
+                "TOUCHPOINT_TOPIC_DEAD_LETTER": self.settings.topic_dead_letter,
+                "TOUCHPOINT_TOPIC_PARTITIONS": str(self.settings.topic_partitions),
+                "TOUCHPOINT_SERVICE_NAME": name,
+                "TOUCHPOINT_LOG_LEVEL": "WARNING",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
+        env.update(extra)
+        return env
+
+    async def start_service(self, name: str, extra: dict[str, str] | None = None) -> Service:
+        """Start `uvicorn <module> --port <free>` and wait until /readyz answers 200."""
+        port = free_port()
+        log_path = self.workdir / f"{name}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            SERVICE_MODULES[name],
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(  # noqa: ASYNC220 (returns at once)
+                command,
+                env=self.service_env(name, extra or {}),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        service = Service(name, port, process, log_path)
+        self.services[name] = service
+        await wait_ready(service)
+        return service
+
+    def stop_services(self) -> None:
+        """Stop every service process this environment started."""
+        for service in reversed(list(self.services.values())):
+            service.stop()
+        self.services.clear()
+
+
+async def wait_ready(service: Service, timeout_s: float = 90.0) -> None:
+    """Poll /readyz until 200; fail with the service's log tail if it dies or never gets ready."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(base_url=service.url, timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                break
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    tail = service.log_path.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"{service.name} did not become ready on {service.url}:\n{tail}")
+
+
+async def create_database(server_url: str, name: str) -> str:
+    """CREATE DATABASE `name` on the server; its URL."""
+    url = make_url(server_url)
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    """DROP DATABASE `name` (forcing out leftover connections)."""
+    admin = create_async_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def bench_environment(workdir: Path, partitions: int) -> AsyncIterator[BenchEnvironment]:
+    """Servers up, a migrated database `touchpoint_bench_<id>`, topics; all torn down after."""
+    run_id = uuid.uuid4().hex[:8]
+    servers = await asyncio.to_thread(start_servers)
+    name = f"touchpoint_bench_{run_id}"
+    try:
+        url = await create_database(servers.database_url, name)
+        try:
+            settings = CommonSettings(
+                kafka_bootstrap=servers.kafka_bootstrap,
+                database_url=url,
+                topic_interactions=f"touchpoint.interactions.v1.bench-{run_id}",
+                topic_dead_letter=f"touchpoint.interactions.dlq.v1.bench-{run_id}",
+                topic_partitions=partitions,
+                log_json=False,
+            )
+            engine = create_engine(settings)
+            try:
+                await run_migrations(engine)
+            finally:
+                await engine.dispose()
+            await create_topics(settings)
+            environment = BenchEnvironment(settings, servers, workdir, run_id)
+            try:
+                yield environment
+            finally:
+                environment.stop_services()
+        finally:
+            await drop_database(servers.database_url, name)
+    finally:
+        await asyncio.to_thread(servers.stop)

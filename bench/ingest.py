@@ -1,0 +1,96 @@
+"""Ingest: POST /v1/events latency and throughput, /v1/events/batch throughput."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from bench.stats import Report, run_load
+from touchpoint_ingest.generator.traffic import TrafficModel
+
+SECTION = "ingest"
+
+
+async def bench_single(
+    report: Report, *, url: str, model: TrafficModel, concurrency: int, max_calls: int, max_s: float
+) -> None:
+    """One event per request; every 202 means the broker acknowledged it (acks=all)."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+
+        async def post(_: int) -> bool:
+            response = await client.post("/v1/events", json=model.next_event(datetime.now(UTC)))
+            return response.status_code == 202
+
+        await run_load(post, concurrency=1, max_calls=20, max_s=10)  # warm-up: caches, pools
+        result = await run_load(post, concurrency=concurrency, max_calls=max_calls, max_s=max_s)
+    label = "sequential" if concurrency == 1 else f"{concurrency} in flight"
+    detail = f"{result.calls} requests, {result.failures} not 202, {result.elapsed:.1f} s"
+    report.add_latencies(
+        SECTION,
+        f"POST /v1/events {label}",
+        result.latencies,
+        detail,
+        target="< 50 ms" if concurrency == 1 else "",
+    )
+    report.add(SECTION, f"POST /v1/events {label} throughput", result.rate, "events/s", detail)
+
+
+async def bench_batch(
+    report: Report, *, url: str, model: TrafficModel, size: int, max_calls: int, max_s: float
+) -> None:
+    """`size` events per request, one request at a time; throughput counts accepted events."""
+    accepted = 0
+    async with httpx.AsyncClient(base_url=url, timeout=60.0) as client:
+
+        async def post(_: int) -> bool:
+            nonlocal accepted
+            now = datetime.now(UTC)
+            body = {"events": [model.next_event(now) for _ in range(size)]}
+            response = await client.post("/v1/events/batch", json=body)
+            if response.status_code not in (200, 202, 207):
+                return False
+            counts = response.json()
+            accepted += int(counts["accepted"])
+            return int(counts["accepted"]) == size
+
+        result = await run_load(post, concurrency=1, max_calls=max_calls, max_s=max_s)
+    detail = (
+        f"{result.calls} batches of {size}, {accepted} accepted, "
+        f"{result.failures} incomplete, {result.elapsed:.1f} s (incl. client JSON encoding)"
+    )
+    report.add(
+        SECTION,
+        f"POST /v1/events/batch x{size} throughput",
+        accepted / result.elapsed,
+        "events/s",
+        detail,
+    )
+    report.add_latencies(SECTION, f"POST /v1/events/batch x{size}", result.latencies, detail)
+
+
+async def run_ingest(report: Report, *, url: str, seed: int, quick: bool) -> None:
+    """Sequential, concurrent, and batched posting of the generator's mixed traffic."""
+    model = TrafficModel(customers=2000, seed=seed)
+    scale = 0.25 if quick else 1.0
+    await bench_single(
+        report, url=url, model=model, concurrency=1, max_calls=int(800 * scale), max_s=15 * scale
+    )
+    await bench_single(
+        report,
+        url=url,
+        model=model,
+        concurrency=16,
+        max_calls=int(3000 * scale),
+        max_s=15 * scale,
+    )
+    for size in (100, 500):
+        await bench_batch(
+            report,
+            url=url,
+            model=model,
+            size=size,
+            max_calls=int(40 * scale) or 2,
+            max_s=12 * scale,
+        )

@@ -1,0 +1,257 @@
+"""`make bench` / `python -m bench.run`: measure, print a table, write bench/results.json."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench import ingest, profile, recommend
+from bench.environment import BenchEnvironment, bench_environment
+from bench.stats import Figure, Report
+from bench.wire import history
+from touchpoint_common.db.engine import create_engine, create_session_factory
+from touchpoint_common.identity.store import get_customer_id, make_identifier
+from touchpoint_ingest.generator.traffic import TrafficModel
+
+app = typer.Typer(add_completion=False, help=__doc__)
+RESULTS = Path(__file__).resolve().parent / "results.json"
+console = Console()
+PERCENTILES = ("p50", "p95", "p99")
+
+
+def step(message: str) -> None:
+    """Say what is being measured now."""
+    console.log(message)
+
+
+async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bool) -> None:
+    """Every section in an order that keeps them from competing for the 2 cores."""
+    settings = env.settings
+    engine = create_engine(settings)
+    sessions = create_session_factory(engine)
+    try:
+        step("ingest service (uvicorn) starting")
+        ingest_service = await env.start_service("ingest")
+        step("ingest: single events, sequential and 16 in flight; batches of 100 and 500")
+        await ingest.run_ingest(report, url=ingest_service.url, seed=seed, quick=quick)
+
+        now = datetime.now(UTC)
+        count = 5000 if quick else 20_000
+        step(f"building {count} realistic wire events (generator -> ingest's validate/seal)")
+        started = time.perf_counter()
+        backlog = history(
+            count=count,
+            customers=count // 10,
+            seed=seed,
+            start=now - timedelta(days=60),
+            end=now,
+            settings=settings,
+            prefix="bl-",
+        )
+        report.facts["wire_event_build_per_s"] = round(count / (time.perf_counter() - started))
+        step("profile: pure decode / fold / state size (no I/O)")
+        await profile.bench_pure(report, backlog, now=now)
+        await profile.bench_state_size(report, settings, now=now, seed=seed)
+        step("profile: real consumer on PostgreSQL, batch 1000 and 100; freshness")
+        await profile.bench_consumer(
+            report,
+            settings,
+            sessions,
+            backlog,
+            run_id=env.run_id,
+            seed=seed,
+            fresh_rate=200.0,
+            fresh_seconds=5.0 if quick else 10.0,
+        )
+
+        group = f"touchpoint-profile-bench-{env.run_id}"
+        step("profile service (uvicorn, fold consumer inside) starting on the ingest topic")
+        profile_service = await env.start_service("profile", {"TOUCHPOINT_CONSUMER_GROUP": group})
+        caught = await profile.wait_service_caught_up(
+            sessions, settings, group=group, timeout_s=180
+        )
+        ends = await profile.end_offsets(settings, settings.topic_interactions)
+        report.add(
+            profile.SECTION,
+            "service consumer catch-up of the ingest backlog",
+            sum(ends.values()) / caught,
+            "events/s",
+            f"{sum(ends.values())} events posted through ingest, {caught:.1f} s from ready "
+            "(includes the group join)",
+        )
+
+        step("profile: customers with 10 .. 10,000 events posted through ingest (batches)")
+        heavy = profile.heavy_histories(now=now, seed=seed, run_id=env.run_id)
+        async with httpx.AsyncClient(base_url=ingest_service.url, timeout=60.0) as client:
+            for events in heavy.values():
+                for start in range(0, len(events), 500):
+                    response = await client.post(
+                        "/v1/events/batch", json={"events": events[start : start + 500]}
+                    )
+                    response.raise_for_status()
+        await profile.wait_service_caught_up(sessions, settings, group=group, timeout_s=180)
+        hmac_key = settings.pii_hmac_key.get_secret_value().encode()
+        heavy_ids: dict[int, str] = {}
+        async with sessions() as session:
+            for size in heavy:
+                ident = make_identifier(
+                    "loyalty_id",
+                    f"L-bench-{env.run_id}-{size}",
+                    hmac_key=hmac_key,
+                    default_region="CN",
+                )
+                found = await get_customer_id(
+                    db_session=session, kind=ident.kind, digest=ident.digest
+                )
+                assert found is not None, f"customer with {size} events not resolved"
+                heavy_ids[size] = found
+        for size, (text_bytes, stored_bytes) in (
+            await profile.stored_sizes(sessions, heavy_ids)
+        ).items():
+            report.add(
+                profile.SECTION,
+                f"stored state, {size} events over 365 d",
+                text_bytes / 1024,
+                "KiB",
+                f"JSON text; PostgreSQL stores {stored_bytes / 1024:.1f} KiB (TOAST)",
+                target="plateaus with N" if size == max(heavy) else "",
+            )
+
+        step("profile: view reads")
+        typical = await profile.sample_customers(sessions, count=300, seed=seed)
+        reads = 100 if quick else 400
+        async with httpx.AsyncClient(base_url=profile_service.url, timeout=30.0) as client:
+            await profile.read_views(
+                report,
+                client,
+                name="GET view, typical customer",
+                paths=[f"/v1/customers/{cid}" for cid in typical],
+                calls=reads,
+                target="< 50 ms",
+            )
+            await profile.read_views(
+                report,
+                client,
+                name="GET view, typical customer, 16 in flight",
+                paths=[f"/v1/customers/{cid}" for cid in typical],
+                calls=reads * 4,
+                concurrency=16,
+            )
+            for size, cid in heavy_ids.items():
+                await profile.read_views(
+                    report,
+                    client,
+                    name=f"GET view, customer with {size} events",
+                    paths=[f"/v1/customers/{cid}"],
+                    calls=reads // 2,
+                    target="< 50 ms",
+                )
+            phones = [
+                person.phone for person in TrafficModel(customers=2000, seed=seed).people[:300]
+            ]
+            await profile.read_views(
+                report,
+                client,
+                name="GET lookup?phone= (call centre)",
+                paths=[f"/v1/customers/lookup?phone={phone}" for phone in phones],
+                calls=reads,
+                target="< 50 ms",
+            )
+
+        step("recommend service (uvicorn, learner off) starting")
+        recommend_service = await env.start_service(
+            "recommend",
+            {"TOUCHPOINT_LEARNER_ENABLED": "false", "TOUCHPOINT_RECOMMEND_CONFIG_POLL_S": "0"},
+        )
+        step("recommend: next-offers")
+        await recommend.bench_next_offers(
+            report,
+            url=recommend_service.url,
+            known={
+                "typical customer": typical,
+                "rich customer (1,000 events)": [heavy_ids[1000]],
+                "rich customer (10,000 events)": [heavy_ids[10_000]],
+            },
+            calls=100 if quick else 300,
+        )
+    finally:
+        await engine.dispose()
+
+
+def render(report: Report) -> None:
+    """The figures as one rich table; p50/p95/p99 of one measurement share a row."""
+    table = Table(title="Touchpoint bench (targets are informational: nothing fails on them)")
+    for column in ("section", "figure", "value", "unit", "target", "how"):
+        table.add_column(column, overflow="fold")
+    rows: dict[tuple[str, str], list[Figure]] = {}
+    for figure in report.figures:
+        base, _, suffix = figure.name.rpartition(" ")
+        key = (figure.section, base if suffix in PERCENTILES else figure.name)
+        rows.setdefault(key, []).append(figure)
+    for (section, name), figures in rows.items():
+        latency = len(figures) == len(PERCENTILES)
+        value = " / ".join(f"{f.value:,.1f}" for f in figures)
+        unit = f"{figures[0].unit} p50/p95/p99" if latency else figures[0].unit
+        target = " ".join(f.target for f in figures if f.target)
+        table.add_row(section, name, value, unit, target, figures[0].detail)
+    wide = Console(width=max(console.width, 200))
+    wide.print(table)
+    for fact_name, fact in report.facts.items():
+        wide.print(f"[dim]{fact_name}: {fact}[/dim]")
+
+
+async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
+    """Start everything, measure, tear down."""
+    report = Report()
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="touchpoint-bench-") as workdir:
+        async with bench_environment(Path(workdir), partitions) as env:
+            report.facts["servers"] = env.servers.describe().splitlines()
+            await run_all(env, report, seed=seed, quick=quick)
+    report.facts.update(
+        {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+            "python": platform.python_version(),
+            "load_average_1_5_15_before": [round(x, 2) for x in load_before],
+            "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
+            "topic_partitions": partitions,
+            "seed": seed,
+            "quick": quick,
+            "services": "real uvicorn processes on 127.0.0.1 (one worker each); the load "
+            "generator (httpx) runs in the bench process on the same cores",
+            "wall_seconds": round(time.perf_counter() - started, 1),
+        }
+    )
+    return report
+
+
+@app.command()
+def main(
+    seed: Annotated[int, typer.Option(help="Random seed of the traffic.")] = 7,
+    quick: Annotated[bool, typer.Option(help="About a quarter of the work (smoke run).")] = False,
+    partitions: Annotated[int, typer.Option(min=1, help="Interactions topic partitions.")] = 6,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = RESULTS,
+) -> None:
+    """Measure ingest, profile and recommend on real servers; print and save the figures."""
+    report = asyncio.run(bench(seed=seed, quick=quick, partitions=partitions))
+    render(report)
+    output.write_text(json.dumps(report.as_json(), indent=2) + "\n", encoding="utf-8")
+    console.print(f"results written to {output}")
+
+
+if __name__ == "__main__":
+    app()

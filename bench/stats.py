@@ -1,0 +1,117 @@
+"""Figures and the timed loops that produce them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (fraction 0..1) of `values`; 0 when there are none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+@dataclass
+class Figure:
+    """One measured figure: what, how much, in which unit, measured how; and a target if any."""
+
+    section: str
+    name: str
+    value: float
+    unit: str
+    detail: str = ""
+    target: str = ""
+    """Informational only: what we think is sensible; nothing fails on it."""
+
+
+@dataclass
+class Report:
+    """Every figure of a run, plus facts about the run (machine, servers, load)."""
+
+    figures: list[Figure] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def add(
+        self,
+        section: str,
+        name: str,
+        value: float,
+        unit: str,
+        detail: str = "",
+        target: str = "",
+    ) -> None:
+        """Record one figure."""
+        self.figures.append(Figure(section, name, value, unit, detail, target))
+
+    def add_latencies(
+        self, section: str, name: str, seconds: list[float], detail: str = "", target: str = ""
+    ) -> None:
+        """p50/p95/p99 of latencies given in seconds, recorded in milliseconds."""
+        for label, fraction in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99)):
+            self.add(
+                section,
+                f"{name} {label}",
+                1000 * percentile(seconds, fraction),
+                "ms",
+                detail,
+                target if label == "p99" else "",
+            )
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as plain JSON-able data."""
+        return {"facts": self.facts, "figures": [asdict(figure) for figure in self.figures]}
+
+
+@dataclass
+class LoadResult:
+    """What a timed loop did: one latency per completed call, failures, wall time."""
+
+    latencies: list[float]
+    failures: int
+    elapsed: float
+
+    @property
+    def calls(self) -> int:
+        """Calls completed (successful or not)."""
+        return len(self.latencies)
+
+    @property
+    def rate(self) -> float:
+        """Completed calls per second of wall time."""
+        return self.calls / self.elapsed if self.elapsed > 0 else 0.0
+
+
+async def run_load(
+    call: Callable[[int], Awaitable[bool]],
+    *,
+    concurrency: int,
+    max_calls: int,
+    max_s: float,
+) -> LoadResult:
+    """`concurrency` workers call `call(i)` until max_calls or max_s; True = success."""
+    latencies: list[float] = []
+    failures = 0
+    issued = 0
+    started = time.perf_counter()
+    deadline = started + max_s
+
+    async def worker() -> None:
+        nonlocal issued, failures
+        while issued < max_calls and time.perf_counter() < deadline:
+            index = issued
+            issued += 1
+            began = time.perf_counter()
+            ok = await call(index)
+            latencies.append(time.perf_counter() - began)
+            if not ok:
+                failures += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return LoadResult(latencies, failures, time.perf_counter() - started)
