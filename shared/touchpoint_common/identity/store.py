@@ -115,20 +115,25 @@ class IdentityCache:
     def __init__(self, *, maxsize: int = 100_000, ttl_s: float = 60.0) -> None:
         self.owners: TTLCache[DigestKey, str] = TTLCache(maxsize=maxsize, ttl=ttl_s)
         self.keys: TTLCache[str, bytes] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+        self._digests: TTLCache[str, set[DigestKey]] = TTLCache(maxsize=maxsize, ttl=ttl_s)
 
     def remember(self, resolved: ResolvedCustomer) -> None:
         """Cache a committed resolution."""
         for merged in resolved.merged_customer_ids:
             self.forget_customer(merged)
+        digests = self._digests.get(resolved.customer_id) or set()
         for key in resolved.owned:
             self.owners[key] = resolved.customer_id
+            digests.add(key)
+        self._digests[resolved.customer_id] = digests
         self.keys[resolved.customer_id] = resolved.data_key
 
     def forget_customer(self, customer_id: str) -> None:
         """Evict a customer and every digest pointing at it (after erase or merge)."""
         self.keys.pop(customer_id, None)
-        for key in [key for key, owner in self.owners.items() if owner == customer_id]:
-            self.owners.pop(key, None)
+        for key in self._digests.pop(customer_id, set()):
+            if self.owners.get(key) == customer_id:
+                self.owners.pop(key, None)
 
 
 def make_identifier(
