@@ -14,12 +14,23 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Defence in depth: code never logs identifiers on purpose, but a stray exception message might.
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"\+?\d[\d ()\-]{6,}\d")
+# A phone is a free-standing run of digits and separators: digit runs inside ids (UUIDs, hex
+# digests) and ISO dates are not phones, and scrubbing them would hide the event ids ops need.
+_PHONE = re.compile(r"(?<![\w-])(?!\d{4}-\d{2}-\d{2})\+?\d[\d ()\-]{6,}\d(?![\w-])")
+
+
+# E.164 allows at most 15 digits; longer runs are ids, not numbers anyone can dial.
+_MAX_PHONE_DIGITS = 15
+
+
+def _phone_or_kept(match: re.Match[str]) -> str:
+    digits = sum(char.isdigit() for char in match.group())
+    return "[phone]" if digits <= _MAX_PHONE_DIGITS else match.group()
 
 
 def scrub(text: str) -> str:
     """Replace anything shaped like an e-mail address or a phone number."""
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+    return _PHONE.sub(_phone_or_kept, _EMAIL.sub("[email]", text))
 
 
 class ScrubbingFilter(logging.Filter):

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from touchpoint_common.observability.logging import configure_logging
+from touchpoint_common.observability.logging import configure_logging, scrub
 
 
 def test_json_log_scrubs_personal_data_only(capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,3 +31,28 @@ def test_json_log_scrubs_personal_data_only(capsys: pytest.CaptureFixture[str]) 
     assert "+33" not in records[2]["exc_info"]
     assert "[phone]" in records[2]["exc_info"]
     assert all(record["service"] == "unit" for record in records)
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["+86 138 1234 5678", "13812345678", "(+86) 138-1234-5678", "call 0086 13812345678 now"],
+)
+def test_scrub_removes_phones_in_any_format(phone: str) -> None:
+    """Every common way of writing a number is replaced, so none of its digits survive."""
+    scrubbed = scrub(phone)
+    assert "[phone]" in scrubbed
+    assert "1234" not in scrubbed
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "event 12345678-1234-4678-9012-345678901234 accepted",
+        "event 550e8400-e29b-41d4-a716-446655440000 accepted",
+        "digest 3f7a1234567890bcde",
+        "at 2026-11-23 10:41:29",
+    ],
+)
+def test_scrub_keeps_ids_digests_and_dates(kept: str) -> None:
+    """Event ids, digests and timestamps stay readable in logs: ops search by them."""
+    assert scrub(kept) == kept
