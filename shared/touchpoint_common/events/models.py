@@ -38,6 +38,7 @@ from touchpoint_common.events.payloads import (
     ReturnPayload,
     Severity,
     StoreVisitPayload,
+    Text,
 )
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -143,8 +144,8 @@ class SealedIdentifier(BaseModel):
 class ComplaintWirePayload(Payload):
     """A complaint on the wire: the free text travels sealed with the customer's key."""
 
-    complaint_id: str
-    category: str
+    complaint_id: Text
+    category: Text
     severity: Severity
     text_sealed: str | None = None
 

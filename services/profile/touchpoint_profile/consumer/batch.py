@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from touchpoint_common.events.models import IdentifyWirePayload
 from touchpoint_common.events.payloads import EventType
-from touchpoint_profile.fold.events import IdentifyWirePayload, ParsedEvent
+from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.fold import fold_into, is_duplicate, merge_states, prune
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState, new_state, tombstone

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from touchpoint_common.events.models import IdentifyPayload
+from touchpoint_common.events.models import (
+    ComplaintWirePayload,
+    IdentifyPayload,
+    IdentifyWirePayload,
+)
 from touchpoint_common.events.payloads import (
     CallPayload,
     ComplaintResolvedPayload,
@@ -14,7 +18,7 @@ from touchpoint_common.events.payloads import (
     ReturnPayload,
     StoreVisitPayload,
 )
-from touchpoint_profile.fold.events import ComplaintWirePayload, IdentifyWirePayload, ParsedEvent
+from touchpoint_profile.fold.events import ParsedEvent
 
 CHANNEL_NAMES = {
     "pos": "POS",

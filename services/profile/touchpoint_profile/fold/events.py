@@ -4,37 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from touchpoint_common.events.models import PAYLOAD_MODELS, InteractionEvent, SealedIdentifier
-from touchpoint_common.events.payloads import EventType, Payload, Severity, Text
+from touchpoint_common.events.models import WIRE_PAYLOAD_MODELS, InteractionEvent
+from touchpoint_common.events.payloads import Payload
 
 
 class ContractViolation(ValueError):
     """An event whose payload does not match its type on the wire (goes to the DLQ)."""
-
-
-class ComplaintWirePayload(Payload):
-    """A complaint on the wire: the free text travels sealed, never plain."""
-
-    complaint_id: Text
-    category: Text
-    severity: Severity
-    text_sealed: str | None = None
-
-
-class IdentifyWirePayload(Payload):
-    """An identify on the wire: identifiers linked, customers merged into this one."""
-
-    linked: list[SealedIdentifier] = Field(default_factory=list)
-    merged_customer_ids: list[str] = Field(default_factory=list)
-
-
-WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
-    **PAYLOAD_MODELS,
-    EventType.COMPLAINT: ComplaintWirePayload,
-    EventType.IDENTIFY: IdentifyWirePayload,
-}
 
 
 @dataclass(frozen=True, slots=True)

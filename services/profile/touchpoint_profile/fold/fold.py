@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
+from touchpoint_common.events.models import ComplaintWirePayload
 from touchpoint_common.events.payloads import (
     ComplaintResolvedPayload,
     MembershipAction,
@@ -25,7 +26,7 @@ from touchpoint_common.events.payloads import (
     StoreVisitPayload,
 )
 from touchpoint_profile.fold.describe import describe
-from touchpoint_profile.fold.events import ComplaintWirePayload, ParsedEvent
+from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import (
     INTEREST_EPOCH,
