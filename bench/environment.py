@@ -20,13 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from touchpoint_common.db.engine import create_engine
 from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.devservers import DevServers, start_servers
+from touchpoint_common.devservers.databases import create_database, drop_database
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.settings import CommonSettings
 
@@ -150,28 +148,6 @@ async def wait_ready(service: Service, timeout_s: float = 90.0) -> None:
             await asyncio.sleep(0.2)
     tail = service.log_path.read_text(errors="replace")[-3000:]
     raise RuntimeError(f"{service.name} did not become ready on {service.url}:\n{tail}")
-
-
-async def create_database(server_url: str, name: str) -> str:
-    """CREATE DATABASE `name` on the server; its URL."""
-    url = make_url(server_url)
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_database(server_url: str, name: str) -> None:
-    """DROP DATABASE `name` (forcing out leftover connections)."""
-    admin = create_async_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
 
 
 @asynccontextmanager

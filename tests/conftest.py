@@ -13,13 +13,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from touchpoint_common.db.engine import create_engine
 from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.devservers import DevServers, LocalKafka, start_servers
+from touchpoint_common.devservers.databases import create_database, drop_database
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.settings import CommonSettings
 
@@ -62,15 +60,8 @@ def kafka_bootstrap(dev_servers: DevServers) -> str:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def database_url(dev_servers: DevServers) -> AsyncIterator[str]:
     """A fresh database `touchpoint_test_<random>`, migrated to head; dropped at the end."""
-    server_url = make_url(dev_servers.database_url)
     name = f"touchpoint_test_{SESSION_SUFFIX}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-    url = server_url.set(database=name).render_as_string(hide_password=False)
+    url = await create_database(dev_servers.database_url, name)
     engine = create_engine(CommonSettings(database_url=url))
     try:
         await run_migrations(engine)
@@ -78,12 +69,7 @@ async def database_url(dev_servers: DevServers) -> AsyncIterator[str]:
         await engine.dispose()
     report(f"postgres: session database {name} created and migrated")
     yield url
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    await drop_database(dev_servers.database_url, name)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
