@@ -10,6 +10,7 @@ owns the transaction and calls `IdentityCache.remember` only after its commit.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,11 @@ _CREATE_CUSTOMER = text(
 )
 # When one event's identifiers point at different customers, the strongest one decides.
 KIND_PRIORITY: tuple[IdentifierKind, ...] = ("loyalty_id", "phone", "email", "anonymous_id")
+_LOCK_IDENTIFIERS = text(
+    "SELECT pg_advisory_xact_lock(lock_id) "
+    "FROM unnest(CAST(:lock_ids AS bigint[])) WITH ORDINALITY AS wanted(lock_id, position) "
+    "ORDER BY position"
+)
 _MAX_ATTEMPTS = 5
 DigestKey = tuple[str, str]
 
@@ -144,6 +150,24 @@ def make_identifier(
     return Identifier(
         kind=kind, value=value, digest=pii.digest_identifier(kind, value, key=hmac_key)
     )
+
+
+async def lock_identifiers(*, db_session: AsyncSession, keys: Iterable[DigestKey]) -> None:
+    """Lock identifier keys until commit, in one global order (no deadlock between lockers).
+
+    A caller resolving several events in one transaction takes them all first: it then
+    touches their rows in whatever order its events need, and racers wait instead of crossing.
+    """
+    lock_ids = sorted({_lock_id(key) for key in keys})
+    if lock_ids:
+        await db_session.execute(_LOCK_IDENTIFIERS, {"lock_ids": lock_ids})
+
+
+def _lock_id(key: DigestKey) -> int:
+    """A signed 64-bit advisory lock id for an identifier key (a collision only serialises)."""
+    kind, digest = key
+    hashed = hashlib.blake2b(f"identifier:{kind}:{digest}".encode(), digest_size=8).digest()
+    return int.from_bytes(hashed, "big", signed=True)
 
 
 async def get_customer_id(*, db_session: AsyncSession, kind: str, digest: str) -> str | None:

@@ -153,6 +153,15 @@ async def _claim_and_resolve(
             fingerprints={events[i].event_id: events[i].fingerprint for i in unique},
             stale_after_s=context.settings.idempotency_claim_timeout_s,
         )
+        await store.lock_identifiers(
+            db_session=session,
+            keys=(
+                ident.key
+                for index in unique
+                if claims[events[index].event_id] is ClaimState.CLAIMED
+                for ident in _identifiers_of(events[index])
+            ),
+        )
         released: list[UUID] = []
         for index in unique:
             valid = events[index]
@@ -276,6 +285,12 @@ async def resolve_event(
     for merged in resolved.merged_customer_ids:
         cache.forget_customer(merged)
     return resolved
+
+
+def _identifiers_of(valid: ValidEvent) -> tuple[store.Identifier, ...]:
+    """Every identifier resolving this event may insert or repoint (its own and its links)."""
+    linked = valid.link.identifiers if valid.link is not None else ()
+    return (*valid.customer.identifiers, *linked)
 
 
 def _unavailable(event_id: UUID) -> ItemOutcome:
