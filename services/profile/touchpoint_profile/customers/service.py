@@ -10,7 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.events.payloads import IdentifierKind
 from touchpoint_common.identity import pii
-from touchpoint_common.identity.store import customer_identifiers, get_customer_id, get_data_key
+from touchpoint_common.identity.store import (
+    customer_identifiers,
+    get_customer_id,
+    get_data_key,
+    make_identifier,
+)
 from touchpoint_profile.customers.models import CustomerTimeline, CustomerView, MaskedIdentifier
 from touchpoint_profile.fold.evaluate import evaluate, get_timeline
 from touchpoint_profile.fold.state import CustomerState
@@ -102,13 +107,13 @@ async def find_customer_id(
 ) -> str | None:
     """Normalise like ingest, key by HMAC, look up; raises pii.InvalidIdentifier when malformed."""
     config = settings or get_default_settings()
-    normalized = pii.normalize_identifier(
-        kind, raw_value, default_region=config.default_phone_region
+    identifier = make_identifier(
+        kind,
+        raw_value,
+        hmac_key=config.pii_hmac_key.get_secret_value().encode(),
+        default_region=config.default_phone_region,
     )
-    digest = pii.digest_identifier(
-        kind, normalized, key=config.pii_hmac_key.get_secret_value().encode()
-    )
-    return await get_customer_id(db_session=db_session, kind=kind, digest=digest)
+    return await get_customer_id(db_session=db_session, kind=kind, digest=identifier.digest)
 
 
 async def lookup_customer_view(

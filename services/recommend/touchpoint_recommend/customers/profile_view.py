@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.settings import CommonSettings
+from touchpoint_profile.customers.service import get_customer_view
+from touchpoint_profile.settings import ProfileSettings
 from touchpoint_recommend.domain.snapshot import (
     CustomerSnapshot,
     Interest,
@@ -18,11 +18,6 @@ from touchpoint_recommend.domain.snapshot import (
     OpenComplaint,
     Rfm,
 )
-
-logger = logging.getLogger(__name__)
-ViewGetter = Callable[..., Awaitable[Any]]
-PROFILE_VIEW_MODULE = "touchpoint_profile.customers.service"
-PROFILE_SETTINGS_MODULE = "touchpoint_profile.settings"
 
 
 class CustomerReader(Protocol):
@@ -88,50 +83,26 @@ def snapshot_from_view(view: Mapping[str, Any]) -> CustomerSnapshot:
     )
 
 
-def _load_profile_getter() -> ViewGetter | None:
-    try:
-        module = importlib.import_module(PROFILE_VIEW_MODULE)
-    except ImportError:
-        return None
-    getter: ViewGetter | None = getattr(module, "get_customer_view", None)
-    return getter
-
-
-def get_profile_settings(settings: CommonSettings) -> object | None:
+def get_profile_settings(settings: CommonSettings) -> ProfileSettings:
     """The profile's settings on the same servers and keys as ours (its fold rules from env)."""
-    try:
-        module = importlib.import_module(PROFILE_SETTINGS_MODULE)
-    except ImportError:
-        return None
     common = settings.model_dump(include=set(CommonSettings.model_fields))
     common.pop("service_name", None)
-    profile_settings: object = module.ProfileSettings(**common)
-    return profile_settings
+    return ProfileSettings(**common)
 
 
 class ProfileCustomerReader:
     """CustomerReader over touchpoint_profile's get_customer_view, in-process, same database."""
 
-    def __init__(
-        self, *, settings: CommonSettings | None = None, getter: ViewGetter | None = None
-    ) -> None:
-        self.getter = getter or _load_profile_getter()
-        self.view_settings = get_profile_settings(settings) if settings is not None else None
-        if self.getter is None:
-            logger.error(
-                "touchpoint_profile.customers.service.get_customer_view is not importable: "
-                "every customer is treated as unknown"
-            )
+    def __init__(self, *, settings: CommonSettings) -> None:
+        self.view_settings = get_profile_settings(settings)
 
     async def get_snapshot(
         self, *, db_session: AsyncSession, customer_id: str, now: datetime
     ) -> CustomerSnapshot | None:
         """The customer as the decision sees them."""
-        if self.getter is None:
-            return None
-        extra = {"settings": self.view_settings} if self.view_settings is not None else {}
-        view = await self.getter(db_session=db_session, customer_id=customer_id, now=now, **extra)
+        view = await get_customer_view(
+            db_session=db_session, customer_id=customer_id, now=now, settings=self.view_settings
+        )
         if view is None:
             return None
-        data = view.model_dump(mode="python") if hasattr(view, "model_dump") else dict(view)
-        return snapshot_from_view(data)
+        return snapshot_from_view(view.model_dump(mode="python"))
