@@ -20,11 +20,11 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
 
+from touchpoint_common.db.errors import is_conflict, is_retryable
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.events.payloads import EventType
 from touchpoint_common.identity import store
@@ -45,7 +45,6 @@ from touchpoint_ingest.settings import IngestSettings
 
 logger = logging.getLogger(__name__)
 SERVICE = "ingest"
-TRANSIENT_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
 class Problem(StrEnum):
@@ -99,7 +98,7 @@ async def ingest_events(
     try:
         to_send = await _claim_and_resolve_with_retries(context, events, unique, locs, outcomes)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
-        if not is_outage(exc):
+        if not is_retryable(exc):
             raise
         logger.warning("database unavailable", extra={"error": type(exc).__name__})
         to_send = []
@@ -127,7 +126,7 @@ async def _claim_and_resolve_with_retries(
 ) -> list[tuple[int, ResolvedCustomer]]:
     """Deadlocks between passes minting the same new identifiers are retried from scratch."""
     async for attempt in AsyncRetrying(
-        retry=retry_if_exception(is_transient_conflict),
+        retry=retry_if_exception(is_conflict),
         stop=stop_after_attempt(4),
         wait=wait_random(0.005, 0.05),
         reraise=True,
@@ -228,7 +227,7 @@ async def _send(
             await mark_accepted(db_session=session, customers=accepted)
             await release_claims(db_session=session, event_ids=failed)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
-        if not is_outage(exc):
+        if not is_retryable(exc):
             raise
         # The events are in Kafka; only the duplicate shortcut is lost (profile dedups anyway).
         logger.warning("could not record accepted event ids", extra={"error": type(exc).__name__})
@@ -353,20 +352,3 @@ def _repeat_of(first: ItemOutcome, repeat: ItemOutcome) -> ItemOutcome:
     return ItemOutcome(
         event_id=first.event_id, status=first.status, problem=first.problem, errors=first.errors
     )
-
-
-def is_transient_conflict(exc: BaseException) -> bool:
-    """A deadlock or serialization failure: the transaction is safe to run again."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    origin = exc.orig
-    cause = origin.__cause__ if origin is not None else None
-    sqlstate = getattr(origin, "sqlstate", None) or getattr(cause, "sqlstate", None)
-    return sqlstate in TRANSIENT_SQLSTATES
-
-
-def is_outage(exc: BaseException) -> bool:
-    """Database trouble a retry can fix (down, timed out, deadlock), as opposed to a bug."""
-    if isinstance(exc, ProgrammingError | DataError | IntegrityError):
-        return False
-    return isinstance(exc, DBAPIError | PoolTimeout | OSError | TimeoutError)

@@ -17,7 +17,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import (
     AsyncRetrying,
@@ -26,6 +25,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.events.codec import UndecodableEvent, decode_event
 from touchpoint_common.identity.store import erase_customer
 from touchpoint_common.kafka.consumer import create_consumer
@@ -45,26 +45,11 @@ from touchpoint_profile.settings import ProfileSettings
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-# SQLSTATE classes worth retrying: connection trouble, serialization failure, deadlock,
-# operator intervention (restart), insufficient resources.
-_TRANSIENT_SQLSTATES = ("08", "40001", "40P01", "57P", "53")
 
 
 def utc_now() -> datetime:
     """The wall clock in UTC."""
     return datetime.now(UTC)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Database errors that go away by themselves: retry the whole batch transaction."""
-    if isinstance(exc, OSError | ConnectionError | TimeoutError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated or isinstance(exc, OperationalError):
-            return True
-        sqlstate = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
-        return sqlstate.startswith(_TRANSIENT_SQLSTATES)
-    return False
 
 
 def decode_records(records: list[Any]) -> tuple[list[ParsedEvent], list[DeadLetter]]:
@@ -204,7 +189,7 @@ class ProfileConsumer:
 
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(is_retryable),
             wait=wait_exponential(multiplier=0.1, max=5),
             stop=stop_after_attempt(self.settings.consumer_db_retry_attempts),
             reraise=True,

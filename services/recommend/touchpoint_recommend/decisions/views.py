@@ -8,8 +8,9 @@ from typing import Annotated
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
+from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.events.payloads import IdentifierKind
 from touchpoint_common.runtime import Runtime
 from touchpoint_recommend.customers.identity import (
@@ -77,7 +78,9 @@ async def _answer(
             detail="broker unavailable: decision not logged, try again",
             headers=RETRY_AFTER,
         ) from exc
-    except (OperationalError, DBAPIError, OSError) as exc:
+    except (SQLAlchemyError, OSError) as exc:
+        if not is_retryable(exc):
+            raise
         logger.warning("database unavailable", extra={"error": type(exc).__name__})
         raise HTTPException(
             status_code=503, detail="database unavailable, try again", headers=RETRY_AFTER

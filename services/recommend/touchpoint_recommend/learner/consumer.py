@@ -20,15 +20,15 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter as MetricCounter
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import (
     AsyncRetrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential,
 )
 
+from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.events.codec import UndecodableEvent, decode_event
 from touchpoint_common.kafka.consumer import create_consumer
 from touchpoint_common.observability.metrics import EVENTS_CONSUMED
@@ -139,7 +139,7 @@ class Learner:
         if not records:
             return
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type((OperationalError, DBAPIError, OSError)),
+            retry=retry_if_exception(is_retryable),
             wait=wait_exponential(multiplier=0.1, max=5),
             stop=stop_after_attempt(8),
             reraise=True,

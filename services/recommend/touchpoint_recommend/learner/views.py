@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
+from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.runtime import Runtime
 from touchpoint_recommend.store.postgres import PostgresRecommendStore
 from touchpoint_recommend.store.protocol import ArmSummary
@@ -33,7 +34,9 @@ async def get_learning_summary(request: Request) -> LearningSummary:
     try:
         async with runtime.sessions() as db_session:
             arms = await PostgresRecommendStore(db_session).get_arm_summary()
-    except (OperationalError, DBAPIError, OSError) as exc:
+    except (SQLAlchemyError, OSError) as exc:
+        if not is_retryable(exc):
+            raise
         raise HTTPException(
             status_code=503, detail="database unavailable, try again", headers={"Retry-After": "2"}
         ) from exc
