@@ -21,13 +21,13 @@ from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.settings import CommonSettings
+from touchpoint_common.tracking.offsets import PostgresOffsetStore
 from touchpoint_profile.consumer.batch import BatchOutcome, apply_batch
 from touchpoint_profile.consumer.runner import ProfileConsumer
 from touchpoint_profile.fold.events import ParsedEvent, parse_event
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState
 from touchpoint_profile.projection.postgres import LIVE_TABLE
-from touchpoint_profile.projection.store import PartitionOffsets
 from touchpoint_profile.settings import ProfileSettings
 
 SECTION = "profile"
@@ -64,20 +64,6 @@ class MemoryStore:
                 self.documents[state.customer_id] = state.model_dump_json()
             else:
                 self.objects[state.customer_id] = state
-
-    async def get_offsets(self, *, group: str, topic: str) -> PartitionOffsets:
-        """No offsets in memory."""
-        return {}
-
-    async def put_offsets(
-        self,
-        *,
-        group: str,
-        topic: str,
-        offsets: Mapping[int, int],
-        expected: Mapping[int, int | None],
-    ) -> None:
-        """No offsets in memory."""
 
 
 async def _no_erase(customer_id: str) -> list[str]:
@@ -372,7 +358,7 @@ async def bench_freshness(
     sizes = consumer.batch_sizes
     detail = (
         f"{count} events at {rate:.0f}/s, produced with acks=all (linger 5 ms), consumer "
-        f"batch timeout {consumer.settings.consumer_batch_timeout_ms} ms; {len(sizes)} batches, "
+        f"batch timeout {consumer.tracking.batch_timeout_ms} ms; {len(sizes)} batches, "
         f"mean {sum(sizes) / max(1, len(sizes)):.1f} events"
     )
     report.add_latencies(
@@ -389,14 +375,7 @@ async def projection_offsets(
 ) -> dict[int, int]:
     """What the profile service has committed with its states: partition → next offset."""
     async with sessions() as session:
-        rows = await session.execute(
-            text(
-                "SELECT partition, next_offset FROM profile_offsets "
-                "WHERE consumer_group = :group AND topic = :topic"
-            ),
-            {"group": group, "topic": topic},
-        )
-        return {int(row.partition): int(row.next_offset) for row in rows}
+        return await PostgresOffsetStore(session).get_offsets(group=group, topic=topic)
 
 
 async def wait_service_caught_up(

@@ -62,6 +62,12 @@ class Runtime:
             await self.producer.start()
         logger.info("runtime started")
 
+    def require_producer(self) -> AIOKafkaProducer:
+        """The started producer; a RuntimeError names the misconfiguration when there is none."""
+        if self.producer is None:
+            raise RuntimeError("this runtime was started without a producer (with_producer=False)")
+        return self.producer
+
     async def stop(self) -> None:
         """Flush and close the producer and the readiness admin client, dispose of the pool."""
         if self.producer is not None:

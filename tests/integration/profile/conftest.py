@@ -17,8 +17,8 @@ from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.settings import CommonSettings
+from touchpoint_common.tracking.offsets import OffsetConflict
 from touchpoint_profile.consumer.runner import ProfileConsumer
-from touchpoint_profile.projection.store import OffsetConflict
 from touchpoint_profile.settings import ProfileSettings
 
 

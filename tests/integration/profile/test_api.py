@@ -184,8 +184,8 @@ async def eventually_offsets_reach(
     """Wait until the consumer committed `total` records of the test topic."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     query = text(
-        "SELECT coalesce(sum(next_offset), 0) FROM profile_offsets "
-        "WHERE consumer_group = :group AND topic = :topic"
+        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets "
+        "WHERE group_id = :group AND topic = :topic"
     )
     params = {"group": settings.consumer_group, "topic": settings.topic_interactions}
     while (await session.scalar(query, params)) < total:

@@ -16,6 +16,7 @@ from tests.integration.profile.conftest import Produce, drain
 from tests.unit.profile.factories import purchase_payload, wire_event
 from touchpoint_common.events.codec import encode_event
 from touchpoint_common.events.models import InteractionEvent
+from touchpoint_common.tracking.offsets import PostgresOffsetStore
 from touchpoint_profile.consumer.runner import ProfileConsumer
 from touchpoint_profile.customers.service import get_customer_view
 from touchpoint_profile.projection.postgres import PostgresProjection
@@ -79,7 +80,7 @@ async def kafka_committed(settings: ProfileSettings) -> dict[int, int | None]:
 async def db_offsets(sessions: async_sessionmaker[AsyncSession], settings: ProfileSettings):
     """The offsets stored with the projection."""
     async with sessions() as session:
-        return await PostgresProjection(session).get_offsets(
+        return await PostgresOffsetStore(session).get_offsets(
             group=settings.consumer_group, topic=settings.topic_interactions
         )
 
@@ -278,11 +279,11 @@ class LosesItsConnectionOnce(ProfileConsumer):
 
     dropped = 0
 
-    async def fold_in_transaction(self, session: AsyncSession, *args: Any) -> Any:
+    async def apply_in_transaction(self, session: AsyncSession, *args: Any) -> Any:
         if LosesItsConnectionOnce.dropped == 0:
             LosesItsConnectionOnce.dropped += 1
             await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
-        return await super().fold_in_transaction(session, *args)
+        return await super().apply_in_transaction(session, *args)
 
 
 async def test_transient_database_error_is_retried_without_skipping(

@@ -13,7 +13,7 @@ from tests.unit.profile.factories import NOW, complaint, purchase
 from touchpoint_profile.fold.fold import fold_many
 from touchpoint_profile.fold.state import new_state, tombstone
 from touchpoint_profile.projection.postgres import PostgresProjection, check_table_name
-from touchpoint_profile.projection.store import OffsetConflict, ProjectionStore
+from touchpoint_profile.projection.store import ProjectionStore
 
 pytestmark = pytest.mark.integration
 
@@ -61,27 +61,6 @@ async def test_rows_read_for_update_are_locked_until_commit(
                     ),
                     {"id": cid},
                 )
-
-
-async def test_offsets_are_compare_and_set(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Offsets move only from the value the writer expects; otherwise OffsetConflict."""
-    group, topic = f"g-{uuid.uuid4().hex[:6]}", "t"
-    async with sessions() as session, session.begin():
-        store = as_store(session)
-        await store.put_offsets(group=group, topic=topic, offsets={0: 5, 1: 3}, expected={})
-    async with sessions() as session, session.begin():
-        store = as_store(session)
-        assert await store.get_offsets(group=group, topic=topic) == {0: 5, 1: 3}
-        await store.put_offsets(group=group, topic=topic, offsets={0: 9}, expected={0: 5})
-    for expected in ({0: 5}, {}):
-        async with sessions() as session:
-            with pytest.raises(OffsetConflict):
-                async with session.begin():
-                    await as_store(session).put_offsets(
-                        group=group, topic=topic, offsets={0: 12}, expected=expected
-                    )
-    async with sessions() as session:
-        assert await as_store(session).get_offsets(group=group, topic=topic) == {0: 9, 1: 3}
 
 
 def test_table_names_are_checked() -> None:

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.integration.profile.conftest import Produce, drain
 from tests.unit.profile.factories import purchase_payload, wire_event
 from touchpoint_common.events.models import InteractionEvent
-from touchpoint_profile.consumer.runner import ProfileConsumer
+from touchpoint_profile.consumer.runner import ProfileConsumer, get_window_start
 from touchpoint_profile.customers.service import get_customer_view
-from touchpoint_profile.rebuild.service import Rebuilder, get_default_since
+from touchpoint_profile.rebuild.service import Rebuilder
 from touchpoint_profile.settings import ProfileSettings
 
 pytestmark = pytest.mark.integration
@@ -111,7 +111,7 @@ async def test_rebuild_gives_the_live_view_and_the_live_fold_goes_on_exactly(
         expected_after = await views(sessions, profile_settings, customers, as_of)
 
         rebuilder = Rebuilder(profile_settings, sessions=sessions)
-        since = get_default_since(profile_settings, datetime.now(UTC))
+        since = get_window_start(profile_settings, datetime.now(UTC))
         report = await rebuilder.run(since)
         assert report.records == report.planned == 4 * 9 + 1 + 1 + 1
         assert report.skipped == 1
@@ -157,7 +157,7 @@ async def test_rebuild_view_equals_the_live_view_field_by_field(
         await live.stop()
     as_of = datetime.now(UTC) + timedelta(hours=1)
     before = await views(sessions, profile_settings, customers, as_of)
-    since = get_default_since(profile_settings, datetime.now(UTC))
+    since = get_window_start(profile_settings, datetime.now(UTC))
     await Rebuilder(profile_settings, sessions=sessions).run(since)
     assert await views(sessions, profile_settings, customers, as_of) == before
     assert all(view is not None for view in before.values())
@@ -200,7 +200,7 @@ async def test_rebuild_while_the_live_consumer_runs_loses_and_doubles_nothing(
                 await produce(purchases(3))
                 await asyncio.sleep(0.05)
 
-        since = get_default_since(profile_settings, datetime.now(UTC))
+        since = get_window_start(profile_settings, datetime.now(UTC))
         rebuild = Rebuilder(profile_settings, sessions=sessions).run(since)
         await asyncio.gather(trickle(), rebuild)
         await frequency_is(client, 60)

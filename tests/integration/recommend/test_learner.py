@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -28,7 +28,16 @@ from touchpoint_recommend.learner.consumer import Learner
 from touchpoint_recommend.settings import RecommendSettings
 
 pytestmark = pytest.mark.integration
-OFFSETS_QUERY = "SELECT partition, next_offset FROM recommend_learner_offsets WHERE group_id = :g"
+OFFSETS_QUERY = "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = :g"
+
+
+@pytest_asyncio.fixture
+async def producer(recommend_settings: RecommendSettings) -> AsyncIterator[AIOKafkaProducer]:
+    """The producer a learner writes dead letters with."""
+    started = create_producer(recommend_settings)
+    await started.start()
+    yield started
+    await started.stop()
 
 
 class Crash(Exception):
@@ -38,9 +47,8 @@ class Crash(Exception):
 class CrashBeforeKafkaCommit(Learner):
     """A learner that dies right after its first batch's database commit."""
 
-    async def process_batch(self, records: list[ConsumerRecord]) -> None:
-        if records:
-            await self._apply(records)
+    async def commit_to_kafka(self, offsets: dict[int, int]) -> None:
+        if offsets:
             raise Crash
 
 
@@ -119,7 +127,7 @@ async def _drain(learner: Learner, *, idle_polls: int = 3, timeout_s: float = 30
 
 
 async def test_learner_resumes_from_database_offsets_after_a_crash(
-    recommend_settings: RecommendSettings, db: AsyncEngine
+    recommend_settings: RecommendSettings, db: AsyncEngine, producer: AIOKafkaProducer
 ) -> None:
     """Crash after the DB commit, before Kafka's: after the restart nothing is applied twice,
     counts are exact, and Kafka's committed offsets are brought level with the database's."""
@@ -131,7 +139,7 @@ async def test_learner_resumes_from_database_offsets_after_a_crash(
     await _produce(settings, events)
 
     sessions = create_session_factory(db)
-    crashing = CrashBeforeKafkaCommit(settings, sessions)
+    crashing = CrashBeforeKafkaCommit(settings, sessions, producer)
     await crashing.start()
     try:
         with pytest.raises(Crash):
@@ -139,7 +147,7 @@ async def test_learner_resumes_from_database_offsets_after_a_crash(
     finally:
         await crashing.stop()
 
-    restarted = Learner(settings, sessions)
+    restarted = Learner(settings, sessions, producer)
     await restarted.start()
     try:
         await _drain(restarted)
@@ -220,7 +228,10 @@ async def empty_database(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 async def test_replaying_the_topic_into_an_empty_database_gives_the_same_state(
-    recommend_settings: RecommendSettings, db: AsyncEngine, empty_database: AsyncEngine
+    recommend_settings: RecommendSettings,
+    db: AsyncEngine,
+    empty_database: AsyncEngine,
+    producer: AIOKafkaProducer,
 ) -> None:
     """The decision log is event-sourced: a new learner reading the topic from the start into
     an empty database rebuilds the same decisions, outcomes, erasures and posteriors."""
@@ -232,14 +243,14 @@ async def test_replaying_the_topic_into_an_empty_database_gives_the_same_state(
     events.append(_event(EventType.ERASE, f"c-{suffix}-4", {"reason": "customer request"}))
     await _produce(settings, events)
 
-    live = Learner(settings, create_session_factory(db))
+    live = Learner(settings, create_session_factory(db), producer)
     await live.start()
     try:
         await _drain(live)
     finally:
         await live.stop()
     replay_settings = settings.model_copy(update={"learner_group": f"{settings.learner_group}-r"})
-    replay = Learner(replay_settings, create_session_factory(empty_database))
+    replay = Learner(replay_settings, create_session_factory(empty_database), producer)
     await replay.start()
     try:
         await _drain(replay)

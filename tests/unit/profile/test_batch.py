@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from tests.unit.profile.factories import NOW, event, purchase
 from touchpoint_profile.consumer.batch import apply_batch
 from touchpoint_profile.fold.evaluate import get_rfm
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState
-from touchpoint_profile.projection.store import PartitionOffsets, ProjectionStore
+from touchpoint_profile.projection.store import ProjectionStore
 
 RULES = FoldRules()
 
@@ -35,19 +35,6 @@ class MemoryStore:
     async def put_states(self, states: Sequence[CustomerState]) -> None:
         for state in states:
             self.documents[state.customer_id] = state.model_dump_json()
-
-    async def get_offsets(self, *, group: str, topic: str) -> PartitionOffsets:
-        return {}
-
-    async def put_offsets(
-        self,
-        *,
-        group: str,
-        topic: str,
-        offsets: Mapping[int, int],
-        expected: Mapping[int, int | None],
-    ) -> None:
-        return None
 
 
 def _store() -> ProjectionStore:

@@ -16,8 +16,9 @@ async def run_standalone(settings: ProfileSettings) -> None:
     """Start the runtime and the consumer; stop cleanly on SIGINT/SIGTERM."""
     runtime = Runtime(settings)
     await runtime.start()
-    assert runtime.producer is not None
-    consumer = ProfileConsumer(settings, sessions=runtime.sessions, producer=runtime.producer)
+    consumer = ProfileConsumer(
+        settings, sessions=runtime.sessions, producer=runtime.require_producer()
+    )
     await consumer.start()
     task = asyncio.create_task(consumer.run())
     loop = asyncio.get_running_loop()

@@ -21,9 +21,9 @@ async def start_consumer(app: FastAPI) -> None:
     settings = runtime.settings
     if not isinstance(settings, ProfileSettings) or not settings.consumer_enabled:
         return
-    if runtime.producer is None:
-        raise RuntimeError("the profile consumer needs the runtime's producer (dead letters)")
-    consumer = ProfileConsumer(settings, sessions=runtime.sessions, producer=runtime.producer)
+    consumer = ProfileConsumer(
+        settings, sessions=runtime.sessions, producer=runtime.require_producer()
+    )
     await consumer.start()
     app.state.profile_consumer = consumer
     app.state.profile_consumer_task = asyncio.create_task(consumer.run(), name="profile-fold")

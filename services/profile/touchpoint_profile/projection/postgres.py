@@ -1,18 +1,16 @@
-"""PostgreSQL adapter of ProjectionStore: JSONB states and a consumer-offsets table."""
+"""PostgreSQL adapter of ProjectionStore: one JSONB state per customer."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_profile.fold.state import CustomerState
-from touchpoint_profile.projection.store import OffsetConflict, PartitionOffsets
 
 LIVE_TABLE = "profile_customers"
-OFFSETS_TABLE = "profile_offsets"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -68,49 +66,3 @@ class PostgresProjection:
             for state in sorted(states, key=lambda s: s.customer_id)
         ]
         await self.db_session.execute(statement, rows)
-
-    async def get_offsets(self, *, group: str, topic: str) -> PartitionOffsets:
-        """partition → next offset."""
-        query = text(
-            f"SELECT partition, next_offset FROM {OFFSETS_TABLE} "  # noqa: S608
-            "WHERE consumer_group = :group AND topic = :topic"
-        )
-        rows = await self.db_session.execute(query, {"group": group, "topic": topic})
-        return {row.partition: row.next_offset for row in rows}
-
-    async def put_offsets(
-        self,
-        *,
-        group: str,
-        topic: str,
-        offsets: Mapping[int, int],
-        expected: Mapping[int, int | None],
-    ) -> None:
-        """Compare-and-set per partition: a zombie consumer or a stale position cannot commit."""
-        for partition, next_offset in sorted(offsets.items()):
-            params = {
-                "group": group,
-                "topic": topic,
-                "partition": partition,
-                "next_offset": next_offset,
-                "expected": expected.get(partition),
-            }
-            if params["expected"] is None:
-                statement = text(
-                    f"INSERT INTO {OFFSETS_TABLE} "  # noqa: S608
-                    "(consumer_group, topic, partition, next_offset) "
-                    "VALUES (:group, :topic, :partition, :next_offset) "
-                    "ON CONFLICT DO NOTHING RETURNING partition"
-                )
-                params.pop("expected")
-            else:
-                statement = text(
-                    f"UPDATE {OFFSETS_TABLE} SET next_offset = :next_offset, "  # noqa: S608
-                    "updated_at = now() WHERE consumer_group = :group AND topic = :topic "
-                    "AND partition = :partition AND next_offset = :expected RETURNING partition"
-                )
-            moved = (await self.db_session.execute(statement, params)).scalar_one_or_none()
-            if moved is None:
-                raise OffsetConflict(
-                    f"{group}/{topic}/{partition}: stored offset is not {expected.get(partition)}"
-                )

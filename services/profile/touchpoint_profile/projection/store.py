@@ -1,17 +1,11 @@
-"""The interface the fold's I/O needs: states locked for update, and offsets, in one transaction."""
+"""The interface the fold's I/O needs: customer states, locked for update in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from touchpoint_profile.fold.state import CustomerState
-
-PartitionOffsets = dict[int, int]
-
-
-class OffsetConflict(RuntimeError):
-    """The stored offsets moved under us (another consumer or a rebuild): re-seek and retry."""
 
 
 class ProjectionStore(Protocol):
@@ -27,19 +21,4 @@ class ProjectionStore(Protocol):
 
     async def put_states(self, states: Sequence[CustomerState]) -> None:
         """Insert or replace these states."""
-        ...
-
-    async def get_offsets(self, *, group: str, topic: str) -> PartitionOffsets:
-        """partition → next offset to read, as committed with the states."""
-        ...
-
-    async def put_offsets(
-        self,
-        *,
-        group: str,
-        topic: str,
-        offsets: Mapping[int, int],
-        expected: Mapping[int, int | None],
-    ) -> None:
-        """Move offsets only from the expected values (compare-and-set); else OffsetConflict."""
         ...

@@ -12,7 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from touchpoint_common.db.engine import create_engine, create_session_factory
-from touchpoint_profile.rebuild.service import Rebuilder, RebuildReport, get_default_since
+from touchpoint_profile.consumer.runner import get_window_start
+from touchpoint_profile.rebuild.service import Rebuilder, RebuildReport
 from touchpoint_profile.settings import ProfileSettings
 
 app = typer.Typer(help="Rebuild the profile projection from the interactions topic.")
@@ -47,7 +48,7 @@ def main(
     """Replay from `since` into a fresh table and swap it in atomically."""
     settings = ProfileSettings()
     start = since.replace(tzinfo=since.tzinfo or UTC) if since else None
-    start = start or get_default_since(settings, datetime.now(UTC))
+    start = start or get_window_start(settings, datetime.now(UTC))
     report = asyncio.run(rebuild(settings, start))
     table = Table(title=f"profile rebuild from {report.since.isoformat()}")
     for column in ("records", "folded", "dead (skipped)", "kept tombstones", "seconds"):

@@ -11,18 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from touchpoint_common.identity.store import erase_customer
 from touchpoint_common.kafka.admin import create_admin
 from touchpoint_common.kafka.consumer import create_consumer
-from touchpoint_profile.consumer.batch import apply_batch
-from touchpoint_profile.consumer.runner import Clock, decode_records, utc_now
-from touchpoint_profile.projection.postgres import PostgresProjection
+from touchpoint_common.tracking.dead_letter import Rejected
+from touchpoint_common.tracking.offsets import NextOffsets, PostgresOffsetStore
+from touchpoint_common.tracking.seek import seek_since
+from touchpoint_profile.consumer.handler import Clock, FoldHandler, utc_now
+from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.rebuild.tables import (
     FRESH_TABLE,
     create_fresh_table,
@@ -32,7 +32,7 @@ from touchpoint_profile.rebuild.tables import (
 from touchpoint_profile.settings import ProfileSettings
 
 Progress = Callable[[int], None]
-Offsets = dict[int, int]
+Offsets = NextOffsets
 
 
 @dataclass
@@ -54,11 +54,6 @@ class RebuildReport:
         return sum(self.end_offsets[p] - self.start_offsets[p] for p in self.end_offsets)
 
 
-def get_default_since(settings: ProfileSettings, now: datetime) -> datetime:
-    """The start of the window: the oldest moment the windowed figures still count."""
-    return now - timedelta(days=settings.profile_rules.window_days)
-
-
 class Rebuilder:
     """One rebuild of the projection from `since`."""
 
@@ -77,6 +72,13 @@ class Rebuilder:
         self.progress = progress or (lambda _: None)
         self.on_plan = on_plan or (lambda _: None)
         self.topic = settings.topic_interactions
+        self.group = settings.consumer_group
+        self.handler = FoldHandler(
+            rules=settings.profile_rules,
+            service_name=settings.service_name,
+            clock=clock,
+            table=FRESH_TABLE,
+        )
         self.positions: Offsets = {}
 
     async def plan(self, consumer: AIOKafkaConsumer, since: datetime) -> RebuildReport:
@@ -84,16 +86,11 @@ class Rebuilder:
         report = RebuildReport(since=since)
         partitions = await self._partitions(consumer)
         consumer.assign(partitions)
+        starts = await seek_since(consumer, partitions, since)
         ends = await consumer.end_offsets(partitions)
-        found = await consumer.offsets_for_times(
-            {tp: int(since.timestamp() * 1000) for tp in partitions}
-        )
         for tp in partitions:
-            hit = found.get(tp)
-            start = ends[tp] if hit is None else hit.offset
-            consumer.seek(tp, start)
-            self.positions[tp.partition] = start
-            report.start_offsets[tp.partition] = start
+            self.positions[tp.partition] = starts[tp]
+            report.start_offsets[tp.partition] = starts[tp]
             report.end_offsets[tp.partition] = ends[tp]
         return report
 
@@ -127,8 +124,8 @@ class Rebuilder:
             self.on_plan(report)
             await self.replay(consumer, report, dict(report.end_offsets))
             async with self.sessions() as session:
-                live = await PostgresProjection(session).get_offsets(
-                    group=self.settings.consumer_group, topic=self.topic
+                live = await PostgresOffsetStore(session).get_offsets(
+                    group=self.group, topic=self.topic
                 )
             await self.replay(consumer, report, self._targets(live))
             await self.swap(consumer, report)
@@ -142,13 +139,13 @@ class Rebuilder:
 
     async def swap(self, consumer: AIOKafkaConsumer, report: RebuildReport) -> None:
         """Under the live table's lock: catch up to the live offsets, move them, swap tables."""
-        group = self.settings.consumer_group
         async with self.sessions() as session, session.begin():
             await lock_live_table(db_session=session)
-            live = await PostgresProjection(session).get_offsets(group=group, topic=self.topic)
+            offsets = PostgresOffsetStore(session)
+            live = await offsets.get_offsets(group=self.group, topic=self.topic)
             await self.replay(consumer, report, self._targets(live), session=session)
-            await PostgresProjection(session).put_offsets(
-                group=group,
+            await offsets.put_offsets(
+                group=self.group,
                 topic=self.topic,
                 offsets=self.positions,
                 expected={p: live.get(p) for p in self.positions},
@@ -168,7 +165,7 @@ class Rebuilder:
             batch = await consumer.getmany(
                 timeout_ms=500, max_records=self.settings.consumer_batch_max_records
             )
-            records: list[Any] = []
+            records: list[ConsumerRecord[bytes, bytes]] = []
             for tp, tp_records in batch.items():
                 target = targets[tp.partition]
                 records.extend(
@@ -187,26 +184,24 @@ class Rebuilder:
                 self.progress(len(records))
 
     async def _fold(
-        self, records: list[Any], report: RebuildReport, session: AsyncSession | None
+        self,
+        records: list[ConsumerRecord[bytes, bytes]],
+        report: RebuildReport,
+        session: AsyncSession | None,
     ) -> None:
-        events, letters = decode_records(records)
+        events: list[ParsedEvent] = []
+        for record in records:
+            try:
+                events.append(self.handler.decode(record))
+            except Rejected:  # the live consumer dead-lettered it already
+                report.skipped += 1
         report.records += len(records)
-        report.skipped += len(letters)
         if session is not None:
             report.folded += await self._apply(session, events)
             return
         async with self.sessions() as own, own.begin():
             report.folded += await self._apply(own, events)
 
-    async def _apply(self, session: AsyncSession, events: list[Any]) -> int:
-        async def erase(customer_id: str) -> list[str]:
-            return await erase_customer(db_session=session, customer_id=customer_id)
-
-        outcome = await apply_batch(
-            store=PostgresProjection(session, table=FRESH_TABLE),
-            events=events,
-            now=self.clock(),
-            rules=self.settings.profile_rules,
-            erase=erase,
-        )
+    async def _apply(self, session: AsyncSession, events: list[ParsedEvent]) -> int:
+        outcome = await self.handler.apply(db_session=session, items=events)
         return sum(outcome.folded.values())

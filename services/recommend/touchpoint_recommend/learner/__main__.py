@@ -13,9 +13,9 @@ from touchpoint_recommend.settings import RecommendSettings
 async def _main() -> None:
     settings = RecommendSettings()
     configure_logging(service="recommend-learner", level=settings.log_level, json=settings.log_json)
-    runtime = Runtime(settings, with_producer=False)
+    runtime = Runtime(settings)
     await runtime.start()
-    learner = Learner(settings, runtime.sessions)
+    learner = Learner(settings, runtime.sessions, runtime.require_producer())
     await learner.start()
     try:
         await learner.run()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import case, func, select, update
@@ -15,7 +15,6 @@ from touchpoint_recommend.store.protocol import ArmSummary, PresentedDecision
 from touchpoint_recommend.store.tables import (
     contacts,
     decisions,
-    learner_offsets,
     offer_usage,
     posteriors,
 )
@@ -193,51 +192,6 @@ class PostgresRecommendStore:
             await self.db_session.execute(
                 update(table).where(table.c.customer_id.in_(sources)).values(customer_id=into)
             )
-
-    async def get_offsets(
-        self, *, group_id: str, topic: str, for_update: bool = False
-    ) -> dict[int, int]:
-        """Next offset per partition the learner must read (locked until commit if asked)."""
-        query = select(learner_offsets.c.partition, learner_offsets.c.next_offset).where(
-            learner_offsets.c.group_id == group_id, learner_offsets.c.topic == topic
-        )
-        if for_update:
-            query = query.with_for_update()
-        return {row.partition: row.next_offset for row in (await self.db_session.execute(query))}
-
-    async def update_offsets(
-        self, *, group_id: str, topic: str, offsets: Mapping[int, int]
-    ) -> None:
-        """Store the next offsets, in the same transaction as the state they produced."""
-        if not offsets:
-            return
-        statement = insert(learner_offsets).values(
-            [
-                {
-                    "group_id": group_id,
-                    "topic": topic,
-                    "partition": partition,
-                    "next_offset": offset,
-                    "updated_at": func.now(),
-                }
-                for partition, offset in sorted(offsets.items())
-            ]
-        )
-        await self.db_session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[
-                    learner_offsets.c.group_id,
-                    learner_offsets.c.topic,
-                    learner_offsets.c.partition,
-                ],
-                set_={
-                    "next_offset": func.greatest(
-                        learner_offsets.c.next_offset, statement.excluded.next_offset
-                    ),
-                    "updated_at": func.now(),
-                },
-            )
-        )
 
     async def get_arm_summary(self) -> dict[str, ArmSummary]:
         """Acceptance of the top offer, learned arm vs holdout: the measured gain."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -101,18 +101,6 @@ class RecommendStore(Protocol):
 
     async def merge_customers(self, *, into: str, merged: list[str]) -> None:
         """Move merged customers' contact history to the surviving customer."""
-        ...
-
-    async def get_offsets(
-        self, *, group_id: str, topic: str, for_update: bool = False
-    ) -> dict[int, int]:
-        """Next offset per partition the learner must read (locked until commit if asked)."""
-        ...
-
-    async def update_offsets(
-        self, *, group_id: str, topic: str, offsets: Mapping[int, int]
-    ) -> None:
-        """Store the next offsets, in the same transaction as the state they produced."""
         ...
 
     async def get_arm_summary(self) -> dict[str, ArmSummary]:

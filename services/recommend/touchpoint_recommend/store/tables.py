@@ -51,12 +51,3 @@ offer_usage = Table(
     Column("presented", BigInteger, nullable=False),
     Column("accepted", BigInteger, nullable=False),
 )
-learner_offsets = Table(
-    "recommend_learner_offsets",
-    metadata,
-    Column("group_id", Text, primary_key=True),
-    Column("topic", Text, primary_key=True),
-    Column("partition", Integer, primary_key=True),
-    Column("next_offset", BigInteger, nullable=False),
-    Column("updated_at", DateTime(timezone=True)),
-)

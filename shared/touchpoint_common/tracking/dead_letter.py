@@ -1,0 +1,73 @@
+"""The one path for records that cannot be used: the dead-letter topic, reason in headers."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+
+DLQ_HEADER_PREFIX = "dlq_"
+MAX_REASON_BYTES = 1000
+
+
+class Rejected(Exception):
+    """A record that breaks the contract: it goes to the dead-letter topic, never folded."""
+
+    def __init__(self, reason: str, reason_class: str = "contract") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reason_class = reason_class
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A consumed record and why it cannot be used."""
+
+    record: ConsumerRecord[bytes, bytes]
+    reason: str
+    reason_class: str
+
+
+def get_dead_letter_headers(letter: DeadLetter, *, group: str) -> list[tuple[str, bytes]]:
+    """The original headers plus the dlq_* headers of the wire contract."""
+    record = letter.record
+    original = [
+        (key, value)
+        for key, value in (record.headers or ())
+        if not key.startswith(DLQ_HEADER_PREFIX)
+    ]
+    return [
+        *original,
+        ("dlq_reason", letter.reason.encode()[:MAX_REASON_BYTES]),
+        ("dlq_reason_class", letter.reason_class.encode()),
+        ("dlq_source_topic", str(record.topic).encode()),
+        ("dlq_source_partition", str(record.partition).encode()),
+        ("dlq_source_offset", str(record.offset).encode()),
+        ("dlq_consumer_group", group.encode()),
+    ]
+
+
+async def send_dead_letters(
+    producer: AIOKafkaProducer,
+    letters: list[DeadLetter],
+    *,
+    topic: str,
+    group: str,
+    timeout_s: float,
+) -> None:
+    """Write every letter and wait for the broker: only then may their offsets be committed."""
+
+    async def send_all() -> None:
+        futures = [
+            await producer.send(
+                topic,
+                key=letter.record.key,
+                value=letter.record.value,
+                headers=get_dead_letter_headers(letter, group=group),
+            )
+            for letter in letters
+        ]
+        await asyncio.gather(*futures)
+
+    await asyncio.wait_for(send_all(), timeout=timeout_s)
