@@ -22,6 +22,7 @@ from touchpoint_common.events.codec import build_headers, encode_event, encode_k
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.events.payloads import Channel, EventType
 from touchpoint_common.kafka.admin import create_topics
+from touchpoint_common.kafka.consumer import create_consumer
 from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.settings import CommonSettings
 from touchpoint_recommend.learner.consumer import Learner
@@ -266,3 +267,44 @@ async def test_replaying_the_topic_into_an_empty_database_gives_the_same_state(
     assert rebuilt == original
     erased = [row for row in rebuilt[0] if row[0] == f"d-{suffix}-4"]
     assert erased[0][2] is None, "the erased customer is unlinked in the replay too"
+
+
+async def test_an_undecodable_record_is_dead_lettered_not_just_logged(
+    recommend_settings: RecommendSettings, db: AsyncEngine, producer: AIOKafkaProducer
+) -> None:
+    """A record that is not an InteractionEvent goes to the dead-letter topic with the
+    learner's group in its headers; the decisions around it are learned and the stored
+    position passes it, so the partition never stalls."""
+    suffix = uuid.uuid4().hex[:8]
+    settings = _isolated(recommend_settings, suffix).model_copy(
+        update={"topic_dead_letter": f"{recommend_settings.topic_dead_letter}.learner-{suffix}"}
+    )
+    await create_topics(settings)
+    segment = f"seg-{suffix}"
+    await _produce(settings, _decisions_and_responses(suffix, segment, 2)[:3])
+    await producer.send_and_wait(settings.topic_interactions, value=b"\x00not json", key=b"k")
+    await _produce(settings, _decisions_and_responses(f"{suffix}b", segment, 2)[:3])
+
+    learner = Learner(settings, create_session_factory(db), producer)
+    await learner.start()
+    try:
+        await _drain(learner)
+    finally:
+        await learner.stop()
+    reader = create_consumer(settings, settings.topic_dead_letter, group_id=None)
+    await reader.start()
+    try:
+        async with asyncio.timeout(20):
+            letter = await reader.getone()
+    finally:
+        await reader.stop()
+    headers = dict(letter.headers)
+    assert letter.value == b"\x00not json"
+    assert headers["dlq_reason_class"] == b"undecodable"
+    assert headers["dlq_consumer_group"] == settings.learner_group.encode()
+    assert learner.results["presented"] == 2
+    async with db.connect() as connection:
+        stored = dict(
+            (await connection.execute(text(OFFSETS_QUERY), {"g": settings.learner_group})).all()
+        )
+    assert sum(stored.values()) == 7
