@@ -304,7 +304,7 @@ async def test_an_undecodable_record_is_dead_lettered_not_just_logged(
     assert headers["dlq_consumer_group"] == settings.learner_group.encode()
     assert learner.results["presented"] == 2
     async with db.connect() as connection:
-        stored = dict(
+        stored: dict[int, int] = dict(
             (await connection.execute(text(OFFSETS_QUERY), {"g": settings.learner_group})).all()
         )
     assert sum(stored.values()) == 7
