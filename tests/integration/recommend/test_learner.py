@@ -16,13 +16,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tests.integration.records import read_first_record
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.events.codec import build_headers, encode_event, encode_key
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.events.payloads import Channel, EventType
 from touchpoint_common.kafka.admin import create_topics
-from touchpoint_common.kafka.consumer import create_consumer
 from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.settings import CommonSettings
 from touchpoint_recommend.learner.consumer import Learner
@@ -291,13 +291,7 @@ async def test_an_undecodable_record_is_dead_lettered_not_just_logged(
         await _drain(learner)
     finally:
         await learner.stop()
-    reader = create_consumer(settings, settings.topic_dead_letter, group_id=None)
-    await reader.start()
-    try:
-        async with asyncio.timeout(20):
-            letter = await reader.getone()
-    finally:
-        await reader.stop()
+    letter = await read_first_record(settings, settings.topic_dead_letter)
     headers = dict(letter.headers)
     assert letter.value == b"\x00not json"
     assert headers["dlq_reason_class"] == b"undecodable"

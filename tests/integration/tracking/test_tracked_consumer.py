@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.integration.records import read_first_record
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.consumer import create_consumer
 from touchpoint_common.kafka.producer import create_producer
@@ -86,6 +87,22 @@ async def tracked(
     await producer.stop()
 
 
+def counting_consumer(
+    settings: CommonSettings,
+    tracking: Tracking,
+    sessions: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+) -> TrackedConsumer[tuple[int, int], int]:
+    """A tracked consumer of the test's topic with the counting handler."""
+    return TrackedConsumer(
+        settings,
+        tracking=tracking,
+        handler=CountingHandler(tracking.group),
+        sessions=sessions,
+        producer=producer,
+    )
+
+
 async def _produce(producer: AIOKafkaProducer, topic: str, values: list[bytes]) -> None:
     for index, value in enumerate(values):
         await producer.send_and_wait(topic, value=value, partition=index % 2)
@@ -118,13 +135,7 @@ async def test_a_batch_delivered_again_is_applied_once(
     mid-commit is re-read from an older seek) are skipped, not applied a second time."""
     settings, tracking, producer = tracked
     await _produce(producer, tracking.topic, [b"1", b"2", b"3", b"4"])
-    consumer = TrackedConsumer(
-        settings,
-        tracking=tracking,
-        handler=CountingHandler(tracking.group),
-        sessions=sessions,
-        producer=producer,
-    )
+    consumer = counting_consumer(settings, tracking, sessions, producer)
     await consumer.start()
     try:
         await _drain(consumer, 4)
@@ -152,20 +163,8 @@ async def test_a_stale_writer_rolls_back(
     """A zombie that still believes in the old position cannot commit: its transaction, the
     applied rows included, rolls back with OffsetConflict."""
     settings, tracking, producer = tracked
-    live = TrackedConsumer(
-        settings,
-        tracking=tracking,
-        handler=CountingHandler(tracking.group),
-        sessions=sessions,
-        producer=producer,
-    )
-    zombie = TrackedConsumer(
-        settings,
-        tracking=tracking,
-        handler=CountingHandler(tracking.group),
-        sessions=sessions,
-        producer=producer,
-    )
+    live = counting_consumer(settings, tracking, sessions, producer)
+    zombie = counting_consumer(settings, tracking, sessions, producer)
     zombie.positions = {0: None}
     await live.commit_to_database([(0, 0)], {0: 1})
     with pytest.raises(OffsetConflict):
@@ -186,26 +185,14 @@ async def test_a_rejected_record_is_dead_lettered_and_the_partition_moves_on(
     the records around it are applied and the stored position passes it."""
     settings, tracking, producer = tracked
     await _produce(producer, tracking.topic, [b"1", b"2", b"bad", b"4"])
-    consumer = TrackedConsumer(
-        settings,
-        tracking=tracking,
-        handler=CountingHandler(tracking.group),
-        sessions=sessions,
-        producer=producer,
-    )
+    consumer = counting_consumer(settings, tracking, sessions, producer)
     await consumer.start()
     try:
         await _drain(consumer, 4)
     finally:
         await consumer.stop()
     assert await _applied(sessions, tracking.group) == [(0, 0), (1, 0), (1, 1)]
-    reader = create_consumer(settings, tracking.dead_letter_topic, group_id=None)
-    await reader.start()
-    try:
-        async with asyncio.timeout(20):
-            letter = await reader.getone()
-    finally:
-        await reader.stop()
+    letter = await read_first_record(settings, tracking.dead_letter_topic)
     headers = dict(letter.headers)
     assert letter.value == b"bad"
     assert headers["dlq_reason_class"] == b"contract"
