@@ -89,7 +89,7 @@ async def test_store_race_between_replicas_with_crossed_identifier_order(
     ingest_app: Any, ingest_settings: IngestSettings
 ) -> None:
     """Independent sessions (as two replicas would) racing on {phone, e-mail}: one customer."""
-    key = ingest_settings.pii_hmac_key.get_secret_value().encode()
+    key = ingest_settings.identifier_hmac_key()
     kek = pii.decode_kek(ingest_settings.pii_kek.get_secret_value())
     phone = store.make_identifier("phone", unique_phone(), hmac_key=key, default_region="CN")
     email = store.make_identifier(
