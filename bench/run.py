@@ -22,7 +22,7 @@ from bench.environment import BenchEnvironment, bench_environment
 from bench.stats import Figure, Report
 from bench.wire import history
 from touchpoint_common.db.engine import create_engine, create_session_factory
-from touchpoint_common.identity.store import get_customer_id, make_identifier
+from touchpoint_common.identity.lookup import find_customer_by_identifier
 from touchpoint_ingest.generator.traffic import TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -102,18 +102,16 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
                     )
                     response.raise_for_status()
         await profile.wait_service_caught_up(sessions, settings, group=group, timeout_s=180)
-        hmac_key = settings.pii_hmac_key.get_secret_value().encode()
+        hmac_key = settings.identifier_hmac_key()
         heavy_ids: dict[int, str] = {}
         async with sessions() as session:
             for size in heavy:
-                ident = make_identifier(
-                    "loyalty_id",
-                    f"L-bench-{env.run_id}-{size}",
+                found = await find_customer_by_identifier(
+                    db_session=session,
+                    kind="loyalty_id",
+                    raw=f"L-bench-{env.run_id}-{size}",
                     hmac_key=hmac_key,
                     default_region="CN",
-                )
-                found = await get_customer_id(
-                    db_session=session, kind=ident.kind, digest=ident.digest
                 )
                 assert found is not None, f"customer with {size} events not resolved"
                 heavy_ids[size] = found

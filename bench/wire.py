@@ -22,7 +22,7 @@ from touchpoint_ingest.generator.traffic import Event, TrafficModel
 def validation_rules(settings: CommonSettings) -> Rules:
     """Ingest's validation rules with the bench's keys (future skew generous: history is old)."""
     return Rules(
-        hmac_key=settings.pii_hmac_key.get_secret_value().encode(),
+        hmac_key=settings.identifier_hmac_key(),
         default_region="CN",
         max_future_skew=timedelta(minutes=5),
     )

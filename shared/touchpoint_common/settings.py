@@ -40,6 +40,10 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    def identifier_hmac_key(self) -> bytes:
+        """TOUCHPOINT_PII_HMAC_KEY as the bytes identifiers are digested (keyed) with."""
+        return self.pii_hmac_key.get_secret_value().encode()
+
     def uses_development_keys(self) -> bool:
         """True while either PII key is still the published development default."""
         return (

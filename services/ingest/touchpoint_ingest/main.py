@@ -48,7 +48,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             ),
             kek=decode_kek(settings.pii_kek.get_secret_value()),
             rules=Rules(
-                hmac_key=settings.pii_hmac_key.get_secret_value().encode(),
+                hmac_key=settings.identifier_hmac_key(),
                 default_region=settings.default_phone_region,
                 max_future_skew=timedelta(seconds=settings.max_future_skew_s),
             ),

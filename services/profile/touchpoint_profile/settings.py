@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from touchpoint_common.settings import CommonSettings
 from touchpoint_profile.fold.rules import FoldRules
 
 
-class ProfileSettings(CommonSettings):
-    """The profile service's settings: the common ones plus its own.
+class FoldRulesSettings(BaseSettings):
+    """The fold rules from the environment: the one source profile and recommend both read.
 
-    Fold rules are nested: TOUCHPOINT_PROFILE_RULES__WINDOW_DAYS=30,
+    Nested: TOUCHPOINT_PROFILE_RULES__WINDOW_DAYS=30,
     TOUCHPOINT_PROFILE_RULES__FREQUENCY_CUTS='[2,3,5,10]' and so on (see FoldRules).
     """
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOUCHPOINT_", extra="ignore", env_nested_delimiter="__"
+    )
+
+    profile_rules: FoldRules = Field(default_factory=FoldRules)
+
+
+class ProfileSettings(CommonSettings, FoldRulesSettings):
+    """The profile service's settings: the common ones, the fold rules, and its own."""
 
     model_config = SettingsConfigDict(
         env_prefix="TOUCHPOINT_", extra="ignore", env_nested_delimiter="__"
@@ -23,7 +33,6 @@ class ProfileSettings(CommonSettings):
     service_name: str = "profile"
     port: int = 8002
 
-    profile_rules: FoldRules = Field(default_factory=FoldRules)
     consumer_group: str = "touchpoint-profile"
     consumer_enabled: bool = True
     """Run the fold consumer inside the API process (off: run `python -m ...consumer`)."""

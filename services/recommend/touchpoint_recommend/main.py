@@ -35,7 +35,7 @@ def create_app(
         app.state.decision_deps = DecisionDeps(
             settings=settings,
             holder=holder,
-            reader=reader or ProfileCustomerReader(settings=settings),
+            reader=reader or ProfileCustomerReader(rules=settings.profile_rules),
             producer=runtime.producer,
             rng=random.Random(settings.recommend_seed),
         )

@@ -5,13 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from touchpoint_common.settings import CommonSettings
+from touchpoint_profile.read import FoldRulesSettings
 from touchpoint_recommend.loader import DEFAULT_CONFIG_PATH
 
 
-class RecommendSettings(CommonSettings):
-    """The recommend service's settings: the common ones plus its own."""
+class RecommendSettings(CommonSettings, FoldRulesSettings):
+    """The recommend service's settings: the common ones, the profile's fold rules, its own."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOUCHPOINT_", extra="ignore", env_nested_delimiter="__"
+    )
 
     service_name: str = "recommend"
     port: int = 8003

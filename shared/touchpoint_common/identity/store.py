@@ -1,5 +1,8 @@
 """Identity resolution in PostgreSQL: identifier digests to customers, keys, merges, erasure.
 
+This module alone writes the identity tables (customers, customer_identifiers, customer_keys);
+other packages read them through `touchpoint_common.identity.lookup`.
+
 Race safety: a new customer is minted inside a savepoint together with its identifiers, which
 are inserted with ON CONFLICT DO NOTHING in one sorted statement. When any of them was taken by
 a concurrent transaction the savepoint is rolled back (the minted customer vanishes) and the
@@ -14,6 +17,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from cachetools import TTLCache
 from sqlalchemy import (
@@ -36,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.events.payloads import IdentifierKind
 from touchpoint_common.identity import pii
+from touchpoint_common.identity.merges import MergeChainBroken, follow_merges_async
 
 metadata = MetaData()
 customers = Table(
@@ -180,8 +185,8 @@ async def get_customer_id(*, db_session: AsyncSession, kind: str, digest: str) -
 
 async def get_live_customer_id(*, db_session: AsyncSession, customer_id: str) -> str:
     """The customer an id names now, following merges; raises UnknownCustomer/ErasedCustomer."""
-    current = customer_id
-    for _ in range(_MAX_ATTEMPTS):
+
+    async def merged_into(current: str) -> str | None:
         query = select(customers.c.erased_at, customers.c.merged_into).where(
             customers.c.customer_id == current
         )
@@ -190,10 +195,12 @@ async def get_live_customer_id(*, db_session: AsyncSession, customer_id: str) ->
             raise UnknownCustomer(customer_id)
         if row.erased_at is not None:
             raise ErasedCustomer(customer_id)
-        if row.merged_into is None:
-            return current
-        current = row.merged_into
-    raise UnknownCustomer(customer_id)
+        return cast(str | None, row.merged_into)
+
+    try:
+        return await follow_merges_async(customer_id, merged_into)
+    except MergeChainBroken as exc:
+        raise UnknownCustomer(customer_id) from exc
 
 
 async def get_data_key(*, db_session: AsyncSession, customer_id: str, kek: bytes) -> bytes | None:

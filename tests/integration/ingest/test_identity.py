@@ -16,7 +16,8 @@ from tests.integration.ingest.conftest import TopicReader
 from tests.integration.ingest.test_events_api import fresh, unique_phone
 from touchpoint_common.events.codec import decode_event
 from touchpoint_common.events.models import InteractionEvent
-from touchpoint_common.identity import pii, store
+from touchpoint_common.events.payloads import IdentifierKind
+from touchpoint_common.identity import lookup, pii, store
 from touchpoint_ingest.events.service import ingest_events
 from touchpoint_ingest.events.validation import ValidEvent, validate_event
 from touchpoint_ingest.settings import IngestSettings
@@ -89,7 +90,7 @@ async def test_store_race_between_replicas_with_crossed_identifier_order(
     ingest_app: Any, ingest_settings: IngestSettings
 ) -> None:
     """Independent sessions (as two replicas would) racing on {phone, e-mail}: one customer."""
-    key = ingest_settings.pii_hmac_key.get_secret_value().encode()
+    key = ingest_settings.identifier_hmac_key()
     kek = pii.decode_kek(ingest_settings.pii_kek.get_secret_value())
     phone = store.make_identifier("phone", unique_phone(), hmac_key=key, default_region="CN")
     email = store.make_identifier(
@@ -232,3 +233,53 @@ async def test_parallel_passes_minting_crossed_identifiers_agree(
         assert owners[0] == owners[3]
         assert owners[1] == owners[2]
         assert owners[0] != owners[1]
+
+
+async def test_lookup_api_follows_merges_and_names_a_malformed_field(
+    ingest_app: Any, ingest_settings: IngestSettings
+) -> None:
+    """identity.lookup: identifier or merged id -> the survivor; erased/unknown -> None."""
+    key = ingest_settings.identifier_hmac_key()
+    kek = pii.decode_kek(ingest_settings.pii_kek.get_secret_value())
+    phone_raw, anonymous_raw = unique_phone(), f"web-{uuid.uuid4().hex}"
+    phone = store.make_identifier("phone", phone_raw, hmac_key=key, default_region="CN")
+    anonymous = store.make_identifier(
+        "anonymous_id", anonymous_raw, hmac_key=key, default_region="CN"
+    )
+    factory = sessions_of(ingest_app)
+    async with factory() as session, session.begin():
+        member = await store.resolve_customer(db_session=session, identifiers=[phone], kek=kek)
+    async with factory() as session, session.begin():
+        visitor = await store.resolve_customer(db_session=session, identifiers=[anonymous], kek=kek)
+    async with factory() as session, session.begin():
+        linked = await store.link_identifiers(
+            db_session=session, resolved=visitor, identifiers=[phone], kek=kek
+        )
+    assert linked.customer_id == member.customer_id != visitor.customer_id
+
+    async def find(kind: IdentifierKind, raw: str) -> str | None:
+        async with factory() as session:
+            return await lookup.find_customer_by_identifier(
+                db_session=session, kind=kind, raw=raw, hmac_key=key, default_region="CN"
+            )
+
+    async def live(customer_id: str) -> str | None:
+        async with factory() as session:
+            return await lookup.find_live_customer_id(db_session=session, customer_id=customer_id)
+
+    national = f"+86 {phone_raw[:3]}-{phone_raw[3:7]}-{phone_raw[7:]}"
+    assert await find("phone", national) == member.customer_id
+    assert await find("anonymous_id", anonymous_raw) == member.customer_id
+    assert await live(visitor.customer_id) == member.customer_id
+    assert await find("phone", unique_phone()) is None
+    assert await live("no-such-customer") is None
+    with pytest.raises(lookup.BadIdentifier) as malformed:
+        await find("phone", "12")
+    assert malformed.value.field == "phone"
+    assert str(malformed.value).startswith("phone: ")
+
+    async with factory() as session, session.begin():
+        await store.erase_customer(db_session=session, customer_id=member.customer_id)
+    assert await find("phone", phone_raw) is None
+    assert await live(visitor.customer_id) is None
+    assert await live(member.customer_id) is None

@@ -38,7 +38,7 @@ async def mint_customer(
     ident = make_identifier(
         "phone",
         phone,
-        hmac_key=settings.pii_hmac_key.get_secret_value().encode(),
+        hmac_key=settings.identifier_hmac_key(),
         default_region=settings.default_phone_region,
     )
     async with sessions() as session, session.begin():

@@ -1,4 +1,4 @@
-"""Adapters at the edges: the profile's CustomerView in, the offer_presented event both ways."""
+"""Adapters at the edges: the profile's read view in, the offer_presented event both ways."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from tests.unit.recommend.factories import NOW, customer, run_decide
-from touchpoint_profile.customers.models import (
+from touchpoint_profile.read import (
     Channels,
-    CustomerView,
     Interest,
     OfferSeen,
     OpenComplaint,
+    ProfileFigures,
     Rfm,
 )
 from touchpoint_recommend.customers.profile_view import snapshot_from_view
@@ -24,7 +24,7 @@ from touchpoint_recommend.loader import load_default_config
 from touchpoint_recommend.store.protocol import PresentedDecision
 
 
-def _view(**overrides: object) -> CustomerView:
+def _view(**overrides: object) -> ProfileFigures:
     fields: dict[str, object] = {
         "customer_id": "c-9",
         "member": True,
@@ -51,15 +51,14 @@ def _view(**overrides: object) -> CustomerView:
             )
         ],
         "timeline": [],
-        "identifiers": [],
     }
     fields.update(overrides)
-    return CustomerView.model_validate(fields)
+    return ProfileFigures.model_validate(fields)
 
 
 def test_profile_view_maps_onto_the_snapshot() -> None:
-    """Every field the rules read comes across from the real CustomerView model."""
-    snapshot = snapshot_from_view(_view().model_dump())
+    """Every field the rules read comes across from the profile's typed read model."""
+    snapshot = snapshot_from_view(_view())
     assert snapshot.known
     assert (snapshot.tier, snapshot.lifecycle, snapshot.member) == ("A", "at_risk", True)
     assert snapshot.rfm.recency_days == 74
@@ -75,7 +74,7 @@ def test_profile_view_maps_onto_the_snapshot() -> None:
 
 def test_rejection_in_the_view_suppresses_and_complaint_switches_segment() -> None:
     """The view's offer history and open complaints drive the decision."""
-    snapshot = snapshot_from_view(_view().model_dump())
+    snapshot = snapshot_from_view(_view())
     decision = run_decide(snapshot, limit=10)
     assert "we-miss-you" not in [offer.offer_id for offer in decision.offers]
     gear = next(offer for offer in decision.offers if offer.offer_id == "gear-check")
@@ -83,7 +82,7 @@ def test_rejection_in_the_view_suppresses_and_complaint_switches_segment() -> No
     complaint = OpenComplaint(
         complaint_id="k1", category=None, severity=None, opened_at=NOW, age_days=0
     )
-    with_complaint = snapshot_from_view(_view(open_complaints=[complaint]).model_dump())
+    with_complaint = snapshot_from_view(_view(open_complaints=[complaint]))
     assert run_decide(with_complaint).segment == "complaint-open"
 
 

@@ -1,1 +1,1 @@
-"""The customer view: API models, service functions (also used in-process by recommend), router."""
+"""The profile's customer API: models, service functions and router (masked identifiers shown)."""

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.app import get_runtime
 from touchpoint_common.events.payloads import IdentifierKind
-from touchpoint_common.identity.pii import InvalidIdentifier
+from touchpoint_common.identity.lookup import BadIdentifier
 from touchpoint_common.runtime import Runtime
 from touchpoint_profile.customers.models import CustomerTimeline, CustomerView
 from touchpoint_profile.customers.service import (
@@ -84,8 +84,8 @@ async def lookup(
             now=as_of or datetime.now(UTC),
             settings=settings,
         )
-    except InvalidIdentifier as exc:
-        raise _unprocessable(kind, str(exc)) from exc
+    except BadIdentifier as exc:
+        raise _unprocessable(exc.field, exc.reason) from exc
     if view is None:
         raise HTTPException(status_code=404, detail=f"no customer with this {kind}")
     return view

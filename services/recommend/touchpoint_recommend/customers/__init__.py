@@ -1,1 +1,1 @@
-"""Who the decision is about: identity resolution and the live view from the profile."""
+"""Who the decision is about: the live view from the profile's public read API."""

@@ -12,12 +12,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.events.payloads import IdentifierKind
-from touchpoint_common.runtime import Runtime
-from touchpoint_recommend.customers.identity import (
+from touchpoint_common.identity.lookup import (
     BadIdentifier,
-    get_customer_by_identifier,
-    get_live_customer,
+    find_customer_by_identifier,
+    find_live_customer_id,
 )
+from touchpoint_common.runtime import Runtime
 from touchpoint_recommend.decisions.models import DecisionChannel, NextOffers
 from touchpoint_recommend.decisions.service import DecisionDeps, create_next_offers
 
@@ -49,16 +49,18 @@ async def _answer(
         async with runtime.sessions() as db_session:
             if lookup is not None:
                 kind, raw = lookup
-                resolved = await get_customer_by_identifier(
+                resolved = await find_customer_by_identifier(
                     db_session=db_session,
                     kind=kind,
                     raw=raw,
-                    hmac_key=deps.settings.pii_hmac_key.get_secret_value().encode(),
+                    hmac_key=deps.settings.identifier_hmac_key(),
                     default_region=deps.settings.default_phone_region,
                 )
             else:
                 assert customer_id is not None
-                resolved = await get_live_customer(db_session=db_session, customer_id=customer_id)
+                resolved = await find_live_customer_id(
+                    db_session=db_session, customer_id=customer_id
+                )
             return await create_next_offers(
                 db_session=db_session,
                 deps=deps,

@@ -1,0 +1,72 @@
+"""The profile's public read API for other services: the live customer view, typed.
+
+What it returns has no identifiers and is computed from the projection alone: nothing is
+decrypted (it is not even given the key-encryption key). The fold rules come from
+`FoldRulesSettings` (TOUCHPOINT_PROFILE_RULES__*), the same source the profile reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from touchpoint_common.identity.merges import MergeChainBroken, follow_merges_async
+from touchpoint_profile.fold.evaluate import evaluate
+from touchpoint_profile.fold.rules import FoldRules
+from touchpoint_profile.fold.state import CustomerState
+from touchpoint_profile.fold.view import (
+    Channels,
+    Interest,
+    Lifecycle,
+    OfferSeen,
+    OfferStatus,
+    OpenComplaint,
+    ProfileFigures,
+    Rfm,
+    Tier,
+    TimelineLine,
+)
+from touchpoint_profile.projection.postgres import PostgresProjection
+from touchpoint_profile.settings import FoldRulesSettings
+
+__all__ = [
+    "Channels",
+    "FoldRules",
+    "FoldRulesSettings",
+    "Interest",
+    "Lifecycle",
+    "OfferSeen",
+    "OfferStatus",
+    "OpenComplaint",
+    "ProfileFigures",
+    "Rfm",
+    "Tier",
+    "TimelineLine",
+    "get_customer_profile",
+]
+
+
+async def get_customer_state(*, db_session: AsyncSession, customer_id: str) -> CustomerState | None:
+    """The folded state, following merges to the surviving customer; None when unknown/erased."""
+    projection = PostgresProjection(db_session)
+    seen: dict[str, CustomerState | None] = {}
+
+    async def merged_into(current: str) -> str | None:
+        state = seen[current] = await projection.get_state(current)
+        return None if state is None or state.is_erased else state.merged_into
+
+    try:
+        live_id = await follow_merges_async(customer_id, merged_into)
+    except MergeChainBroken:
+        return None
+    state = seen[live_id]
+    return None if state is None or state.is_erased else state
+
+
+async def get_customer_profile(
+    *, db_session: AsyncSession, customer_id: str, now: datetime, rules: FoldRules
+) -> ProfileFigures | None:
+    """The live view at `now` without identifiers (nothing decrypted); None: unknown or erased."""
+    state = await get_customer_state(db_session=db_session, customer_id=customer_id)
+    return None if state is None else evaluate(state, now, rules)

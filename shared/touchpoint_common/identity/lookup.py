@@ -1,0 +1,73 @@
+"""The identity read API: which live customer an identifier or a customer id names now.
+
+Other packages read the identity tables only through here (`store` alone writes them):
+look-ups normalise and key an identifier exactly as ingest does, then follow merges.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from touchpoint_common.events.payloads import IdentifierKind
+from touchpoint_common.identity import pii, store
+
+
+class BadIdentifier(pii.InvalidIdentifier):
+    """A raw identifier that cannot be normalised; `field` names it, `reason` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+async def find_live_customer_id(*, db_session: AsyncSession, customer_id: str) -> str | None:
+    """The id this customer goes by now (following merges); None when unknown or erased."""
+    try:
+        return await store.get_live_customer_id(db_session=db_session, customer_id=customer_id)
+    except (store.UnknownCustomer, store.ErasedCustomer):
+        return None
+
+
+async def find_customer_by_identifier(
+    *,
+    db_session: AsyncSession,
+    kind: IdentifierKind,
+    raw: str,
+    hmac_key: bytes,
+    default_region: str,
+) -> str | None:
+    """The live customer holding this raw identifier, or None; BadIdentifier when malformed."""
+    try:
+        identifier = store.make_identifier(
+            kind, raw, hmac_key=hmac_key, default_region=default_region
+        )
+    except pii.InvalidIdentifier as exc:
+        raise BadIdentifier(kind, str(exc)) from exc
+    owner = await store.get_customer_id(
+        db_session=db_session, kind=identifier.kind, digest=identifier.digest
+    )
+    if owner is None:
+        return None
+    return await find_live_customer_id(db_session=db_session, customer_id=owner)
+
+
+async def get_masked_identifiers(
+    *, db_session: AsyncSession, customer_id: str, kek: bytes
+) -> list[tuple[IdentifierKind, str]]:
+    """(kind, masked value) of the customer's identifiers; none once its key is shredded."""
+    data_key = await store.get_data_key(db_session=db_session, customer_id=customer_id, kek=kek)
+    if data_key is None:
+        return []
+    table = store.customer_identifiers.c
+    query = (
+        select(table.kind, table.sealed)
+        .where(table.customer_id == customer_id, table.sealed.is_not(None))
+        .order_by(table.kind, table.digest)
+    )
+    masked: list[tuple[IdentifierKind, str]] = []
+    for row in await db_session.execute(query):
+        plain = pii.open_sealed(row.sealed, data_key=data_key, context=row.kind)
+        masked.append((row.kind, pii.mask_identifier(row.kind, plain)))
+    return masked
