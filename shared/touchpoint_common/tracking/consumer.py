@@ -11,7 +11,11 @@ nothing. Three guards keep a record from being applied twice:
 - the compare-and-set comes first in the transaction, so two writers of one partition queue
   on its row instead of both doing the work.
 Records the handler rejects go to the dead-letter topic (acknowledged by the broker) before
-their offsets are committed; nothing is skipped silently and nothing stalls the partition.
+their offsets are committed. A batch the database refuses for its data (SQLSTATE class 22 or
+23: a NUL in text, an out-of-range number), or in which the handler meets a value it cannot
+compute with, is applied again one record at a time; the record that fails alone goes to the
+dead-letter topic as `unstorable`. Nothing is skipped silently and no record stalls the
+partition; an outage or a bug (anything else) is retried, never dead-lettered.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from touchpoint_common.db.errors import is_retryable
+from touchpoint_common.db.errors import DbFailure, classify, get_sqlstate, is_retryable
 from touchpoint_common.kafka.consumer import create_consumer
 from touchpoint_common.observability.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 from touchpoint_common.settings import CommonSettings
@@ -79,6 +84,20 @@ class Tracking:
     batch_timeout_ms: int = 200
     db_retry_attempts: int = 8
     dead_letter_timeout_s: float = 30.0
+
+
+def is_poison(exc: BaseException) -> bool:
+    """An error a record itself causes, the same on every retry: the database refuses the
+    data (SQLSTATE 22/23), or the handler finds a value it cannot compute with."""
+    if isinstance(exc, DBAPIError):
+        return classify(exc) is DbFailure.DATA
+    return isinstance(exc, ValueError | ArithmeticError | RecursionError | UnicodeError)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Why a record was refused, without the server's message (it may quote personal data)."""
+    sqlstate = get_sqlstate(exc)
+    return f"{type(exc).__name__} (SQLSTATE {sqlstate})" if sqlstate else type(exc).__name__
 
 
 def get_next_offsets(records: Sequence[Record]) -> NextOffsets:
@@ -269,11 +288,45 @@ class TrackedConsumer(Generic[Item, Outcome]):
         items, letters = self.decode(fresh)
         if letters:
             await self.send_dead_letters(letters)
-        outcome = await self.commit_to_database(items, offsets)
+        try:
+            outcome = await self.commit_to_database(items, offsets)
+        except Exception as exc:
+            if not is_poison(exc):
+                raise
+            logger.warning(
+                "batch refused; applying its records one at a time",
+                extra={"group": self.group, "error": describe_failure(exc)},
+            )
+            await self.apply_one_at_a_time(fresh)
+            await self.commit_to_kafka(offsets)
+            return None
         self.positions.update(offsets)
         self.handler.observe(items, outcome)
         await self.commit_to_kafka(offsets)
         return outcome
+
+    async def apply_one_at_a_time(self, records: Sequence[Record]) -> None:
+        """Each record in its own transaction; one the database or the handler cannot take
+        goes to the dead-letter topic and its offset moves on, so it never stalls the
+        partition. Rejected records were dead-lettered already: only their offsets move."""
+        for record in records:
+            offsets = {record.partition: record.offset + 1}
+            try:
+                items = [self.handler.decode(record)]
+            except Rejected:
+                items = []
+            try:
+                outcome = await self.commit_to_database(items, offsets)
+            except Exception as exc:
+                if not is_poison(exc):
+                    raise
+                await self.send_dead_letters(
+                    [DeadLetter(record, describe_failure(exc), "unstorable")]
+                )
+                items = []
+                outcome = await self.commit_to_database(items, offsets)
+            self.positions.update(offsets)
+            self.handler.observe(items, outcome)
 
     async def send_dead_letters(self, letters: list[DeadLetter]) -> None:
         """Every letter acknowledged by the broker before its offset may be committed."""

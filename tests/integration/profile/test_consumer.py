@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.profile.conftest import Produce, drain
+from tests.integration.records import read_first_record
 from tests.unit.profile.factories import purchase_payload, wire_event
 from touchpoint_common.events.codec import encode_event
 from touchpoint_common.events.models import InteractionEvent
@@ -240,6 +241,36 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_fold_goes_on(
     assert {h["dlq_consumer_group"].decode() for h in headers} == {profile_settings.consumer_group}
     assert {h["dlq_source_topic"].decode() for h in headers} == {topic}
     assert {letter.value for letter in letters} >= {b"{not json"}
+
+
+async def test_an_event_postgresql_refuses_is_dead_lettered_and_others_keep_folding(
+    profile_settings: ProfileSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    produce: Produce,
+) -> None:
+    """A NUL in a text field passes the contract but not jsonb (SQLSTATE 22P05): it goes to
+    the dead-letter topic and the other customers in its batch are still folded, once."""
+    poisoned, healthy = (f"cust-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    await produce(purchases(healthy, 2))
+    bad = wire_event("purchase", purchase_payload("5.00"), customer_id=poisoned, store_id="1\x002")
+    await produce([bad, *purchases(healthy, 1), *purchases(poisoned, 1)])
+    consumer = new_consumer(profile_settings, sessions, producer)
+    await consumer.start()
+    try:
+        await drain(consumer)
+    finally:
+        await consumer.stop()
+    healthy_view = await view_of(sessions, profile_settings, healthy)
+    poisoned_view = await view_of(sessions, profile_settings, poisoned)
+    assert healthy_view is not None
+    assert healthy_view.rfm.frequency == 3
+    assert poisoned_view is not None
+    assert poisoned_view.rfm.frequency == 1
+    letter = await read_first_record(profile_settings, profile_settings.topic_dead_letter)
+    assert dict(letter.headers)["dlq_reason_class"] == b"unstorable"
+    assert letter.value == encode_event(bad)
+    assert sum((await db_offsets(sessions, profile_settings)).values()) == 5
 
 
 async def test_identify_merges_the_merged_customers_state(

@@ -25,30 +25,34 @@ from touchpoint_common.tracking.offsets import OffsetConflict, PostgresOffsetSto
 
 pytestmark = pytest.mark.integration
 APPLIED = "tracking_test_applied"
+Item = tuple[int, int, str]
 
 
 class CountingHandler:
-    """Writes one row per applied record; a value of b"bad" is rejected."""
+    """Writes one row per applied record with its value as text; b"bad" is rejected."""
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
 
-    def decode(self, record: ConsumerRecord[bytes, bytes]) -> tuple[int, int]:
-        """(partition, offset), or Rejected for a bad value."""
+    def decode(self, record: ConsumerRecord[bytes, bytes]) -> Item:
+        """(partition, offset, value), or Rejected for a bad value."""
         if record.value == b"bad":
             raise Rejected("value is not a number", "contract")
-        return record.partition, record.offset
+        return record.partition, record.offset, record.value.decode()
 
-    async def apply(self, *, db_session: AsyncSession, items: Sequence[tuple[int, int]]) -> int:
+    async def apply(self, *, db_session: AsyncSession, items: Sequence[Item]) -> int:
         """One row per record."""
-        for partition, offset in items:
+        for partition, offset, value in items:
             await db_session.execute(
-                text(f"INSERT INTO {APPLIED} (tag, partition, record_offset) VALUES (:t, :p, :o)"),  # noqa: S608
-                {"t": self.tag, "p": partition, "o": offset},
+                text(
+                    f"INSERT INTO {APPLIED} (tag, partition, record_offset, note) "  # noqa: S608
+                    "VALUES (:t, :p, :o, :n)"
+                ),
+                {"t": self.tag, "p": partition, "o": offset, "n": value},
             )
         return len(items)
 
-    def observe(self, items: Sequence[tuple[int, int]], outcome: int) -> None:
+    def observe(self, items: Sequence[Item], outcome: int) -> None:
         """Nothing to count."""
 
 
@@ -70,7 +74,7 @@ async def tracked(
         await session.execute(
             text(
                 f"CREATE TABLE IF NOT EXISTS {APPLIED} "
-                "(tag text, partition int, record_offset bigint)"
+                "(tag text, partition int, record_offset bigint, note text)"
             )
         )
     tracking = Tracking(
@@ -92,7 +96,7 @@ def counting_consumer(
     tracking: Tracking,
     sessions: async_sessionmaker[AsyncSession],
     producer: AIOKafkaProducer,
-) -> TrackedConsumer[tuple[int, int], int]:
+) -> TrackedConsumer[Item, int]:
     """A tracked consumer of the test's topic with the counting handler."""
     return TrackedConsumer(
         settings,
@@ -108,7 +112,7 @@ async def _produce(producer: AIOKafkaProducer, topic: str, values: list[bytes]) 
         await producer.send_and_wait(topic, value=value, partition=index % 2)
 
 
-async def _drain(consumer: TrackedConsumer[tuple[int, int], int], expected: int) -> None:
+async def _drain(consumer: TrackedConsumer[Item, int], expected: int) -> None:
     """Poll until the stored positions cover `expected` records."""
     async with asyncio.timeout(30):
         while sum(p or 0 for p in consumer.positions.values()) < expected:
@@ -166,9 +170,9 @@ async def test_a_stale_writer_rolls_back(
     live = counting_consumer(settings, tracking, sessions, producer)
     zombie = counting_consumer(settings, tracking, sessions, producer)
     zombie.positions = {0: None}
-    await live.commit_to_database([(0, 0)], {0: 1})
+    await live.commit_to_database([(0, 0, "1")], {0: 1})
     with pytest.raises(OffsetConflict):
-        await zombie.commit_to_database([(0, 0)], {0: 1})
+        await zombie.commit_to_database([(0, 0, "1")], {0: 1})
     assert await _applied(sessions, tracking.group) == [(0, 0)]
     async with sessions() as session:
         stored = await PostgresOffsetStore(session).get_offsets(
@@ -199,3 +203,27 @@ async def test_a_rejected_record_is_dead_lettered_and_the_partition_moves_on(
     assert headers["dlq_source_partition"] == b"0"
     assert headers["dlq_source_offset"] == b"1"
     assert headers["dlq_consumer_group"] == tracking.group.encode()
+
+
+async def test_a_record_the_database_refuses_is_dead_lettered_not_retried_for_ever(
+    tracked: tuple[CommonSettings, Tracking, AIOKafkaProducer],
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A value PostgreSQL refuses (a NUL in text, SQLSTATE 22021) fails its batch; the batch
+    is applied one record at a time, the refused record goes to the dead-letter topic
+    without the server's message, and every other record is applied once."""
+    settings, tracking, producer = tracked
+    await _produce(producer, tracking.topic, [b"1", b"2", b"3", b"x\x00y", b"5", b"6"])
+    consumer = counting_consumer(settings, tracking, sessions, producer)
+    await consumer.start()
+    try:
+        await _drain(consumer, 6)
+    finally:
+        await consumer.stop()
+    assert await _applied(sessions, tracking.group) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 2)]
+    letter = await read_first_record(settings, tracking.dead_letter_topic)
+    headers = dict(letter.headers)
+    assert letter.value == b"x\x00y"
+    assert headers["dlq_reason_class"] == b"unstorable"
+    assert headers["dlq_reason"] == b"DBAPIError (SQLSTATE 22021)"
+    assert headers["dlq_source_offset"] == b"1"
