@@ -302,3 +302,31 @@ async def test_an_undecodable_record_is_dead_lettered_not_just_logged(
             (await connection.execute(text(OFFSETS_QUERY), {"g": settings.learner_group})).all()
         )
     assert sum(stored.values()) == 7
+
+
+async def test_a_rank_beyond_int4_is_dead_lettered_and_learning_goes_on(
+    recommend_settings: RecommendSettings, db: AsyncEngine, producer: AIOKafkaProducer
+) -> None:
+    """An offer_presented whose rank PostgreSQL cannot store (2**40 in an integer column)
+    does not stall the learner: it is dead-lettered as unstorable and the decisions after it
+    are learned."""
+    suffix = uuid.uuid4().hex[:8]
+    settings = _isolated(recommend_settings, suffix).model_copy(
+        update={"topic_dead_letter": f"{recommend_settings.topic_dead_letter}.learner-{suffix}"}
+    )
+    await create_topics(settings)
+    segment = f"seg-{suffix}"
+    huge = _decisions_and_responses(f"{suffix}h", segment, 1)[0]
+    huge.payload["offers"][0]["rank"] = 2**40
+    await _produce(settings, [huge, *_decisions_and_responses(suffix, segment, 3)[::3]])
+
+    learner = Learner(settings, create_session_factory(db), producer)
+    await learner.start()
+    try:
+        await _drain(learner)
+    finally:
+        await learner.stop()
+    letter = await read_first_record(settings, settings.topic_dead_letter)
+    assert dict(letter.headers)["dlq_reason_class"] == b"unstorable"
+    assert letter.value == encode_event(huge)
+    assert learner.results["presented"] == 3
