@@ -17,14 +17,16 @@ from touchpoint_common.app import create_service_app
 from touchpoint_common.events.models import PAYLOAD_MODELS, EventIn
 from touchpoint_common.identity.pii import decode_kek
 from touchpoint_common.identity.store import IdentityCache
+from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
 from touchpoint_ingest.events.coalesce import Coalescer
+from touchpoint_ingest.events.context import IngestContext
 from touchpoint_ingest.events.idempotency import purge_event_ids
-from touchpoint_ingest.events.models import BatchIn, Loc
-from touchpoint_ingest.events.publish import Publisher
-from touchpoint_ingest.events.service import IngestContext, ItemOutcome, ingest_events
-from touchpoint_ingest.events.validation import Rules, ValidEvent
+from touchpoint_ingest.events.models import BatchIn
+from touchpoint_ingest.events.outcomes import ItemOutcome
+from touchpoint_ingest.events.service import ingest_events
+from touchpoint_ingest.events.validation import Path, Rules, ValidEvent
 from touchpoint_ingest.events.views import router as events_router
 from touchpoint_ingest.settings import IngestSettings
 
@@ -42,7 +44,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         app.state.ingest = IngestContext(
             settings=settings,
             sessions=runtime.sessions,
-            publisher=Publisher(runtime.producer, settings.topic_interactions),
+            publisher=Publisher(runtime.producer),
             cache=IdentityCache(
                 maxsize=settings.identity_cache_size, ttl_s=settings.identity_cache_ttl_s
             ),
@@ -55,8 +57,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         )
         context: IngestContext = app.state.ingest
 
-        async def pipeline(events: Sequence[ValidEvent], locs: Sequence[Loc]) -> list[ItemOutcome]:
-            return await ingest_events(context=context, events=events, locs=locs)
+        async def pipeline(
+            events: Sequence[ValidEvent], paths: Sequence[Path]
+        ) -> list[ItemOutcome]:
+            """One accept pass over the merged requests' events."""
+            return await ingest_events(context=context, events=events, paths=paths)
 
         app.state.coalescer = Coalescer(
             pipeline, workers=settings.accept_workers, max_events=settings.max_batch_events

@@ -223,10 +223,10 @@ async def test_parallel_passes_minting_crossed_identifiers_agree(
         raw = [fresh("call", phone=p) for p in (*phones, *reversed(phones))]
         checked = [validate_event(event, now=now, rules=rules) for event in raw]
         events = [event for event in checked if isinstance(event, ValidEvent)]
-        locs: list[list[str | int]] = [["body"], ["body"]]
+        paths = [("body",), ("body",)]
         forward, backward = await asyncio.gather(
-            ingest_events(context=context, events=events[:2], locs=locs),
-            ingest_events(context=context, events=events[2:], locs=locs),
+            ingest_events(context=context, events=events[:2], paths=paths),
+            ingest_events(context=context, events=events[2:], paths=paths),
         )
         assert [o.status.value for o in (*forward, *backward)] == ["accepted"] * 4
         owners = [(await landed(topic, event)).customer_id for event in raw]

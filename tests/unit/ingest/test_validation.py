@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from touchpoint_ingest.events.examples import EVENT_EXAMPLES
-from touchpoint_ingest.events.models import FieldError
 from touchpoint_ingest.events.validation import (
     MalformedBody,
     Rules,
     ValidEvent,
+    Violation,
     parse_json,
     validate_event,
 )
@@ -26,7 +26,7 @@ RULES = Rules(hmac_key=b"k" * 32, default_region="CN", max_future_skew=timedelta
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 
-def check(raw: object, *, now: datetime = NOW) -> ValidEvent | list[FieldError]:
+def check(raw: object, *, now: datetime = NOW) -> ValidEvent | list[Violation]:
     return validate_event(raw, now=now, rules=RULES)
 
 
@@ -36,10 +36,10 @@ def valid(raw: object) -> ValidEvent:
     return result
 
 
-def errors(raw: object) -> dict[tuple[str | int, ...], FieldError]:
+def errors(raw: object) -> dict[tuple[str | int, ...], Violation]:
     result = check(raw)
     assert isinstance(result, list), "expected validation errors"
-    return {tuple(error.loc): error for error in result}
+    return {error.path: error for error in result}
 
 
 def example(kind: str) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def test_unknown_type_is_named() -> None:
     raw["type"] = "teleport"
     found = errors(raw)
     assert set(found) == {("body", "type")}
-    assert "purchase" in found[("body", "type")].msg
+    assert "purchase" in found[("body", "type")].reason
 
 
 def test_missing_identifiers_are_named() -> None:
@@ -88,16 +88,16 @@ def test_every_bad_field_is_reported_at_once() -> None:
         ("body", "payload", "amount"),
         ("body", "payload", "colour"),
     } <= set(found)
-    assert "greater than 0" in found[("body", "payload", "items", 0, "quantity")].msg
+    assert "greater than 0" in found[("body", "payload", "items", 0, "quantity")].reason
 
 
 def test_batch_items_get_their_index_in_the_path() -> None:
     """Inside a batch the path starts with events/<index>."""
     raw = example("page_view")
     raw["payload"] = {}
-    result = validate_event(raw, now=NOW, rules=RULES, loc=["body", "events", 7])
+    result = validate_event(raw, now=NOW, rules=RULES, path=["body", "events", 7])
     assert isinstance(result, list)
-    assert result[0].loc == ["body", "events", 7, "payload", "url"]
+    assert result[0].path == ("body", "events", 7, "payload", "url")
 
 
 def test_identify_link_identifiers_are_checked() -> None:
@@ -115,7 +115,7 @@ def test_future_skew_is_configurable() -> None:
     raw["occurred_at"] = (NOW + timedelta(minutes=4)).isoformat()
     assert isinstance(check(raw), ValidEvent)
     raw["occurred_at"] = (NOW + timedelta(minutes=6)).isoformat()
-    assert "future" in errors(raw)[("body", "occurred_at")].msg
+    assert "future" in errors(raw)[("body", "occurred_at")].reason
     local = NOW.replace(tzinfo=None) + timedelta(hours=8)  # the same instant, in Shanghai
     raw["occurred_at"] = (local + timedelta(minutes=4)).isoformat() + "+08:00"
     assert isinstance(check(raw), ValidEvent)
@@ -151,7 +151,7 @@ def test_errors_never_echo_the_input() -> None:
     raw = example("call")
     raw["customer"] = {"phone": "+86 999", "email": "secret-person@@example.com"}
     raw["secret-person@example.com"] = "x"
-    text = " ".join(error.msg for error in errors(raw).values())
+    text = " ".join(error.reason for error in errors(raw).values())
     assert "secret-person" not in text
     assert "999" not in text
 
@@ -221,7 +221,7 @@ def test_corrupting_one_field_never_crashes_and_names_a_path(field: str, value: 
     result = check(raw)
     if isinstance(result, list):
         assert result
-        assert all(error.loc[0] == "body" for error in result)
+        assert all(error.path[0] == "body" for error in result)
 
 
 @settings(max_examples=100, deadline=None)

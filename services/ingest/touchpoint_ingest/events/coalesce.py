@@ -14,18 +14,17 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from touchpoint_ingest.events.models import Loc
-from touchpoint_ingest.events.service import ItemOutcome
-from touchpoint_ingest.events.validation import ValidEvent
+from touchpoint_ingest.events.outcomes import ItemOutcome
+from touchpoint_ingest.events.validation import Path, ValidEvent
 
 logger = logging.getLogger(__name__)
-Pipeline = Callable[[Sequence[ValidEvent], Sequence[Loc]], Awaitable[list[ItemOutcome]]]
+Pipeline = Callable[[Sequence[ValidEvent], Sequence[Path]], Awaitable[list[ItemOutcome]]]
 
 
 @dataclass
 class _Job:
     events: Sequence[ValidEvent]
-    locs: Sequence[Loc]
+    paths: Sequence[Path]
     done: asyncio.Future[list[ItemOutcome]]
 
 
@@ -38,12 +37,14 @@ class Coalescer:
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
         self.workers = [asyncio.create_task(self._work()) for _ in range(workers)]
 
-    async def submit(self, events: Sequence[ValidEvent], locs: Sequence[Loc]) -> list[ItemOutcome]:
+    async def submit(
+        self, events: Sequence[ValidEvent], paths: Sequence[Path]
+    ) -> list[ItemOutcome]:
         """The outcomes of these events, once the pass that carried them has finished."""
         if not events:
             return []
         done: asyncio.Future[list[ItemOutcome]] = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait(_Job(events, locs, done))
+        self.queue.put_nowait(_Job(events, paths, done))
         # A client that hangs up does not stop its events: the pass finishes without it.
         return await asyncio.shield(done)
 
@@ -71,9 +72,9 @@ class Coalescer:
 
     async def _run(self, jobs: list[_Job]) -> None:
         events = [event for job in jobs for event in job.events]
-        locs = [loc for job in jobs for loc in job.locs]
+        paths = [path for job in jobs for path in job.paths]
         try:
-            outcomes = await self.pipeline(events, locs)
+            outcomes = await self.pipeline(events, paths)
         except Exception as exc:  # a bug: every request of the pass hears of it (500)
             logger.exception("accept pipeline failed")
             for job in jobs:

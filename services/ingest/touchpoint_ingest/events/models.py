@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
@@ -9,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from touchpoint_common.events.models import EventIn
+from touchpoint_ingest.events.validation import Violation
 
 Loc = list[str | int]
 
@@ -19,6 +21,11 @@ class FieldError(BaseModel):
     loc: Loc
     msg: str
     type: str
+
+
+def field_errors(violations: Iterable[Violation]) -> list[FieldError]:
+    """Validation's violations in the HTTP error shape (path as `loc`, reason as `msg`)."""
+    return [FieldError(loc=list(v.path), msg=v.reason, type=v.code) for v in violations]
 
 
 class ValidationProblem(BaseModel):
@@ -34,6 +41,8 @@ class Problem(BaseModel):
 
 
 class ItemStatus(StrEnum):
+    """What became of one event: in Kafka now, already there, refused, or to be retried."""
+
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"

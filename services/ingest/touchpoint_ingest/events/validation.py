@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,10 +20,24 @@ from touchpoint_common.events.models import PAYLOAD_MODELS, CustomerRef, EventIn
 from touchpoint_common.events.payloads import EventType, IdentifierKind, Payload
 from touchpoint_common.identity.pii import InvalidIdentifier
 from touchpoint_common.identity.store import Identifier, make_identifier
-from touchpoint_ingest.events.models import FieldError, Loc
 
 _EVENT_TYPES = {member.value for member in EventType}
 _PERSONAL_KINDS: tuple[IdentifierKind, ...] = ("loyalty_id", "phone", "email", "anonymous_id")
+Path = Sequence[str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One problem with the input: where (its path in the request body), why, and its code."""
+
+    path: tuple[str | int, ...]
+    reason: str
+    code: str
+
+    @classmethod
+    def at(cls, path: Path, reason: str, code: str) -> Violation:
+        """A violation at this path (any sequence of keys and indexes)."""
+        return cls(path=tuple(path), reason=reason, code=code)
 
 
 class MalformedBody(ValueError):
@@ -71,27 +86,27 @@ def _refuse_constant(name: str) -> Any:
 
 
 def validate_event(
-    raw: object, *, now: datetime, rules: Rules, loc: Loc | None = None
-) -> ValidEvent | list[FieldError]:
+    raw: object, *, now: datetime, rules: Rules, path: Path = ("body",)
+) -> ValidEvent | list[Violation]:
     """Check one event; return it normalised, or every problem found with its path."""
-    prefix: Loc = list(loc) if loc is not None else ["body"]
+    prefix = tuple(path)
     if not isinstance(raw, dict):
-        return [FieldError(loc=prefix, msg="an event must be a JSON object", type="dict_type")]
-    errors: list[FieldError] = []
+        return [Violation.at(prefix, "an event must be a JSON object", "dict_type")]
+    errors: list[Violation] = []
     event = _parse_envelope(raw, prefix, errors)
     payload = _parse_payload(raw, prefix, errors)
-    customer = _parse_identity(raw.get("customer"), [*prefix, "customer"], rules, errors)
+    customer = _parse_identity(raw.get("customer"), (*prefix, "customer"), rules, errors)
     link = None
     if isinstance(payload, IdentifyPayload):
         link_raw = payload.link.model_dump(exclude_none=True)
-        link = _parse_identity(link_raw, [*prefix, "payload", "link"], rules, errors)
+        link = _parse_identity(link_raw, (*prefix, "payload", "link"), rules, errors)
     if event is not None and event.occurred_at > now + rules.max_future_skew:
         errors.append(
-            FieldError(
-                loc=[*prefix, "occurred_at"],
-                msg=f"occurred_at lies more than {rules.max_future_skew.total_seconds():g} s "
+            Violation.at(
+                (*prefix, "occurred_at"),
+                f"occurred_at lies more than {rules.max_future_skew.total_seconds():g} s "
                 "in the future",
-                type="future_timestamp",
+                "future_timestamp",
             )
         )
     if errors or event is None or payload is None or customer is None:
@@ -107,27 +122,27 @@ def validate_event(
     )
 
 
-def _parse_envelope(raw: dict[str, Any], prefix: Loc, errors: list[FieldError]) -> EventIn | None:
+def _parse_envelope(raw: dict[str, Any], prefix: Path, errors: list[Violation]) -> EventIn | None:
     try:
         return EventIn.model_validate(raw)
     except ValidationError as exc:
-        errors.extend(_field_errors(exc, prefix))
+        errors.extend(_violations(exc, prefix))
         return None
 
 
-def _parse_payload(raw: dict[str, Any], prefix: Loc, errors: list[FieldError]) -> Payload | None:
+def _parse_payload(raw: dict[str, Any], prefix: Path, errors: list[Violation]) -> Payload | None:
     kind, payload = raw.get("type"), raw.get("payload", {})
     if not isinstance(kind, str) or kind not in _EVENT_TYPES or not isinstance(payload, dict):
         return None  # the envelope's errors already name type or payload
     try:
         return PAYLOAD_MODELS[EventType(kind)].model_validate(payload)
     except ValidationError as exc:
-        errors.extend(_field_errors(exc, [*prefix, "payload"]))
+        errors.extend(_violations(exc, (*prefix, "payload")))
         return None
 
 
 def _parse_identity(
-    raw: object, prefix: Loc, rules: Rules, errors: list[FieldError]
+    raw: object, prefix: Path, rules: Rules, errors: list[Violation]
 ) -> IdentitySpec | None:
     try:
         ref = CustomerRef.model_validate(raw)
@@ -145,17 +160,17 @@ def _parse_identity(
                 )
             )
         except InvalidIdentifier as exc:
-            errors.append(FieldError(loc=[*prefix, kind], msg=str(exc), type="invalid_identifier"))
+            errors.append(Violation.at((*prefix, kind), str(exc), "invalid_identifier"))
             ok = False
     if not ok:
         return None
     return IdentitySpec(customer_id=ref.customer_id, identifiers=tuple(identifiers))
 
 
-def _field_errors(exc: ValidationError, prefix: Loc) -> list[FieldError]:
+def _violations(exc: ValidationError, prefix: Path) -> list[Violation]:
     """Pydantic errors as paths and reasons; the offending input is never echoed back."""
     return [
-        FieldError(loc=[*prefix, *error["loc"]], msg=error["msg"], type=error["type"])
+        Violation.at((*prefix, *error["loc"]), error["msg"], error["type"])
         for error in exc.errors(include_url=False, include_input=False, include_context=False)
     ]
 

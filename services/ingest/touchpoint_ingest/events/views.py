@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from touchpoint_common.observability.metrics import EVENTS_REJECTED
 from touchpoint_ingest.events.coalesce import Coalescer
+from touchpoint_ingest.events.context import SERVICE, IngestContext
 from touchpoint_ingest.events.examples import EVENT_EXAMPLES
 from touchpoint_ingest.events.models import (
     BatchItemResult,
@@ -23,14 +24,14 @@ from touchpoint_ingest.events.models import (
     EventAccepted,
     FieldError,
     ItemStatus,
-    Loc,
     Problem,
     ValidationProblem,
+    field_errors,
 )
-from touchpoint_ingest.events.service import SERVICE, IngestContext, ItemOutcome
-from touchpoint_ingest.events.service import Problem as Why
+from touchpoint_ingest.events.outcomes import ItemOutcome, Refusal
 from touchpoint_ingest.events.validation import (
     MalformedBody,
+    Path,
     ValidEvent,
     parse_json,
     validate_event,
@@ -95,8 +96,8 @@ async def post_event(request: Request) -> JSONResponse:
     checked = validate_event(raw, now=datetime.now(UTC), rules=context.rules)
     if isinstance(checked, list):
         EVENTS_REJECTED.labels(SERVICE, "validation").inc()
-        return _validation_response(checked)
-    [outcome] = await _get_coalescer(request).submit([checked], [["body"]])
+        return _validation_response(field_errors(checked))
+    [outcome] = await _get_coalescer(request).submit([checked], [("body",)])
     return _single_response(outcome, context)
 
 
@@ -126,7 +127,7 @@ async def post_batch(request: Request) -> JSONResponse:
     results: list[BatchItemResult | None] = [None] * len(items)
     valid: list[tuple[int, ValidEvent]] = []
     for index, item in enumerate(items):
-        checked = validate_event(item, now=now, rules=context.rules, loc=_item_loc(index))
+        checked = validate_event(item, now=now, rules=context.rules, path=_item_path(index))
         if isinstance(checked, list):
             EVENTS_REJECTED.labels(SERVICE, "validation").inc()
             event_id = item.get("event_id") if isinstance(item, dict) else None
@@ -134,16 +135,19 @@ async def post_batch(request: Request) -> JSONResponse:
                 index=index,
                 event_id=_uuid_or_none(event_id),
                 status=ItemStatus.REJECTED,
-                errors=checked,
+                errors=field_errors(checked),
             )
         else:
             valid.append((index, checked))
     outcomes = await _get_coalescer(request).submit(
-        [event for _, event in valid], [_item_loc(index) for index, _ in valid]
+        [event for _, event in valid], [_item_path(index) for index, _ in valid]
     )
     for (index, _), outcome in zip(valid, outcomes, strict=True):
         results[index] = BatchItemResult(
-            index=index, event_id=outcome.event_id, status=outcome.status, errors=outcome.errors
+            index=index,
+            event_id=outcome.event_id,
+            status=outcome.status,
+            errors=field_errors(outcome.errors),
         )
     return _batch_response([result for result in results if result is not None], context)
 
@@ -154,8 +158,9 @@ class _EnvelopeInvalid(Exception):
         self.errors = errors
 
 
-def _item_loc(index: int) -> Loc:
-    return ["body", "events", index]
+def _item_path(index: int) -> Path:
+    """Where the index-th event of a batch is in the request body."""
+    return ("body", "events", index)
 
 
 def _uuid_or_none(value: object) -> UUID | None:
@@ -242,12 +247,12 @@ def _single_response(outcome: ItemOutcome, context: IngestContext) -> JSONRespon
     if outcome.status in (ItemStatus.ACCEPTED, ItemStatus.DUPLICATE):
         accepted = EventAccepted(event_id=outcome.event_id, status=outcome.status)
         return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
-    if outcome.problem is Why.UNKNOWN_CUSTOMER:
-        return _validation_response(outcome.errors)
-    message = outcome.errors[0].msg if outcome.errors else "broker or database unavailable"
-    if outcome.problem is Why.IN_PROGRESS:
+    if outcome.refusal is Refusal.UNKNOWN_CUSTOMER:
+        return _validation_response(field_errors(outcome.errors))
+    message = outcome.errors[0].reason if outcome.errors else "broker or database unavailable"
+    if outcome.refusal is Refusal.IN_PROGRESS:
         return JSONResponse({"detail": message}, status_code=409, headers={"Retry-After": "1"})
-    if outcome.problem in (Why.CONFLICT, Why.ERASED):
+    if outcome.refusal in (Refusal.CONFLICT, Refusal.ERASED):
         return JSONResponse({"detail": message}, status_code=409)
     return JSONResponse(
         {"detail": "the event could not be written to Kafka in time; retry (nothing accepted)"},

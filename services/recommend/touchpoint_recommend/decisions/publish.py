@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 
-from aiokafka import AIOKafkaProducer
-
-from touchpoint_common.events.codec import build_headers, encode_event, encode_key
 from touchpoint_common.events.models import InteractionEvent
-from touchpoint_common.events.payloads import (
-    Channel,
-    EventType,
-    OfferPresentedPayload,
-    OfferShown,
-)
+from touchpoint_common.events.payloads import Channel, EventType, OfferPresentedPayload
+from touchpoint_common.kafka.publisher import Publisher, event_record
 from touchpoint_common.observability.metrics import EVENTS_PRODUCED
 from touchpoint_recommend.domain.decide import Decision
+from touchpoint_recommend.store.protocol import PresentedDecision
 
 
 def build_offer_presented(
     decision: Decision, *, customer_id: str, now: datetime
 ) -> InteractionEvent:
     """The event that makes the decision log replayable (same contract as every event)."""
-    payload = OfferPresentedPayload(
-        decision_id=decision.decision_id,
-        segment=decision.segment,
-        strategy=decision.strategy,
-        holdout=decision.holdout,
-        offers=[
-            OfferShown(offer_id=o.offer_id, rank=o.rank, score=o.score, kind=o.kind)
-            for o in decision.offers
-        ],
+    presented = PresentedDecision.from_decision(decision)
+    payload = OfferPresentedPayload.model_validate(
+        presented.model_dump(include=set(OfferPresentedPayload.model_fields))
     )
     return InteractionEvent(
         event_id=uuid.uuid4(),
@@ -46,13 +33,8 @@ def build_offer_presented(
 
 
 async def publish_event(
-    producer: AIOKafkaProducer, *, topic: str, event: InteractionEvent, timeout_s: float
+    publisher: Publisher, *, topic: str, event: InteractionEvent, timeout_s: float
 ) -> None:
-    """Send and wait for the broker's acknowledgement (acks=all), within a deadline."""
-    await asyncio.wait_for(
-        producer.send_and_wait(
-            topic, value=encode_event(event), key=encode_key(event), headers=build_headers(event)
-        ),
-        timeout=timeout_s,
-    )
+    """Send and wait for the broker's acknowledgement (acks=all); NotAcknowledged if late."""
+    await publisher.publish_all([event_record(event, topic=topic)], timeout_s=timeout_s)
     EVENTS_PRODUCED.labels("recommend", event.type.value).inc()

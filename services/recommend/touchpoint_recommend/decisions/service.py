@@ -8,10 +8,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_recommend.configuration.holder import ConfigHolder
 from touchpoint_recommend.customers.profile_view import CustomerReader
 from touchpoint_recommend.decisions.models import NextOffers
@@ -44,7 +44,7 @@ class DecisionDeps:
     settings: RecommendSettings
     holder: ConfigHolder
     reader: CustomerReader
-    producer: AIOKafkaProducer | None
+    publisher: Publisher | None
     rng: random.Random
 
 
@@ -98,10 +98,10 @@ async def create_next_offers(
     )
     await store.create_decision(PresentedDecision.from_decision(decision))
     logged = False
-    if customer_id is not None and deps.producer is not None:
+    if customer_id is not None and deps.publisher is not None:
         event = build_offer_presented(decision, customer_id=customer_id, now=now)
         await publish_event(
-            deps.producer,
+            deps.publisher,
             topic=deps.settings.topic_interactions,
             event=event,
             timeout_s=deps.settings.recommend_produce_timeout_s,

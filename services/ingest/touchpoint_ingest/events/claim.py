@@ -1,0 +1,127 @@
+"""The claim transaction: claim the event_ids, lock and resolve the customers, then commit.
+
+The customer exists before any consumer can see the event; an event whose customer cannot be
+resolved releases its claim in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from touchpoint_common.events.payloads import EventType
+from touchpoint_common.identity import store
+from touchpoint_common.identity.store import IdentityCache, ResolvedCustomer
+from touchpoint_ingest.events.context import IngestContext
+from touchpoint_ingest.events.idempotency import ClaimState, claim_event_ids, release_claims
+from touchpoint_ingest.events.outcomes import ItemOutcome, claim_outcome, identity_outcome
+from touchpoint_ingest.events.validation import Path, ValidEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed event (by its index in the pass) and the customer it lands on."""
+
+    index: int
+    resolved: ResolvedCustomer
+
+
+@dataclass(kw_only=True)
+class ClaimResult:
+    """The events to produce, and the outcomes of those that were settled here."""
+
+    to_send: list[Claimed]
+    outcomes: dict[int, ItemOutcome]
+
+
+async def claim_and_resolve(
+    *,
+    context: IngestContext,
+    events: Sequence[ValidEvent],
+    unique: Sequence[int],
+    paths: Sequence[Path],
+) -> ClaimResult:
+    """One transaction over the first copy of each event_id (`unique` indexes into events)."""
+    result = ClaimResult(to_send=[], outcomes={})
+    async with context.sessions() as session, session.begin():
+        claims = await claim_event_ids(
+            db_session=session,
+            fingerprints={events[i].event_id: events[i].fingerprint for i in unique},
+            stale_after_s=context.settings.idempotency_claim_timeout_s,
+        )
+        await store.lock_identifiers(
+            db_session=session,
+            keys=(
+                ident.key
+                for index in unique
+                if claims[events[index].event_id] is ClaimState.CLAIMED
+                for ident in _identifiers_of(events[index])
+            ),
+        )
+        released: list[UUID] = []
+        for index in unique:
+            valid = events[index]
+            state = claims[valid.event_id]
+            if state is not ClaimState.CLAIMED:
+                result.outcomes[index] = claim_outcome(valid.event_id, state, paths[index])
+                continue
+            # Only identify writes before it can fail; other events fail before any write.
+            savepoint = session.begin_nested() if valid.link is not None else nullcontext()
+            try:
+                async with savepoint:
+                    resolved = await resolve_event(
+                        db_session=session, valid=valid, kek=context.kek, cache=context.cache
+                    )
+            except (store.UnknownCustomer, store.ErasedCustomer) as exc:
+                result.outcomes[index] = identity_outcome(valid, exc, paths[index])
+                released.append(valid.event_id)
+                continue
+            result.to_send.append(Claimed(index, resolved))
+        await release_claims(db_session=session, event_ids=released)
+    for claimed in result.to_send:
+        context.cache.remember(claimed.resolved)
+    return result
+
+
+async def resolve_event(
+    *, db_session: AsyncSession, valid: ValidEvent, kek: bytes, cache: IdentityCache
+) -> ResolvedCustomer:
+    """The customer an event lands on; identify links (and merges), erase never mints."""
+    spec = valid.customer
+    if valid.link is None:
+        return await store.resolve_customer(
+            db_session=db_session,
+            identifiers=spec.identifiers,
+            customer_id=spec.customer_id,
+            kek=kek,
+            cache=cache,
+            mint=valid.event.type is not EventType.ERASE,
+        )
+    everything = (*spec.identifiers, *valid.link.identifiers)
+    resolved = await store.resolve_customer(
+        db_session=db_session,
+        identifiers=everything,
+        customer_id=spec.customer_id,
+        kek=kek,
+        cache=cache,
+    )
+    resolved = await store.link_identifiers(
+        db_session=db_session,
+        resolved=resolved,
+        identifiers=everything,
+        customer_id=valid.link.customer_id,
+        kek=kek,
+    )
+    for merged in resolved.merged_customer_ids:
+        cache.forget_customer(merged)
+    return resolved
+
+
+def _identifiers_of(valid: ValidEvent) -> tuple[store.Identifier, ...]:
+    """Every identifier resolving this event may insert or repoint (its own and its links)."""
+    linked = valid.link.identifiers if valid.link is not None else ()
+    return (*valid.customer.identifiers, *linked)

@@ -1,0 +1,158 @@
+"""Producing with a deadline: every record acknowledged by the broker in time, or reported not.
+
+A send that outlives its deadline is not withdrawn (Kafka clients cannot): the producer keeps
+retrying it. A record with a `dedup_key` (an event's event_id) stays tracked while that send is
+under way, so that a retry of the same key waits for it instead of writing a second copy, and
+its late acknowledgement is reported to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from touchpoint_common.events.codec import build_headers, encode_event, encode_key
+from touchpoint_common.events.models import InteractionEvent
+
+logger = logging.getLogger(__name__)
+Delivery = asyncio.Future[Any]
+# How long a late-acknowledged send stays findable, so the caller can put it on record first.
+LATE_MEMORY_S = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutgoingRecord:
+    """One record to write: where, key, value, headers; `dedup_key` makes retries share a send."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    dedup_key: Hashable | None = None
+
+
+LateAck = Callable[[OutgoingRecord], None]
+
+
+class NotAcknowledged(TimeoutError):
+    """The broker did not acknowledge every record by the deadline (it refused or is retrying)."""
+
+    def __init__(self, acked: Sequence[bool]) -> None:
+        missing = sum(1 for ok in acked if not ok)
+        super().__init__(f"{missing} of {len(acked)} records not acknowledged in time")
+        self.acked = list(acked)
+
+
+def event_record(event: InteractionEvent, *, topic: str) -> OutgoingRecord:
+    """An InteractionEvent as its wire record, deduplicated by event_id."""
+    return OutgoingRecord(
+        topic=topic,
+        key=encode_key(event),
+        value=encode_event(event),
+        headers=tuple(build_headers(event)),
+        dedup_key=event.event_id,
+    )
+
+
+class Publisher:
+    """Sends records in order and waits for the broker's acknowledgements until a deadline."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.inflight: dict[Hashable, Delivery] = {}
+        self._late_watched: set[Hashable] = set()
+
+    async def publish(
+        self,
+        records: Sequence[OutgoingRecord],
+        *,
+        timeout_s: float,
+        on_late_ack: LateAck | None = None,
+    ) -> list[bool]:
+        """True per record acknowledged in time; `on_late_ack` hears of the others' success."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        deliveries: list[Delivery] = []
+
+        async def enqueue() -> None:
+            for record in records:
+                deliveries.append(await self._deliver(record))
+
+        try:
+            await asyncio.wait_for(enqueue(), timeout=timeout_s)
+        except (TimeoutError, KafkaError) as exc:
+            logger.warning("broker did not take the records", extra={"error": type(exc).__name__})
+        if deliveries:
+            await asyncio.wait(deliveries, timeout=max(0.0, deadline - loop.time()))
+        acked = [_succeeded(delivery) for delivery in deliveries]
+        for record, delivery in zip(records, deliveries, strict=False):
+            track = _track_key(record, delivery)
+            if not delivery.done() and track not in self._late_watched:
+                self._late_watched.add(track)
+                delivery.add_done_callback(partial(self._late, record, track, on_late_ack))
+        return acked + [False] * (len(records) - len(deliveries))
+
+    async def publish_all(self, records: Sequence[OutgoingRecord], *, timeout_s: float) -> None:
+        """Return once every record is acknowledged; raise NotAcknowledged at the deadline."""
+        acked = await self.publish(records, timeout_s=timeout_s)
+        if not all(acked):
+            raise NotAcknowledged(acked)
+
+    async def _deliver(self, record: OutgoingRecord) -> Delivery:
+        """The send still under way (or late-acknowledged) for this dedup_key, or a new one."""
+        earlier = self.inflight.get(record.dedup_key) if record.dedup_key is not None else None
+        if earlier is not None and (not earlier.done() or _succeeded(earlier)):
+            return earlier
+        delivery: Delivery = await self.producer.send(
+            record.topic, value=record.value, key=record.key, headers=list(record.headers)
+        )
+        track = _track_key(record, delivery)
+        if record.dedup_key is not None:
+            self.inflight[track] = delivery
+        delivery.add_done_callback(partial(self._settled, track))
+        return delivery
+
+    def _settled(self, track: Hashable, delivery: Delivery) -> None:
+        """Forget a finished send, unless a late success must stay findable for retries."""
+        if not delivery.cancelled():
+            delivery.exception()  # retrieved, so asyncio does not log it as forgotten
+        if not _succeeded(delivery) or track not in self._late_watched:
+            self._forget(track, delivery)
+
+    def _late(
+        self,
+        record: OutgoingRecord,
+        track: Hashable,
+        on_late_ack: LateAck | None,
+        delivery: Delivery,
+    ) -> None:
+        """A send that missed its deadline has finished: report its success."""
+        self._late_watched.discard(track)
+        if _succeeded(delivery):
+            if on_late_ack is not None:
+                on_late_ack(record)
+            # Until the late acknowledgement is on record, a retry must find this delivery.
+            loop = asyncio.get_running_loop()
+            loop.call_later(LATE_MEMORY_S, self._forget, track, delivery)
+
+    def _forget(self, track: Hashable, delivery: Delivery) -> None:
+        """Drop the tracked send for this key, if it is still this one."""
+        if self.inflight.get(track) is delivery:
+            del self.inflight[track]
+
+
+def _track_key(record: OutgoingRecord, delivery: Delivery) -> Hashable:
+    """What a send is tracked by: its dedup_key, or the send itself when it has none."""
+    return record.dedup_key if record.dedup_key is not None else id(delivery)
+
+
+def _succeeded(delivery: Delivery) -> bool:
+    """Done, not cancelled, and without an exception: the broker acknowledged it."""
+    return delivery.done() and not delivery.cancelled() and delivery.exception() is None
