@@ -35,6 +35,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from touchpoint_common.db.errors import DbFailure, classify, get_sqlstate, is_retryable
 from touchpoint_common.kafka.consumer import create_consumer
+from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.observability.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 from touchpoint_common.settings import CommonSettings
 from touchpoint_common.tracking.dead_letter import DeadLetter, Rejected, send_dead_letters
@@ -135,7 +136,7 @@ class TrackedConsumer(Generic[Item, Outcome]):
         self.tracking = tracking
         self.handler = handler
         self.sessions = sessions
-        self.producer = producer
+        self.publisher = Publisher(producer)
         self.group = tracking.group
         self.topic = tracking.topic
         self.positions: dict[int, int | None] = {}
@@ -331,7 +332,7 @@ class TrackedConsumer(Generic[Item, Outcome]):
     async def send_dead_letters(self, letters: list[DeadLetter]) -> None:
         """Every letter acknowledged by the broker before its offset may be committed."""
         await send_dead_letters(
-            self.producer,
+            self.publisher,
             letters,
             topic=self.tracking.dead_letter_topic,
             group=self.group,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
+
+from touchpoint_common.kafka.publisher import OutgoingRecord, Publisher
 
 DLQ_HEADER_PREFIX = "dlq_"
 MAX_REASON_BYTES = 1000
@@ -48,8 +49,18 @@ def get_dead_letter_headers(letter: DeadLetter, *, group: str) -> list[tuple[str
     ]
 
 
+def get_dead_letter_record(letter: DeadLetter, *, topic: str, group: str) -> OutgoingRecord:
+    """The letter as it goes out: the original key and value, the reason in the headers."""
+    return OutgoingRecord(
+        topic=topic,
+        key=letter.record.key,
+        value=letter.record.value,
+        headers=tuple(get_dead_letter_headers(letter, group=group)),
+    )
+
+
 async def send_dead_letters(
-    producer: AIOKafkaProducer,
+    publisher: Publisher,
     letters: list[DeadLetter],
     *,
     topic: str,
@@ -57,17 +68,7 @@ async def send_dead_letters(
     timeout_s: float,
 ) -> None:
     """Write every letter and wait for the broker: only then may their offsets be committed."""
-
-    async def send_all() -> None:
-        futures = [
-            await producer.send(
-                topic,
-                key=letter.record.key,
-                value=letter.record.value,
-                headers=get_dead_letter_headers(letter, group=group),
-            )
-            for letter in letters
-        ]
-        await asyncio.gather(*futures)
-
-    await asyncio.wait_for(send_all(), timeout=timeout_s)
+    await publisher.publish_all(
+        [get_dead_letter_record(letter, topic=topic, group=group) for letter in letters],
+        timeout_s=timeout_s,
+    )
