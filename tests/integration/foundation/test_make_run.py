@@ -16,13 +16,13 @@ import httpx
 import pytest
 
 from tests.conftest import report
-from touchpoint_common.devservers._common import get_free_port, is_port_open
-from touchpoint_common.devservers.run import _alive
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers._common import get_free_port, is_port_open
+from touchpoint_devtools.devservers.run import _alive
 
 pytestmark = pytest.mark.integration
 
-CLI = [sys.executable, "-m", "touchpoint_common.devservers.cli"]
+CLI = [sys.executable, "-m", "touchpoint_devtools.devservers.cli"]
 
 
 def alive(pid: int) -> bool:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from touchpoint_common.devservers import DevServerUnavailable, choose_path
-from touchpoint_common.devservers.kafka import LocalKafka, _new_cluster_id
+from touchpoint_devtools.devservers import DevServerUnavailable, choose_path
+from touchpoint_devtools.devservers.kafka import LocalKafka, new_cluster_id
 
 
 def engine(reachable: bool) -> tuple[bool, str]:
@@ -63,7 +63,7 @@ def test_forced_docker_without_engine_names_the_problem() -> None:
 
 def test_cluster_id_has_kafka_uuid_form() -> None:
     """Cluster ids are 22 URL-safe base64 characters, as StorageTool expects, and fresh."""
-    ids = {_new_cluster_id() for _ in range(50)}
+    ids = {new_cluster_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_id) for cluster_id in ids)
 

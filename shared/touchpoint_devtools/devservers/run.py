@@ -23,15 +23,15 @@ from types import FrameType
 
 import httpx
 
-from touchpoint_common.devservers import (
+from touchpoint_devtools.devservers import (
     DATABASE_ENV,
     KAFKA_ENV,
     DevServers,
     choose_path,
     start_servers,
 )
-from touchpoint_common.devservers._common import is_port_open, terminate_group
-from touchpoint_common.devservers.postgres import SYSTEM_USER, find_binaries
+from touchpoint_devtools.devservers._common import is_port_open, terminate_group
+from touchpoint_devtools.devservers.postgres import SYSTEM_USER, find_binaries
 
 logger = logging.getLogger(__name__)
 

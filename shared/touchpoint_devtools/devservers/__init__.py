@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from touchpoint_common.devservers._common import DevServerUnavailable
-from touchpoint_common.devservers.kafka import LocalKafka, ensure_kafka_libs, run_kafka_tool
-from touchpoint_common.devservers.postgres import LocalPostgres
+from touchpoint_devtools.devservers._common import DevServerUnavailable
+from touchpoint_devtools.devservers.kafka import LocalKafka, ensure_kafka_libs, run_kafka_tool
+from touchpoint_devtools.devservers.postgres import LocalPostgres
 
 __all__ = [
     "DevServerUnavailable",
@@ -114,7 +114,7 @@ def choose_path(
     if mode == "local":
         return "local", f"{MODE_ENV}=local"
     if docker_reachable is None:
-        from touchpoint_common.devservers.docker import docker_engine_reachable
+        from touchpoint_devtools.devservers.docker import docker_engine_reachable
 
         docker_reachable = docker_engine_reachable
     reachable, why = docker_reachable()
@@ -133,7 +133,7 @@ def _start_kafka(path: Path_, workdir: Path | None) -> tuple[ServerInfo, _Stoppa
         return ServerInfo("kafka", "env", address, f"existing broker from {KAFKA_ENV}"), None
     started = time.monotonic()
     if path == "docker":
-        from touchpoint_common.devservers.docker import DockerKafka
+        from touchpoint_devtools.devservers.docker import DockerKafka
 
         container = DockerKafka()
         address = container.start()
@@ -159,7 +159,7 @@ def _start_postgres(path: Path_, workdir: Path | None) -> tuple[ServerInfo, _Sto
         ), None
     started = time.monotonic()
     if path == "docker":
-        from touchpoint_common.devservers.docker import DockerPostgres
+        from touchpoint_devtools.devservers.docker import DockerPostgres
 
         container = DockerPostgres()
         address = container.start()
