@@ -56,9 +56,9 @@ def can_bind(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def prefer_port(preferred: int, *, what: str) -> tuple[int, str]:
-    """`preferred` when free, else a free port; and a note saying which and why."""
+    """`preferred` when free (note ""), else a free port and a note saying why."""
     if can_bind(preferred) and not is_port_open(preferred):
-        return preferred, f"{what} on its conventional port {preferred}"
+        return preferred, ""
     port = get_free_port()
     return port, f"{what} on free port {port}: {preferred} is in use"
 
@@ -75,6 +75,16 @@ class LocalServer(ABC):
 
     workdir: Path
     _owns_workdir: bool
+
+    @property
+    @abstractmethod
+    def address(self) -> str:
+        """Where clients connect (bootstrap host:port, or a database URL)."""
+
+    @property
+    @abstractmethod
+    def detail(self) -> str:
+        """What runs: product, version and how it was obtained."""
 
     @abstractmethod
     def start(self) -> str:

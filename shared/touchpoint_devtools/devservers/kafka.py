@@ -232,6 +232,11 @@ def new_cluster_id(draw: Callable[[], bytes] = _random_uuid_bytes) -> str:
             return text
 
 
+def storage_format_args(cluster_id: str, properties: Path) -> list[str]:
+    """kafka-storage's `format` arguments; the id is glued to its option, so it stays a value."""
+    return ["format", f"--cluster-id={cluster_id}", "--config", str(properties)]
+
+
 class LocalKafka(LocalServer):
     """One broker+controller process on 127.0.0.1; stop() keeps data so start() resumes it."""
 
@@ -251,6 +256,16 @@ class LocalKafka(LocalServer):
         if self.port is None:
             raise RuntimeError("LocalKafka has not been started")
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def address(self) -> str:
+        """The bootstrap address."""
+        return self.bootstrap
+
+    @property
+    def detail(self) -> str:
+        """Version and origin of the broker."""
+        return f"Apache Kafka {self.version} (KRaft, jars from Maven Central, pid {self.pid})"
 
     @property
     def running(self) -> bool:
@@ -359,12 +374,7 @@ class LocalKafka(LocalServer):
 
     def _format_storage(self, properties: Path) -> None:
         command = _java_command(
-            "kafka.tools.StorageTool",
-            "format",
-            # One argument, so the parser never reads the id as an option (belt and braces).
-            f"--cluster-id={new_cluster_id()}",
-            "--config",
-            str(properties),
+            "kafka.tools.StorageTool", *storage_format_args(new_cluster_id(), properties)
         )
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:

@@ -138,6 +138,16 @@ class LocalPostgres(LocalServer):
         return f"postgresql+asyncpg://{ROLE}:{PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
 
     @property
+    def address(self) -> str:
+        """The database URL."""
+        return self.url
+
+    @property
+    def detail(self) -> str:
+        """Version and location of the cluster."""
+        return f"PostgreSQL {self.version} (initdb + pg_ctl, {self.datadir})"
+
+    @property
     def running(self) -> bool:
         """True while the postmaster answers pg_ctl status."""
         if self._binaries is None or not self.datadir.is_dir():
