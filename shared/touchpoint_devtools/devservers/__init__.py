@@ -146,16 +146,18 @@ def _start_docker(kind: Kind) -> tuple[str, str, _Stoppable]:
     return container.start(), f"container {container.image}", container
 
 
-def _start_local(kind: Kind, workdir: Path | None, port: int | None) -> LocalKafka | LocalPostgres:
-    """Start `kind` from local binaries in workdir/<kind> (port None: a free one)."""
+def _start_local(
+    kind: Kind, workdir: Path | None, port: int | None
+) -> tuple[str, LocalKafka | LocalPostgres]:
+    """Start `kind` from local binaries in workdir/<kind> (port None: a free one): its address."""
     folder = workdir / kind if workdir else None
     server = LocalKafka(folder, port) if kind == "kafka" else LocalPostgres(folder, port)
     try:
-        server.start()
+        address = server.start()
     except BaseException:
         server.close()
         raise
-    return server
+    return address, server
 
 
 def _start(
@@ -173,8 +175,8 @@ def _start(
     port, port_note = None, ""
     if conventional_port:
         port, port_note = prefer_port(CONVENTIONAL_PORTS[kind], what=_NOUN[kind])
-    server = _start_local(kind, workdir, port)
-    info = ServerInfo(kind, "local", server.address, server.detail, time.monotonic() - started)
+    address, server = _start_local(kind, workdir, port)
+    info = ServerInfo(kind, "local", address, server.detail, time.monotonic() - started)
     info.port_note = port_note
     if isinstance(server, LocalKafka):
         info.pid = server.pid

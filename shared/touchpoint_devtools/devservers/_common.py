@@ -74,12 +74,14 @@ class LocalServer(ABC):
     """A server run from local binaries in a work folder: start, stop, close, `with`."""
 
     workdir: Path
+    port: int | None
     _owns_workdir: bool
 
-    @property
-    @abstractmethod
-    def address(self) -> str:
-        """Where clients connect (bootstrap host:port, or a database URL)."""
+    def started_port(self) -> int:
+        """The port the server listens on; raises before the first start()."""
+        if self.port is None:
+            raise RuntimeError(f"{type(self).__name__} has not been started")
+        return self.port
 
     @property
     @abstractmethod

@@ -253,19 +253,7 @@ class LocalKafka(LocalServer):
     @property
     def bootstrap(self) -> str:
         """host:port of the PLAINTEXT listener."""
-        if self.port is None:
-            raise RuntimeError("LocalKafka has not been started")
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def address(self) -> str:
-        """The bootstrap address."""
-        return self.bootstrap
-
-    @property
-    def detail(self) -> str:
-        """Version and origin of the broker."""
-        return f"Apache Kafka {self.version} (KRaft, jars from Maven Central, pid {self.pid})"
+        return f"127.0.0.1:{self.started_port()}"
 
     @property
     def running(self) -> bool:
@@ -276,6 +264,11 @@ class LocalKafka(LocalServer):
     def pid(self) -> int | None:
         """The broker's process id while it runs."""
         return self._process.pid if self.running and self._process else None
+
+    @property
+    def detail(self) -> str:
+        """Version and origin of the broker."""
+        return f"Apache Kafka {self.version} (KRaft, jars from Maven Central, pid {self.pid})"
 
     def start(self) -> str:
         """Start (or restart on the same port and data) and wait until metadata answers."""

@@ -133,19 +133,8 @@ class LocalPostgres(LocalServer):
     @property
     def url(self) -> str:
         """SQLAlchemy asyncpg URL of the `touchpoint` database."""
-        if self.port is None:
-            raise RuntimeError("LocalPostgres has not been started")
-        return f"postgresql+asyncpg://{ROLE}:{PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
-
-    @property
-    def address(self) -> str:
-        """The database URL."""
-        return self.url
-
-    @property
-    def detail(self) -> str:
-        """Version and location of the cluster."""
-        return f"PostgreSQL {self.version} (initdb + pg_ctl, {self.datadir})"
+        port = self.started_port()
+        return f"postgresql+asyncpg://{ROLE}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}"
 
     @property
     def running(self) -> bool:
@@ -154,6 +143,11 @@ class LocalPostgres(LocalServer):
             return False
         result = self._run([self._binaries["pg_ctl"], "-D", str(self.datadir), "status"])
         return result.returncode == 0
+
+    @property
+    def detail(self) -> str:
+        """Version and location of the cluster."""
+        return f"PostgreSQL {self.version} (initdb + pg_ctl, {self.datadir})"
 
     def start(self) -> str:
         """initdb on first start, then pg_ctl start; returns the database URL."""
