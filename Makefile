@@ -37,14 +37,15 @@ test: install lint
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
 
-# Broker, database and the three services (ingest :8001, profile :8002, recommend :8003).
-# Ctrl-C, or `make stop` from another shell, stops all of it.
+# Broker (127.0.0.1:9092 when free), database (:5432 when free) and the three services
+# (ingest :8001, profile :8002, recommend :8003). Ctrl-C, or `make stop` from another shell,
+# stops all of it. The dev servers live in the development-only touchpoint_devtools package.
+DEVSERVERS := $(BIN)/python -m touchpoint_devtools.devservers
 run: install
-	$(BIN)/touchpoint-devservers run
+	$(DEVSERVERS) run
 
 stop:
-	@if [ -x $(BIN)/touchpoint-devservers ]; then $(BIN)/touchpoint-devservers stop; \
-	else echo "nothing to stop"; fi
+	@if [ -x $(BIN)/python ]; then $(DEVSERVERS) stop; else echo "nothing to stop"; fi
 
 # Ops. `make lag ARGS="--group touchpoint-profile --watch 5"`: consumer lag as a table, read from
 # TOUCHPOINT_KAFKA_BOOTSTRAP when set, else from the profile service on :8002 (`make run`/`make up`).
@@ -68,7 +69,7 @@ down:
 # Recommend: synthetic customers answer offers; learned strategy vs fixed-priority holdout.
 # `make simulate ARGS="--rounds 10000 --seed 3"`.
 simulate: install
-	$(BIN)/python -m touchpoint_recommend.simulate $(ARGS)
+	$(BIN)/python -m touchpoint_devtools.simulate $(ARGS)
 
 .PHONY: simulate
 
@@ -85,7 +86,7 @@ rebuild: install
 INGEST_URL ?= http://localhost:8001
 demo: install
 	@curl -sf $(INGEST_URL)/readyz >/dev/null || { echo "ingest is not ready at $(INGEST_URL): start it with 'make run'" >&2; exit 1; }
-	$(BIN)/python -m touchpoint_ingest.generator --url $(INGEST_URL) --customers 200 --rate 50 --duration 30 --seed 42 $(ARGS)
+	$(BIN)/python -m touchpoint_devtools.generator --url $(INGEST_URL) --customers 200 --rate 50 --duration 30 --seed 42 $(ARGS)
 
 .PHONY: demo
 

@@ -23,10 +23,10 @@ import httpx
 
 from touchpoint_common.db.engine import create_engine
 from touchpoint_common.db.migrate import run_migrations
-from touchpoint_common.devservers import DevServers, start_servers
-from touchpoint_common.devservers.databases import create_database, drop_database
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers import DevServers, start_servers
+from touchpoint_devtools.devservers.databases import create_database, drop_database
 
 HOST = "127.0.0.1"
 SERVICE_MODULES = {

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 
 from bench.stats import Report, run_load
-from touchpoint_ingest.generator.traffic import TrafficModel
+from touchpoint_devtools.generator.traffic import TrafficModel
 
 SECTION = "ingest"
 

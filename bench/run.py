@@ -23,7 +23,7 @@ from bench.stats import Figure, Report
 from bench.wire import history
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.identity.lookup import find_customer_by_identifier
-from touchpoint_ingest.generator.traffic import TrafficModel
+from touchpoint_devtools.generator.traffic import TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
 RESULTS = Path(__file__).resolve().parent / "results.json"

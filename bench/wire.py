@@ -14,9 +14,9 @@ from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.identity import pii
 from touchpoint_common.identity.store import DigestKey, Identifier, ResolvedCustomer
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.generator.traffic import Event, TrafficModel
 from touchpoint_ingest.events.validation import Rules, ValidEvent, validate_event
 from touchpoint_ingest.events.wire import build_interaction
-from touchpoint_ingest.generator.traffic import Event, TrafficModel
 
 
 def validation_rules(settings: CommonSettings) -> Rules:

@@ -16,10 +16,10 @@ import pytest_asyncio
 
 from touchpoint_common.db.engine import create_engine
 from touchpoint_common.db.migrate import run_migrations
-from touchpoint_common.devservers import DevServers, LocalKafka, start_servers
-from touchpoint_common.devservers.databases import create_database, drop_database
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers import DevServers, LocalKafka, start_servers
+from touchpoint_devtools.devservers.databases import create_database, drop_database
 
 SESSION_SUFFIX = uuid.uuid4().hex[:8]
 _evidence: list[str] = []

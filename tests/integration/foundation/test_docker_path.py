@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from touchpoint_common.devservers.docker import (
+from touchpoint_common.kafka.admin import check_broker
+from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers.docker import (
     DockerKafka,
     DockerPostgres,
     docker_engine_reachable,
 )
-from touchpoint_common.kafka.admin import check_broker
-from touchpoint_common.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 

@@ -12,11 +12,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from tests.conftest import report
-from touchpoint_common.devservers import LocalKafka, ensure_kafka_libs, run_kafka_tool
-from touchpoint_common.devservers._common import is_port_open
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.configuration import TopicSpec
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers import LocalKafka, ensure_kafka_libs, run_kafka_tool
+from touchpoint_devtools.devservers._common import is_port_open
 
 pytestmark = pytest.mark.integration
 

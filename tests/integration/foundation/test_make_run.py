@@ -14,26 +14,29 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.conftest import report
-from touchpoint_common.devservers._common import get_free_port, is_port_open
-from touchpoint_common.devservers.run import _alive
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers._common import get_free_port, is_port_open
+from touchpoint_devtools.devservers.run import _alive
 
 pytestmark = pytest.mark.integration
 
-CLI = [sys.executable, "-m", "touchpoint_common.devservers.cli"]
+CLI = [sys.executable, "-m", "touchpoint_devtools.devservers"]
 
 
 def alive(pid: int) -> bool:
     return _alive(pid)
 
 
+Supervisor = tuple[subprocess.Popen[str], dict[str, int], Path, list[str]]
+
+
 @pytest.fixture
-def supervisor(
-    settings: CommonSettings, tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[str], dict[str, int], Path]]:
-    """`touchpoint-devservers run` on free ports against the session's servers and topics."""
+def supervisor(settings: CommonSettings, tmp_path: Path) -> Iterator[Supervisor]:
+    """`make run`'s command on free ports against the session's servers and topics; yields
+    the process, the service ports, its folder and what it printed up to "stops all of it"."""
     ports = {name: get_free_port() for name in ("ingest", "profile", "recommend")}
     env = {
         **os.environ,
@@ -61,14 +64,14 @@ def supervisor(
         deadline = time.monotonic() + 150
         for line in stdout:
             lines.append(line)
-            if "everything is up" in line:
+            if "stops all of it" in line:
                 break
             assert time.monotonic() < deadline, "".join(lines[-30:])
         else:
             pytest.fail("supervisor ended before the services were up:\n" + "".join(lines[-40:]))
         # Keep reading so the services never block on a full pipe.
         threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
-        yield process, ports, tmp_path
+        yield process, ports, tmp_path, lines
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -82,12 +85,10 @@ def check_all_ready(ports: dict[str, int]) -> None:
         assert response.status_code == 200, (name, response.text)
 
 
-def test_run_then_stop_leaves_nothing(
-    supervisor: tuple[subprocess.Popen[str], dict[str, int], Path],
-) -> None:
+def test_run_then_stop_leaves_nothing(supervisor: Supervisor) -> None:
     """All three services answer /readyz 200; `stop` from another process ends the
     supervisor and every service process, and frees the ports and the state file."""
-    process, ports, workdir = supervisor
+    process, ports, workdir, _ = supervisor
     check_all_ready(ports)
     state = json.loads((workdir / ".run" / "run.json").read_text())
     service_pids = list(state["services"].values())
@@ -101,12 +102,29 @@ def test_run_then_stop_leaves_nothing(
     report(f"make run: 3 services ready on {sorted(ports.values())}; make stop left nothing")
 
 
-def test_stop_cleans_up_after_a_killed_supervisor(
-    supervisor: tuple[subprocess.Popen[str], dict[str, int], Path],
+def test_run_prints_the_broker_and_database_with_the_services(
+    supervisor: Supervisor, settings: CommonSettings
 ) -> None:
+    """Next to the service URLs, `make run` prints the broker's bootstrap address (ready for
+    kcat and kafka-consumer-groups) and the database as a psql URL, and they are the
+    servers the services use."""
+    _, ports, _, lines = supervisor
+    block = "".join(lines[next(i for i, line in enumerate(lines) if "everything is up" in line) :])
+    for port in ports.values():
+        assert f"http://127.0.0.1:{port}" in block
+    bootstrap = settings.kafka_bootstrap
+    assert f"kafka     {bootstrap}  (kcat -b {bootstrap} -L;" in block
+    assert f"kafka-consumer-groups --bootstrap-server {bootstrap}" in block
+    database = make_url(settings.database_url)
+    libpq = database.set(drivername="postgresql").render_as_string(hide_password=False)
+    assert f"postgres  {libpq}  (psql" in block
+    report(f"make run prints kafka {bootstrap} and postgres {database.host}:{database.port}")
+
+
+def test_stop_cleans_up_after_a_killed_supervisor(supervisor: Supervisor) -> None:
     """If the supervisor dies without cleaning up, `stop` still ends the services it
     recorded in .run/run.json."""
-    process, ports, workdir = supervisor
+    process, ports, workdir, _ = supervisor
     state = json.loads((workdir / ".run" / "run.json").read_text())
     service_pids = list(state["services"].values())
     os.kill(process.pid, signal.SIGKILL)

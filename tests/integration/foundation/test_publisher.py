@@ -11,7 +11,6 @@ import pytest
 
 from tests.integration.foundation.test_kafka_roundtrip import make_event as make_customer_event
 from tests.integration.ingest.conftest import TopicReader
-from touchpoint_common.devservers import LocalKafka
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.producer import create_producer
@@ -22,6 +21,7 @@ from touchpoint_common.kafka.publisher import (
     event_record,
 )
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers import LocalKafka
 
 pytestmark = pytest.mark.integration
 

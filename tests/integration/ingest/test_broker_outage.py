@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from tests.integration.ingest.conftest import TopicReader, make_ingest_settings
 from tests.integration.ingest.test_events_api import fresh, unique_phone
-from touchpoint_common.devservers import LocalKafka
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers import LocalKafka
 from touchpoint_ingest.main import create_app
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,6 @@ from tests.conftest import report
 from tests.integration.profile.conftest import drain, make_profile_settings
 from tests.integration.profile.test_consumer import db_offsets, purchases
 from touchpoint_common.db.engine import create_engine, create_session_factory
-from touchpoint_common.devservers.kafka import run_kafka_tool
 from touchpoint_common.events.codec import build_headers, encode_event, encode_key
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.kafka.admin import create_topics
@@ -20,6 +19,7 @@ from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.ops.collector import LagCollector
 from touchpoint_common.ops.describe_table import parse_describe_table
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers.kafka import run_kafka_tool
 from touchpoint_profile.consumer.runner import ProfileConsumer
 
 pytestmark = pytest.mark.integration

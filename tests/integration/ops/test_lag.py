@@ -16,7 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import report
 from tests.integration.ops.apps import create_ops_app, serve
-from touchpoint_common.devservers.kafka import run_kafka_tool
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.configuration import TopicSpec
 from touchpoint_common.kafka.producer import create_producer
@@ -24,6 +23,7 @@ from touchpoint_common.ops.collector import LagCollector
 from touchpoint_common.ops.describe_table import parse_describe_table
 from touchpoint_common.ops.settings import OpsSettings
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers.kafka import run_kafka_tool
 
 pytestmark = pytest.mark.integration
 

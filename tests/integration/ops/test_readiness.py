@@ -17,10 +17,10 @@ from tests.conftest import report
 from tests.integration.ops.apps import create_ops_app, serve
 from touchpoint_common.db.engine import create_engine
 from touchpoint_common.db.migrate import run_migrations
-from touchpoint_common.devservers import LocalKafka
-from touchpoint_common.devservers._common import get_free_port
 from touchpoint_common.ops.settings import OpsSettings
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers import LocalKafka
+from touchpoint_devtools.devservers._common import get_free_port
 
 pytestmark = pytest.mark.integration
 

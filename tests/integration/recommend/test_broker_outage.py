@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.recommend.conftest import event, new_loyalty_id, post_event
-from touchpoint_common.devservers import LocalKafka
+from touchpoint_devtools.devservers import LocalKafka
 from touchpoint_recommend.main import create_app
 from touchpoint_recommend.settings import RecommendSettings
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.db.migrate import _config, run_migrations
-from touchpoint_common.devservers.databases import create_database, drop_database
 from touchpoint_common.settings import CommonSettings
 from touchpoint_common.tracking.offsets import OffsetConflict, OffsetStore, PostgresOffsetStore
+from touchpoint_devtools.devservers.databases import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from touchpoint_devtools.generator.cli import Tally
+from touchpoint_devtools.generator.traffic import TrafficModel
 from touchpoint_ingest.events.validation import Rules, ValidEvent, validate_event
-from touchpoint_ingest.generator.cli import Tally
-from touchpoint_ingest.generator.traffic import TrafficModel
 
 RULES = Rules(hmac_key=b"k" * 32, default_region="CN", max_future_skew=timedelta(minutes=5))
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

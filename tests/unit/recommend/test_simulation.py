@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from touchpoint_recommend.simulate import run_simulation
+from touchpoint_devtools.simulate import run_simulation
 
 ROUNDS = 3000
 MARGIN = 0.10

@@ -1,4 +1,4 @@
-"""`touchpoint-devservers`: a broker and a database for development, until Ctrl-C."""
+"""`python -m touchpoint_devtools.devservers`: a broker and a database for development."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ import typer
 
 from touchpoint_common.db.engine import create_engine
 from touchpoint_common.db.migrate import run_migrations
-from touchpoint_common.devservers import (
+from touchpoint_common.kafka.admin import create_topics
+from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers import (
     DevServers,
     DevServerUnavailable,
     ensure_kafka_libs,
     start_servers,
 )
-from touchpoint_common.kafka.admin import create_topics
-from touchpoint_common.settings import CommonSettings
 
 app = typer.Typer(
     help="Real Kafka and PostgreSQL for local development and tests.",
@@ -121,7 +121,7 @@ def run_all(
     recommend_port: Annotated[int, typer.Option(envvar="RECOMMEND_PORT")] = 8003,
 ) -> None:
     """`make run`: servers plus the three services; Ctrl-C or `stop` ends all of it."""
-    from touchpoint_common.devservers.run import run
+    from touchpoint_devtools.devservers.run import run
 
     raise typer.Exit(
         run(ingest_port=ingest_port, profile_port=profile_port, recommend_port=recommend_port)
@@ -131,7 +131,7 @@ def run_all(
 @app.command()
 def stop() -> None:
     """`make stop`: stop what `run` started (from another shell)."""
-    from touchpoint_common.devservers.run import request_stop
+    from touchpoint_devtools.devservers.run import request_stop
 
     raise typer.Exit(request_stop())
 

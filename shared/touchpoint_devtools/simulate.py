@@ -1,6 +1,6 @@
 """Simulated customers answering offers: does learning beat the fixed-priority holdout?
 
-`python -m touchpoint_recommend.simulate --rounds 4000 --seed 11` prints acceptance rates of
+`python -m touchpoint_devtools.simulate --rounds 4000 --seed 11` prints acceptance rates of
 the learned strategy (Thompson sampling on Beta posteriors) and of the holdout. Pure: no I/O
 but the printout, deterministic for a seed.
 """

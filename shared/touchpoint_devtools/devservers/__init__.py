@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from touchpoint_common.devservers._common import DevServerUnavailable
-from touchpoint_common.devservers.kafka import LocalKafka, ensure_kafka_libs, run_kafka_tool
-from touchpoint_common.devservers.postgres import LocalPostgres
+from touchpoint_devtools.devservers._common import DevServerUnavailable, prefer_port
+from touchpoint_devtools.devservers.kafka import LocalKafka, ensure_kafka_libs, run_kafka_tool
+from touchpoint_devtools.devservers.postgres import LocalPostgres
 
 __all__ = [
+    "CONVENTIONAL_PORTS",
     "DevServerUnavailable",
     "DevServers",
     "LocalKafka",
@@ -39,6 +40,7 @@ KAFKA_ENV = "TOUCHPOINT_KAFKA_BOOTSTRAP"
 DATABASE_ENV = "TOUCHPOINT_DATABASE_URL"
 MODE_ENV = "TOUCHPOINT_DEVSERVERS_MODE"
 Path_ = Literal["env", "docker", "local"]
+Kind = Literal["kafka", "postgres"]
 
 
 class _Stoppable(Protocol):
@@ -49,7 +51,7 @@ class _Stoppable(Protocol):
 class ServerInfo:
     """Which server is used, how it was obtained, and how long starting it took."""
 
-    kind: Literal["kafka", "postgres"]
+    kind: Kind
     path: Path_
     address: str
     detail: str
@@ -59,12 +61,15 @@ class ServerInfo:
     data_dir: str | None = None
     reason: str = ""
     """Why this path was chosen (e.g. "no Docker engine reachable (...)")."""
+    port_note: str = ""
+    """Which port a local server got and why (e.g. "broker on free port 40123: 9092 is in use")."""
 
     def describe(self) -> str:
         """One line for logs and test output."""
         took = f", started in {self.start_seconds:.1f}s" if self.path != "env" else ""
         why = f" [{self.reason}]" if self.reason else ""
-        return f"{self.kind}: {self.path} path{why}, {self.detail} at {self.address}{took}"
+        port = f" ({self.port_note})" if self.port_note else ""
+        return f"{self.kind}: {self.path} path{why}, {self.detail} at {self.address}{port}{took}"
 
 
 @dataclass
@@ -100,7 +105,7 @@ class DevServers:
 
 
 def choose_path(
-    kind: Literal["kafka", "postgres"],
+    kind: Kind,
     *,
     environ: dict[str, str] | None = None,
     docker_reachable: Callable[[], tuple[bool, str]] | None = None,
@@ -114,7 +119,7 @@ def choose_path(
     if mode == "local":
         return "local", f"{MODE_ENV}=local"
     if docker_reachable is None:
-        from touchpoint_common.devservers.docker import docker_engine_reachable
+        from touchpoint_devtools.devservers.docker import docker_engine_reachable
 
         docker_reachable = docker_engine_reachable
     reachable, why = docker_reachable()
@@ -127,61 +132,57 @@ def choose_path(
     return "local", why
 
 
-def _start_kafka(path: Path_, workdir: Path | None) -> tuple[ServerInfo, _Stoppable | None]:
+_ENV_VARIABLE: dict[Kind, str] = {"kafka": KAFKA_ENV, "postgres": DATABASE_ENV}
+_NOUN: dict[Kind, str] = {"kafka": "broker", "postgres": "database"}
+CONVENTIONAL_PORTS: dict[Kind, int] = {"kafka": 9092, "postgres": 5432}
+"""Where developers' tools look first (kcat, kafka-consumer-groups, psql, settings defaults)."""
+
+
+def _start_docker(kind: Kind) -> tuple[str, str, _Stoppable]:
+    """Start `kind` in a container: (address, detail, the container)."""
+    from touchpoint_devtools.devservers.docker import DockerKafka, DockerPostgres
+
+    container = DockerKafka() if kind == "kafka" else DockerPostgres()
+    return container.start(), f"container {container.image}", container
+
+
+def _start_local(
+    kind: Kind, workdir: Path | None, port: int | None
+) -> tuple[str, LocalKafka | LocalPostgres]:
+    """Start `kind` from local binaries in workdir/<kind> (port None: a free one): its address."""
+    folder = workdir / kind if workdir else None
+    server = LocalKafka(folder, port) if kind == "kafka" else LocalPostgres(folder, port)
+    try:
+        address = server.start()
+    except BaseException:
+        server.close()
+        raise
+    return address, server
+
+
+def _start(
+    kind: Kind, path: Path_, workdir: Path | None, *, conventional_port: bool
+) -> tuple[ServerInfo, _Stoppable | None]:
+    """Start (or adopt) one server on the chosen path."""
     if path == "env":
-        address = os.environ[KAFKA_ENV]
-        return ServerInfo("kafka", "env", address, f"existing broker from {KAFKA_ENV}"), None
+        variable = _ENV_VARIABLE[kind]
+        detail = f"existing {_NOUN[kind]} from {variable}"
+        return ServerInfo(kind, "env", os.environ[variable], detail), None
     started = time.monotonic()
     if path == "docker":
-        from touchpoint_common.devservers.docker import DockerKafka
-
-        container = DockerKafka()
-        address = container.start()
-        info = ServerInfo("kafka", "docker", address, f"container {container.image}")
-        info.start_seconds = time.monotonic() - started
-        return info, container
-    broker = LocalKafka(workdir=workdir / "kafka" if workdir else None)
-    try:
-        address = broker.start()
-    except BaseException:
-        broker.close()
-        raise
-    detail = f"Apache Kafka {broker.version} (KRaft, jars from Maven Central, pid {broker.pid})"
-    info = ServerInfo("kafka", "local", address, detail, time.monotonic() - started, pid=broker.pid)
-    return info, _Closing(broker)
-
-
-def _start_postgres(path: Path_, workdir: Path | None) -> tuple[ServerInfo, _Stoppable | None]:
-    if path == "env":
-        address = os.environ[DATABASE_ENV]
-        return ServerInfo(
-            "postgres", "env", address, f"existing database from {DATABASE_ENV}"
-        ), None
-    started = time.monotonic()
-    if path == "docker":
-        from touchpoint_common.devservers.docker import DockerPostgres
-
-        container = DockerPostgres()
-        address = container.start()
-        info = ServerInfo("postgres", "docker", address, f"container {container.image}")
-        info.start_seconds = time.monotonic() - started
-        return info, container
-    database = LocalPostgres(workdir=workdir / "postgres" if workdir else None)
-    try:
-        address = database.start()
-    except BaseException:
-        database.close()
-        raise
-    detail = f"PostgreSQL {database.version} (initdb + pg_ctl, {database.datadir})"
-    info = ServerInfo(
-        "postgres",
-        "local",
-        address,
-        detail,
-        time.monotonic() - started,
-        data_dir=str(database.datadir),
-    )
-    return info, _Closing(database)
+        address, detail, container = _start_docker(kind)
+        return ServerInfo(kind, "docker", address, detail, time.monotonic() - started), container
+    port, port_note = None, ""
+    if conventional_port:
+        port, port_note = prefer_port(CONVENTIONAL_PORTS[kind], what=_NOUN[kind])
+    address, server = _start_local(kind, workdir, port)
+    info = ServerInfo(kind, "local", address, server.detail, time.monotonic() - started)
+    info.port_note = port_note
+    if isinstance(server, LocalKafka):
+        info.pid = server.pid
+    else:
+        info.data_dir = str(server.datadir)
+    return info, _Closing(server)
 
 
 @dataclass
@@ -192,26 +193,27 @@ class _Closing:
         self.server.close()
 
 
-def start_servers(workdir: Path | None = None) -> DevServers:
-    """Start (or adopt from the environment) a broker and a database; log the path of each."""
+def start_servers(workdir: Path | None = None, *, conventional_ports: bool = False) -> DevServers:
+    """Start (or adopt from the environment) a broker and a database; log the path of each.
+
+    conventional_ports: local servers listen on 9092 and 5432 when free (`make run`); tests
+    and `up` leave it off and get free random ports, so they never collide.
+    """
     stoppers: list[Callable[[], None]] = []
+    infos: dict[Kind, ServerInfo] = {}
     try:
-        kafka_path, kafka_why = choose_path("kafka")
-        logger.info("kafka: using the %s path (%s)", kafka_path, kafka_why)
-        kafka, kafka_server = _start_kafka(kafka_path, workdir)
-        kafka.reason = kafka_why
-        if kafka_server is not None:
-            stoppers.append(kafka_server.stop)
-        postgres_path, postgres_why = choose_path("postgres")
-        logger.info("postgres: using the %s path (%s)", postgres_path, postgres_why)
-        postgres, postgres_server = _start_postgres(postgres_path, workdir)
-        postgres.reason = postgres_why
-        if postgres_server is not None:
-            stoppers.append(postgres_server.stop)
+        for kind in ("kafka", "postgres"):
+            path, why = choose_path(kind)
+            logger.info("%s: using the %s path (%s)", kind, path, why)
+            info, server = _start(kind, path, workdir, conventional_port=conventional_ports)
+            info.reason = why
+            infos[kind] = info
+            if server is not None:
+                stoppers.append(server.stop)
     except BaseException:
         for stop in reversed(stoppers):
             stop()
         raise
-    servers = DevServers(kafka=kafka, postgres=postgres, _stoppers=stoppers)
+    servers = DevServers(kafka=infos["kafka"], postgres=infos["postgres"], _stoppers=stoppers)
     logger.info("dev servers ready:\n%s", servers.describe())
     return servers

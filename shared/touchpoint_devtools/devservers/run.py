@@ -22,16 +22,17 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+from sqlalchemy.engine import make_url
 
-from touchpoint_common.devservers import (
+from touchpoint_devtools.devservers import (
     DATABASE_ENV,
     KAFKA_ENV,
     DevServers,
     choose_path,
     start_servers,
 )
-from touchpoint_common.devservers._common import is_port_open, terminate_group
-from touchpoint_common.devservers.postgres import SYSTEM_USER, find_binaries
+from touchpoint_devtools.devservers._common import is_port_open, terminate_group
+from touchpoint_devtools.devservers.postgres import SYSTEM_USER, find_binaries
 
 logger = logging.getLogger(__name__)
 
@@ -100,13 +101,46 @@ def _wait_ready(
             time.sleep(0.5)
 
 
-def _print_urls(services: list[Service]) -> None:
+@dataclass(frozen=True)
+class Servers:
+    """Where the broker and the database of a run are, and any note on their ports."""
+
+    kafka_bootstrap: str
+    database_url: str
+    notes: tuple[str, ...] = ()
+
+
+def describe_servers(servers: Servers) -> list[str]:
+    """Lines naming the broker and database so kcat, kafka-consumer-groups and psql work."""
+    bootstrap = servers.kafka_bootstrap
+    libpq = make_url(servers.database_url).set(drivername="postgresql")
+    return [
+        f"  {'kafka':<9} {bootstrap}  (kcat -b {bootstrap} -L; "
+        f"kafka-consumer-groups --bootstrap-server {bootstrap} --describe --all-groups)",
+        f"  {'postgres':<9} {libpq.render_as_string(hide_password=False)}  "
+        f"(psql with this URL; the services use {DATABASE_ENV}={servers.database_url})",
+        *(f"  note: {note}" for note in servers.notes),
+    ]
+
+
+def _compose_servers() -> Servers:
+    """The host-side addresses deploy/docker-compose.yml publishes."""
+    return Servers(
+        "localhost:29092",
+        "postgresql+asyncpg://touchpoint:touchpoint@127.0.0.1:5432/touchpoint",
+        ("docker compose publishes Kafka's HOST listener on 29092",),
+    )
+
+
+def _print_urls(services: list[Service], servers: Servers) -> None:
     _say("everything is up:")
     for service in services:
         _say(
             f"  {service.name:<9} {service.url}  (docs {service.url}/docs, "
             f"ready {service.url}/readyz, metrics {service.url}/metrics)"
         )
+    for line in describe_servers(servers):
+        _say(line)
     _say("Ctrl-C here, or `make stop` from another shell, stops all of it")
 
 
@@ -151,7 +185,7 @@ def _run_compose(stop: _StopFlag) -> int:
     def announce() -> None:
         try:
             _wait_ready(services, {}, timeout=900)  # the first run builds the images
-            _print_urls(services)
+            _print_urls(services, _compose_servers())
         except RuntimeError as exc:
             _say(str(exc))
 
@@ -175,7 +209,7 @@ def _run_local(services: list[Service], stop: _StopFlag) -> int:
     servers: DevServers | None = None
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        servers = start_servers(workdir=workdir)
+        servers = start_servers(workdir=workdir, conventional_ports=True)
         for line in servers.describe().splitlines():
             _say(line)
         state["kafka_pid"] = servers.kafka.pid
@@ -206,7 +240,10 @@ def _run_local(services: list[Service], stop: _StopFlag) -> int:
         state["services"] = {name: process.pid for name, process in processes.items()}
         _write_state(state)
         _wait_ready(services, processes)
-        _print_urls(services)
+        notes = tuple(
+            info.port_note for info in (servers.kafka, servers.postgres) if info.port_note
+        )
+        _print_urls(services, Servers(servers.kafka_bootstrap, servers.database_url, notes))
         while not stop.event.wait(1.0):
             exited = [name for name, p in processes.items() if p.poll() is not None]
             if exited:

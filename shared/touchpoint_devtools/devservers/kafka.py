@@ -18,15 +18,15 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from touchpoint_common.devservers._common import (
+from touchpoint_devtools.devservers._common import (
     DevServerUnavailable,
+    LocalServer,
     get_cache_dir,
     get_free_port,
     is_port_open,
@@ -42,31 +42,34 @@ KAFKA_HEAP = os.environ.get("TOUCHPOINT_DEVSERVERS_KAFKA_HEAP", "512m")
 START_TIMEOUT_SECONDS = 90.0
 POM_ENV = "TOUCHPOINT_DEVSERVERS_KAFKA_POM"
 
-LOG4J2_PROPERTIES = """\
-status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.kafka.name = kafka
-logger.kafka.level = INFO
-logger.requestlogger.name = kafka.request.logger
-logger.requestlogger.level = WARN
-"""
 
+def _log4j2_properties(*, target: str, level: str, extra: str = "") -> str:
+    """A log4j2 configuration with one console appender on `target` (SYSTEM_OUT/SYSTEM_ERR)."""
+    return (
+        "status = warn\n"
+        "appender.console.type = Console\n"
+        "appender.console.name = CONSOLE\n"
+        f"appender.console.target = {target}\n"
+        "appender.console.layout.type = PatternLayout\n"
+        "appender.console.layout.pattern = [%d] %p %m (%c)%n\n"
+        f"rootLogger.level = {level}\n"
+        "rootLogger.appenderRef.console.ref = CONSOLE\n"
+        f"{extra}"
+    )
+
+
+LOG4J2_PROPERTIES = _log4j2_properties(
+    target="SYSTEM_OUT",
+    level="INFO",
+    extra=(
+        "logger.kafka.name = kafka\n"
+        "logger.kafka.level = INFO\n"
+        "logger.requestlogger.name = kafka.request.logger\n"
+        "logger.requestlogger.level = WARN\n"
+    ),
+)
 # Command-line tools print their answer on stdout; their logging goes to stderr, warnings only.
-LOG4J2_TOOLS_PROPERTIES = """\
-status = warn
-appender.console.type = Console
-appender.console.name = STDERR
-appender.console.target = SYSTEM_ERR
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.stderr.ref = STDERR
-"""
+LOG4J2_TOOLS_PROPERTIES = _log4j2_properties(target="SYSTEM_ERR", level="WARN")
 
 
 def find_pom() -> Path:
@@ -211,12 +214,30 @@ def run_kafka_tool(main_class: str, *args: str, timeout: float = 120.0) -> str:
     return result.stdout
 
 
-def _new_cluster_id() -> str:
-    """Kafka's Uuid text form: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+def _random_uuid_bytes() -> bytes:
+    """16 random bytes (a version-4 UUID)."""
+    return uuid.uuid4().bytes
 
 
-class LocalKafka:
+def new_cluster_id(draw: Callable[[], bytes] = _random_uuid_bytes) -> str:
+    """Kafka's Uuid text form (URL-safe base64 of 16 bytes, no padding), never starting with '-'.
+
+    About 1 id in 64 would start with '-', which command-line parsers take for an option;
+    Kafka's own Uuid.randomUuid() draws again in that case, and so do we.
+    """
+    while True:
+        raw = draw()
+        text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        if not text.startswith("-") and any(raw):
+            return text
+
+
+def storage_format_args(cluster_id: str, properties: Path) -> list[str]:
+    """kafka-storage's `format` arguments; the id is glued to its option, so it stays a value."""
+    return ["format", f"--cluster-id={cluster_id}", "--config", str(properties)]
+
+
+class LocalKafka(LocalServer):
     """One broker+controller process on 127.0.0.1; stop() keeps data so start() resumes it."""
 
     def __init__(self, workdir: Path | None = None, port: int | None = None) -> None:
@@ -232,9 +253,7 @@ class LocalKafka:
     @property
     def bootstrap(self) -> str:
         """host:port of the PLAINTEXT listener."""
-        if self.port is None:
-            raise RuntimeError("LocalKafka has not been started")
-        return f"127.0.0.1:{self.port}"
+        return f"127.0.0.1:{self.started_port()}"
 
     @property
     def running(self) -> bool:
@@ -245,6 +264,11 @@ class LocalKafka:
     def pid(self) -> int | None:
         """The broker's process id while it runs."""
         return self._process.pid if self.running and self._process else None
+
+    @property
+    def detail(self) -> str:
+        """Version and origin of the broker."""
+        return f"Apache Kafka {self.version} (KRaft, jars from Maven Central, pid {self.pid})"
 
     def start(self) -> str:
         """Start (or restart on the same port and data) and wait until metadata answers."""
@@ -292,12 +316,6 @@ class LocalKafka:
             self._process = None
         atexit.unregister(self.stop)
 
-    def close(self) -> None:
-        """Stop and delete the data folder when this object created it."""
-        self.stop()
-        if self._owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
     async def start_async(self) -> str:
         """start() without blocking the running event loop."""
         import asyncio
@@ -309,18 +327,6 @@ class LocalKafka:
         import asyncio
 
         await asyncio.to_thread(self.stop)
-
-    def __enter__(self) -> LocalKafka:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _write_properties(self) -> Path:
         if self.port is None:
@@ -361,7 +367,7 @@ class LocalKafka:
 
     def _format_storage(self, properties: Path) -> None:
         command = _java_command(
-            "kafka.tools.StorageTool", "format", "-t", _new_cluster_id(), "-c", str(properties)
+            "kafka.tools.StorageTool", *storage_format_args(new_cluster_id(), properties)
         )
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:

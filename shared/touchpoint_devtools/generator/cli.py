@@ -1,4 +1,4 @@
-"""`python -m touchpoint_ingest.generator`: send realistic traffic to the ingest API."""
+"""`python -m touchpoint_devtools.generator`: send realistic traffic to the ingest API."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from touchpoint_ingest.generator.traffic import Event, TrafficModel
+from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
 RETRYABLE = {409, 429, 502, 503, 504}

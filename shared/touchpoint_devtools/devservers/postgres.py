@@ -18,11 +18,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from touchpoint_common.devservers._common import (
+from touchpoint_devtools.devservers._common import (
     DevServerUnavailable,
+    LocalServer,
     get_free_port,
     tail,
 )
@@ -116,7 +116,7 @@ def _ensure_system_user() -> pwd.struct_passwd:
         return pwd.getpwnam(SYSTEM_USER)
 
 
-class LocalPostgres:
+class LocalPostgres(LocalServer):
     """One PostgreSQL cluster in a temporary folder; stop() leaves no process behind."""
 
     def __init__(self, workdir: Path | None = None, port: int | None = None) -> None:
@@ -133,9 +133,8 @@ class LocalPostgres:
     @property
     def url(self) -> str:
         """SQLAlchemy asyncpg URL of the `touchpoint` database."""
-        if self.port is None:
-            raise RuntimeError("LocalPostgres has not been started")
-        return f"postgresql+asyncpg://{ROLE}:{PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
+        port = self.started_port()
+        return f"postgresql+asyncpg://{ROLE}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}"
 
     @property
     def running(self) -> bool:
@@ -144,6 +143,11 @@ class LocalPostgres:
             return False
         result = self._run([self._binaries["pg_ctl"], "-D", str(self.datadir), "status"])
         return result.returncode == 0
+
+    @property
+    def detail(self) -> str:
+        """Version and location of the cluster."""
+        return f"PostgreSQL {self.version} (initdb + pg_ctl, {self.datadir})"
 
     def start(self) -> str:
         """initdb on first start, then pg_ctl start; returns the database URL."""
@@ -200,24 +204,6 @@ class LocalPostgres:
         )
         self._kill_leftover_postmaster()
         atexit.unregister(self.stop)
-
-    def close(self) -> None:
-        """Stop and delete the cluster folder when this object created it."""
-        self.stop()
-        if self._owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> LocalPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _run(self, command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run a PostgreSQL program, as the postgres system user when we are root."""

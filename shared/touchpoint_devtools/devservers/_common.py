@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from types import TracebackType
+from typing import Self, TypeVar
 
 T = TypeVar("T")
 
@@ -40,11 +43,76 @@ def get_free_port() -> int:
         return port
 
 
+def can_bind(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on host:port now (nothing else listens there)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers do: a closed connection's TIME_WAIT must not count as busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def prefer_port(preferred: int, *, what: str) -> tuple[int, str]:
+    """`preferred` when free (note ""), else a free port and a note saying why."""
+    if can_bind(preferred) and not is_port_open(preferred):
+        return preferred, ""
+    port = get_free_port()
+    return port, f"{what} on free port {port}: {preferred} is in use"
+
+
 def is_port_open(port: int, host: str = "127.0.0.1") -> bool:
     """True when something accepts TCP connections on host:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+class LocalServer(ABC):
+    """A server run from local binaries in a work folder: start, stop, close, `with`."""
+
+    workdir: Path
+    port: int | None
+    _owns_workdir: bool
+
+    def started_port(self) -> int:
+        """The port the server listens on; raises before the first start()."""
+        if self.port is None:
+            raise RuntimeError(f"{type(self).__name__} has not been started")
+        return self.port
+
+    @property
+    @abstractmethod
+    def detail(self) -> str:
+        """What runs: product, version and how it was obtained."""
+
+    @abstractmethod
+    def start(self) -> str:
+        """Start the server; return its address."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop the server; its data is kept so start() resumes it."""
+
+    def close(self) -> None:
+        """Stop and delete the work folder when this object created it."""
+        self.stop()
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def run_coroutine_in_thread(make: Callable[[], Awaitable[T]], timeout: float) -> T:
