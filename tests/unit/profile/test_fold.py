@@ -22,9 +22,11 @@ from tests.unit.profile.factories import (
     refund,
     wire_event,
 )
+from touchpoint_profile.fold.apply import is_duplicate
 from touchpoint_profile.fold.evaluate import evaluate, get_rfm
 from touchpoint_profile.fold.events import ContractViolation, parse_event
-from touchpoint_profile.fold.fold import fold, fold_many, is_duplicate, merge_states
+from touchpoint_profile.fold.fold import fold, fold_many
+from touchpoint_profile.fold.merge import merge_states
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState, new_state
 

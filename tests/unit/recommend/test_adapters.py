@@ -7,14 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from tests.unit.recommend.factories import NOW, customer, run_decide
-from touchpoint_profile.customers.models import (
-    Channels,
-    CustomerView,
-    Interest,
-    OfferSeen,
-    OpenComplaint,
-    Rfm,
-)
+from touchpoint_profile.customers.models import CustomerView
+from touchpoint_profile.fold.view import Channels, Interest, OfferSeen, OpenComplaint, Rfm
 from touchpoint_recommend.customers.profile_view import snapshot_from_view
 from touchpoint_recommend.decisions.publish import build_offer_presented
 from touchpoint_recommend.domain.rules import DecisionContext

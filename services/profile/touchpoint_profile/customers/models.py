@@ -5,31 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from touchpoint_common.events.payloads import IdentifierKind
-from touchpoint_profile.fold.view import (
-    Channels,
-    Interest,
-    Lifecycle,
-    OfferSeen,
-    OpenComplaint,
-    ProfileFigures,
-    Rfm,
-    Tier,
-    TimelineLine,
-)
-
-__all__ = [
-    "Channels",
-    "CustomerTimeline",
-    "CustomerView",
-    "Interest",
-    "Lifecycle",
-    "MaskedIdentifier",
-    "OfferSeen",
-    "OpenComplaint",
-    "Rfm",
-    "Tier",
-    "TimelineLine",
-]
+from touchpoint_profile.fold.view import ProfileFigures, TimelineLine
 
 
 class MaskedIdentifier(BaseModel):

@@ -1,0 +1,78 @@
+"""Merging one customer's state into another's, when an identify event links them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from touchpoint_profile.fold.apply import earlier, later, log_add, prune
+from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
+from touchpoint_profile.fold.state import (
+    ComplaintRecord,
+    CustomerState,
+    DayBucket,
+    InterestSum,
+    Stamped,
+)
+
+MAX_MERGED_FROM = 100
+
+
+def merge_states(
+    target: CustomerState, source: CustomerState, now: datetime, rules: FoldRules = DEFAULT_RULES
+) -> CustomerState:
+    """`target` after absorbing `source` (an identify merged it in); merging twice is a no-op."""
+    if target.is_erased or source.is_erased or source.customer_id in target.merged_from:
+        return target
+    merged = target.model_copy(deep=True)
+    for moment in (source.first_seen_at,):
+        if moment is not None:
+            merged.first_seen_at = min(merged.first_seen_at or moment, moment)
+    for attr in ("last_seen_at", "last_purchase_at"):
+        moment = getattr(source, attr)
+        if moment is not None:
+            setattr(merged, attr, max(getattr(merged, attr) or moment, moment))
+    for attr in ("membership", "member_tier"):
+        stamped: Stamped | None = getattr(source, attr)
+        if stamped is not None and stamped.newer_than(getattr(merged, attr)):
+            setattr(merged, attr, stamped.model_copy())
+    for day, bucket in source.days.items():
+        into = merged.days.setdefault(day, DayBucket())
+        into.purchases += bucket.purchases
+        into.net_spend += bucket.net_spend
+        for channel, count in bucket.channels.items():
+            into.channels[channel] = into.channels.get(channel, 0) + count
+        for store, count in bucket.stores.items():
+            into.stores[store] = into.stores.get(store, 0) + count
+        for category, count in bucket.categories.items():
+            into.categories[category] = into.categories.get(category, 0) + count
+    for category, sums in source.interests.items():
+        into_sum = merged.interests.setdefault(category, InterestSum())
+        if sums.log_positive is not None:
+            into_sum.log_positive = log_add(into_sum.log_positive, sums.log_positive)
+        if sums.log_negative is not None:
+            into_sum.log_negative = log_add(into_sum.log_negative, sums.log_negative)
+    known = {entry.event_id for entry in merged.timeline}
+    merged.timeline.extend(e.model_copy() for e in source.timeline if e.event_id not in known)
+    merged.timeline.sort(key=lambda entry: (entry.occurred_at, entry.event_id), reverse=True)
+    del merged.timeline[rules.timeline_size :]
+    for complaint_id, complaint in source.complaints.items():
+        mine = merged.complaints.setdefault(
+            complaint_id, ComplaintRecord(complaint_id=complaint_id)
+        )
+        if complaint.opened_at is not None and earlier(
+            complaint.opened_at, complaint.opened_by or "", mine.opened_at, mine.opened_by
+        ):
+            mine.opened_at, mine.opened_by = complaint.opened_at, complaint.opened_by
+            mine.category, mine.severity = complaint.category, complaint.severity
+        if complaint.resolved_at is not None and later(
+            complaint.resolved_at, complaint.resolved_by or "", mine.resolved_at, mine.resolved_by
+        ):
+            mine.resolved_at, mine.resolved_by = complaint.resolved_at, complaint.resolved_by
+    for key, offer in source.offers.items():
+        merged.offers.setdefault(key, offer.model_copy())
+    merged.applied.update(source.applied)
+    merged.merged_from = [*merged.merged_from, source.customer_id, *source.merged_from][
+        -MAX_MERGED_FROM:
+    ]
+    prune(merged, now, rules)
+    return merged
