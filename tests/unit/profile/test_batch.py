@@ -97,3 +97,22 @@ async def test_identify_merges_once_and_redirects_later_events() -> None:
     unseen = await store.get_state("never-seen")
     assert unseen is not None
     assert unseen.merged_into == "a"
+
+
+async def test_pointer_targets_are_locked_in_a_second_statement() -> None:
+    """An event for a merged customer also locks its survivor (one more statement), lands there."""
+    store = _store()
+    identify = event("identify", {"linked": [], "merged_customer_ids": ["b"]}, customer_id="a")
+    await apply_batch(store=store, events=[identify], now=NOW, rules=RULES, erase=_no_erase)
+    store.locked.clear()
+    await apply_batch(
+        store=store,
+        events=[purchase(days_ago=1, customer_id="b")],
+        now=NOW,
+        rules=RULES,
+        erase=_no_erase,
+    )
+    assert store.locked == [["b"], ["a"]]
+    survivor = await store.get_state("a")
+    assert survivor is not None
+    assert get_rfm(survivor, NOW).frequency == 1

@@ -190,6 +190,19 @@ def test_merge_adds_windowed_figures_once() -> None:
     assert len(merged.timeline) == 2
 
 
+def test_merge_keeps_what_either_customer_knows_of_an_offer() -> None:
+    """An offer both customers were shown keeps the merged customer's answer (field by field)."""
+    shown = offer_presented("d1", ["o1"], days_ago=3, customer_id="a")
+    target = fold(new_state("a"), shown, NOW)
+    answered = [
+        offer_presented("d1", ["o1"], days_ago=2, customer_id="b"),
+        offer_response("d1", "o1", "accepted", days_ago=1, customer_id="b"),
+    ]
+    source = fold_many(new_state("b"), answered, NOW)
+    (offer,) = merge_states(target, source, NOW).offers.values()
+    assert (offer.presented_by, offer.outcome) == (shown.event_id, "accepted")
+
+
 def test_contract_violation_is_reported_with_the_field() -> None:
     """A purchase without items breaks the contract and says which field."""
     bad = wire_event("purchase", {"order_id": "o", "amount": "1.00", "currency": "CNY"})

@@ -9,6 +9,7 @@ whatever the order and however often an event is folded.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 
 from touchpoint_common.events.models import ComplaintWirePayload
@@ -141,59 +142,90 @@ def _apply_timeline(state: CustomerState, parsed: ParsedEvent, rules: FoldRules)
     del timeline[rules.timeline_size :]
 
 
-def earlier(at: datetime, by: str, than_at: datetime | None, than_by: str | None) -> bool:
+def _earlier(at: datetime, by: str, than_at: datetime | None, than_by: str | None) -> bool:
     """True when (at, by) comes first: the first writer of a record wins."""
     return than_at is None or (at, by) < (than_at, than_by or "")
 
 
-def later(at: datetime, by: str, than_at: datetime | None, than_by: str | None) -> bool:
+def _later(at: datetime, by: str, than_at: datetime | None, than_by: str | None) -> bool:
     """True when (at, by) comes last: the last writer of a record wins."""
     return than_at is None or (at, by) > (than_at, than_by or "")
 
 
+def _take_stamp(
+    into: ComplaintRecord | OfferRecord,
+    other: ComplaintRecord | OfferRecord,
+    stamp: str,
+    values: tuple[str, ...],
+    wins: Callable[[datetime, str, datetime | None, str | None], bool],
+) -> None:
+    """Copy other's `stamp`_at/_by (and the values it stamps) into `into` when it wins."""
+    at, by = getattr(other, f"{stamp}_at"), getattr(other, f"{stamp}_by")
+    if at is not None and wins(
+        at, by or "", getattr(into, f"{stamp}_at"), getattr(into, f"{stamp}_by")
+    ):
+        for name in (f"{stamp}_at", f"{stamp}_by", *values):
+            setattr(into, name, getattr(other, name))
+
+
+def add_complaint(records: dict[str, ComplaintRecord], seen: ComplaintRecord) -> None:
+    """Merge what is known of a complaint: the first opening and the last resolution win."""
+    into = records.setdefault(seen.complaint_id, ComplaintRecord(complaint_id=seen.complaint_id))
+    _take_stamp(into, seen, "opened", ("category", "severity"), _earlier)
+    _take_stamp(into, seen, "resolved", (), _later)
+
+
+def add_offer(records: dict[str, OfferRecord], seen: OfferRecord) -> None:
+    """Merge what is known of an offer: the first presentation and the last answer win."""
+    blank = OfferRecord(offer_id=seen.offer_id, decision_id=seen.decision_id)
+    into = records.setdefault(f"{seen.decision_id}/{seen.offer_id}", blank)
+    _take_stamp(into, seen, "presented", ("kind",), _earlier)
+    _take_stamp(into, seen, "responded", ("outcome",), _later)
+
+
 def _apply_complaint(state: CustomerState, parsed: ParsedEvent) -> None:
+    """An opened or resolved complaint updates its record."""
     payload = parsed.payload
     at, by = parsed.event.occurred_at, parsed.event_id
     if isinstance(payload, ComplaintWirePayload):
-        record = state.complaints.setdefault(
-            payload.complaint_id, ComplaintRecord(complaint_id=payload.complaint_id)
+        opened = ComplaintRecord(
+            complaint_id=payload.complaint_id,
+            category=payload.category,
+            severity=payload.severity.value,
+            opened_at=at,
+            opened_by=by,
         )
-        if earlier(at, by, record.opened_at, record.opened_by):
-            record.opened_at, record.opened_by = at, by
-            record.category = payload.category
-            record.severity = payload.severity.value
+        add_complaint(state.complaints, opened)
     elif isinstance(payload, ComplaintResolvedPayload):
-        record = state.complaints.setdefault(
-            payload.complaint_id, ComplaintRecord(complaint_id=payload.complaint_id)
+        resolved = ComplaintRecord(
+            complaint_id=payload.complaint_id, resolved_at=at, resolved_by=by
         )
-        if later(at, by, record.resolved_at, record.resolved_by):
-            record.resolved_at, record.resolved_by = at, by
-
-
-def _offer_key(decision_id: str, offer_id: str) -> str:
-    return f"{decision_id}/{offer_id}"
+        add_complaint(state.complaints, resolved)
 
 
 def _apply_offer(state: CustomerState, parsed: ParsedEvent) -> None:
+    """Presented offers and the customer's answer update their records."""
     payload = parsed.payload
     at, by = parsed.event.occurred_at, parsed.event_id
     if isinstance(payload, OfferPresentedPayload):
         for shown in payload.offers:
-            key = _offer_key(payload.decision_id, shown.offer_id)
-            record = state.offers.setdefault(
-                key, OfferRecord(offer_id=shown.offer_id, decision_id=payload.decision_id)
+            presented = OfferRecord(
+                offer_id=shown.offer_id,
+                decision_id=payload.decision_id,
+                kind=shown.kind,
+                presented_at=at,
+                presented_by=by,
             )
-            if earlier(at, by, record.presented_at, record.presented_by):
-                record.presented_at, record.presented_by = at, by
-                record.kind = shown.kind
+            add_offer(state.offers, presented)
     elif isinstance(payload, OfferResponsePayload):
-        key = _offer_key(payload.decision_id, payload.offer_id)
-        record = state.offers.setdefault(
-            key, OfferRecord(offer_id=payload.offer_id, decision_id=payload.decision_id)
+        answered = OfferRecord(
+            offer_id=payload.offer_id,
+            decision_id=payload.decision_id,
+            outcome=payload.outcome.value,
+            responded_at=at,
+            responded_by=by,
         )
-        if later(at, by, record.responded_at, record.responded_by):
-            record.responded_at, record.responded_by = at, by
-            record.outcome = payload.outcome.value
+        add_offer(state.offers, answered)
 
 
 def _apply_membership(state: CustomerState, parsed: ParsedEvent) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from touchpoint_profile.fold.apply import earlier, later, log_add, prune
+from touchpoint_profile.fold.apply import add_complaint, add_offer, log_add, prune
 from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
 from touchpoint_profile.fold.state import (
-    ComplaintRecord,
     CustomerState,
     DayBucket,
     InterestSum,
@@ -55,21 +54,10 @@ def merge_states(
     merged.timeline.extend(e.model_copy() for e in source.timeline if e.event_id not in known)
     merged.timeline.sort(key=lambda entry: (entry.occurred_at, entry.event_id), reverse=True)
     del merged.timeline[rules.timeline_size :]
-    for complaint_id, complaint in source.complaints.items():
-        mine = merged.complaints.setdefault(
-            complaint_id, ComplaintRecord(complaint_id=complaint_id)
-        )
-        if complaint.opened_at is not None and earlier(
-            complaint.opened_at, complaint.opened_by or "", mine.opened_at, mine.opened_by
-        ):
-            mine.opened_at, mine.opened_by = complaint.opened_at, complaint.opened_by
-            mine.category, mine.severity = complaint.category, complaint.severity
-        if complaint.resolved_at is not None and later(
-            complaint.resolved_at, complaint.resolved_by or "", mine.resolved_at, mine.resolved_by
-        ):
-            mine.resolved_at, mine.resolved_by = complaint.resolved_at, complaint.resolved_by
-    for key, offer in source.offers.items():
-        merged.offers.setdefault(key, offer.model_copy())
+    for complaint in source.complaints.values():
+        add_complaint(merged.complaints, complaint)
+    for offer in source.offers.values():
+        add_offer(merged.offers, offer)
     merged.applied.update(source.applied)
     merged.merged_from = [*merged.merged_from, source.customer_id, *source.merged_from][
         -MAX_MERGED_FROM:
