@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.profile.factories import NOW, event, purchase
+from tests.unit.profile.factories import NOW, complaint, event, purchase
+from touchpoint_profile.fold.apply import own_copy
 from touchpoint_profile.fold.evaluate import get_rfm
 from touchpoint_profile.fold.fold import (
     Erasure,
     StateNotLoaded,
     fold_batch,
+    fold_many,
     states_needed,
     tombstone_erased,
 )
@@ -56,3 +58,14 @@ def test_erase_asks_for_the_identity_erasure_and_tombstones_what_it_erased() -> 
     assert settled.states["m"].is_erased
     assert settled.states["m"].erased_at == erase.event.occurred_at
     assert batch.outcome.erased == ["a"]
+
+
+def test_own_copy_shares_no_container_with_the_original() -> None:
+    """Every list and dict of a state (a field added later too) is the copy's own."""
+    state = fold_many(new_state("c-1"), [purchase(days_ago=1), complaint("K")], NOW)
+    copied = own_copy(state)
+    assert copied == state
+    for name in CustomerState.model_fields:
+        value = getattr(state, name)
+        if isinstance(value, list | dict):
+            assert getattr(copied, name) is not value, name

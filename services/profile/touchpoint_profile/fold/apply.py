@@ -4,6 +4,11 @@ Windowed figures (day buckets, interest sums) take an event once, guarded by the
 event_id set, and only while the event is inside the window at fold time. Everything else is
 a max, a min, a last-writer-wins value or a keyed top-N set, which give the same result
 whatever the order and however often an event is folded.
+
+Copy on write: the records inside a state (day buckets, interest sums, complaint and offer
+records, timeline entries, stamped values) are never changed in place but replaced, so a copy
+with its own containers (own_copy) is all a pure fold needs; a deep copy would cost more than
+the fold itself.
 """
 
 from __future__ import annotations
@@ -38,6 +43,29 @@ from touchpoint_profile.fold.state import (
     TimelineEntry,
     day_number,
 )
+
+
+def own_copy(state: CustomerState) -> CustomerState:
+    """A copy the fold may change: its containers are its own (see the module docstring)."""
+    return state.model_copy(
+        update={
+            "days": dict(state.days),
+            "interests": dict(state.interests),
+            "timeline": list(state.timeline),
+            "complaints": dict(state.complaints),
+            "offers": dict(state.offers),
+            "applied": dict(state.applied),
+            "merged_from": list(state.merged_from),
+        }
+    )
+
+
+def copy_bucket(bucket: DayBucket | None) -> DayBucket:
+    """A day bucket the fold may change (a new one for a day not seen yet)."""
+    if bucket is None:
+        return DayBucket()
+    counts = ("channels", "stores", "categories")
+    return bucket.model_copy(update={name: dict(getattr(bucket, name)) for name in counts})
 
 
 def window_start_day(now: datetime, rules: FoldRules) -> int:
@@ -75,12 +103,14 @@ def add_interest(
     """Add w·exp(λ·(t − epoch)) to a category's sum, kept as a log (in place)."""
     if weight == 0:
         return
-    current = state.interests.setdefault(category, InterestSum())
+    stored = state.interests.get(category)
+    current = stored.model_copy() if stored else InterestSum()
     value = _log_weight(weight, moment, rules)
     if weight > 0:
         current.log_positive = log_add(current.log_positive, value)
     else:
         current.log_negative = log_add(current.log_negative, value)
+    state.interests[category] = current
 
 
 def _interest_categories(parsed: ParsedEvent, rules: FoldRules) -> list[tuple[str, float]]:
@@ -100,7 +130,8 @@ def _apply_windowed(state: CustomerState, parsed: ParsedEvent, rules: FoldRules)
     event = parsed.event
     day = day_number(event.occurred_at)
     state.applied[parsed.event_id] = day
-    bucket = state.days.setdefault(day, DayBucket())
+    bucket = copy_bucket(state.days.get(day))
+    state.days[day] = bucket
     channel = event.channel.value
     bucket.channels[channel] = bucket.channels.get(channel, 0) + 1
     if event.store_id:
@@ -170,17 +201,25 @@ def _take_stamp(
 
 def add_complaint(records: dict[str, ComplaintRecord], seen: ComplaintRecord) -> None:
     """Merge what is known of a complaint: the first opening and the last resolution win."""
-    into = records.setdefault(seen.complaint_id, ComplaintRecord(complaint_id=seen.complaint_id))
+    stored = records.get(seen.complaint_id)
+    into = stored.model_copy() if stored else ComplaintRecord(complaint_id=seen.complaint_id)
     _take_stamp(into, seen, "opened", ("category", "severity"), _earlier)
     _take_stamp(into, seen, "resolved", (), _later)
+    records[seen.complaint_id] = into
 
 
 def add_offer(records: dict[str, OfferRecord], seen: OfferRecord) -> None:
     """Merge what is known of an offer: the first presentation and the last answer win."""
-    blank = OfferRecord(offer_id=seen.offer_id, decision_id=seen.decision_id)
-    into = records.setdefault(f"{seen.decision_id}/{seen.offer_id}", blank)
+    key = f"{seen.decision_id}/{seen.offer_id}"
+    stored = records.get(key)
+    into = (
+        stored.model_copy()
+        if stored
+        else OfferRecord(offer_id=seen.offer_id, decision_id=seen.decision_id)
+    )
     _take_stamp(into, seen, "presented", ("kind",), _earlier)
     _take_stamp(into, seen, "responded", ("outcome",), _later)
+    records[key] = into
 
 
 def _apply_complaint(state: CustomerState, parsed: ParsedEvent) -> None:

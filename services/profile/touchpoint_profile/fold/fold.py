@@ -19,7 +19,7 @@ from datetime import datetime
 
 from touchpoint_common.events.models import IdentifyWirePayload
 from touchpoint_common.events.payloads import EventType
-from touchpoint_profile.fold.apply import apply_event, is_duplicate, prune
+from touchpoint_profile.fold.apply import apply_event, is_duplicate, own_copy, prune
 from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.merge import merge_states
 from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
@@ -105,9 +105,7 @@ class _WorkingSet:
         """The batch's own copy of the customer's state, made on first write."""
         if customer_id not in self.changed:
             stored = self.read(customer_id)
-            self.changed[customer_id] = (
-                stored.model_copy(deep=True) if stored else new_state(customer_id)
-            )
+            self.changed[customer_id] = own_copy(stored) if stored else new_state(customer_id)
         return self.changed[customer_id]
 
     def write(self, state: CustomerState) -> None:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from touchpoint_profile.fold.apply import add_complaint, add_offer, log_add, prune
+from touchpoint_profile.fold.apply import (
+    add_complaint,
+    add_offer,
+    copy_bucket,
+    log_add,
+    own_copy,
+    prune,
+)
 from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
 from touchpoint_profile.fold.state import (
     CustomerState,
-    DayBucket,
     InterestSum,
     Stamped,
 )
@@ -22,7 +28,7 @@ def merge_states(
     """`target` after absorbing `source` (an identify merged it in); merging twice is a no-op."""
     if target.is_erased or source.is_erased or source.customer_id in target.merged_from:
         return target
-    merged = target.model_copy(deep=True)
+    merged = own_copy(target)
     for moment in (source.first_seen_at,):
         if moment is not None:
             merged.first_seen_at = min(merged.first_seen_at or moment, moment)
@@ -35,7 +41,8 @@ def merge_states(
         if stamped is not None and stamped.newer_than(getattr(merged, attr)):
             setattr(merged, attr, stamped.model_copy())
     for day, bucket in source.days.items():
-        into = merged.days.setdefault(day, DayBucket())
+        into = copy_bucket(merged.days.get(day))
+        merged.days[day] = into
         into.purchases += bucket.purchases
         into.net_spend += bucket.net_spend
         for channel, count in bucket.channels.items():
@@ -45,13 +52,15 @@ def merge_states(
         for category, count in bucket.categories.items():
             into.categories[category] = into.categories.get(category, 0) + count
     for category, sums in source.interests.items():
-        into_sum = merged.interests.setdefault(category, InterestSum())
+        stored = merged.interests.get(category)
+        into_sum = stored.model_copy() if stored else InterestSum()
         if sums.log_positive is not None:
             into_sum.log_positive = log_add(into_sum.log_positive, sums.log_positive)
         if sums.log_negative is not None:
             into_sum.log_negative = log_add(into_sum.log_negative, sums.log_negative)
+        merged.interests[category] = into_sum
     known = {entry.event_id for entry in merged.timeline}
-    merged.timeline.extend(e.model_copy() for e in source.timeline if e.event_id not in known)
+    merged.timeline.extend(e for e in source.timeline if e.event_id not in known)
     merged.timeline.sort(key=lambda entry: (entry.occurred_at, entry.event_id), reverse=True)
     del merged.timeline[rules.timeline_size :]
     for complaint in source.complaints.values():
