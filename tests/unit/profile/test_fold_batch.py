@@ -69,3 +69,9 @@ def test_own_copy_shares_no_container_with_the_original() -> None:
         value = getattr(state, name)
         if isinstance(value, list | dict):
             assert getattr(copied, name) is not value, name
+
+
+def test_fold_many_refuses_another_customers_events() -> None:
+    """The one-customer wrapper does not silently fold c-1's purchase into someone else."""
+    with pytest.raises(ValueError, match="c-1"):
+        fold_many(new_state("other"), [purchase(days_ago=1)], NOW)
