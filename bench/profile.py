@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -27,6 +27,7 @@ from touchpoint_profile.consumer.runner import ProfileConsumer
 from touchpoint_profile.fold.events import ParsedEvent, parse_event
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState
+from touchpoint_profile.projection.memory import MemoryStates
 from touchpoint_profile.projection.postgres import LIVE_TABLE
 from touchpoint_profile.settings import ProfileSettings
 
@@ -35,43 +36,12 @@ SIZES = (10, 100, 1000, 10_000)
 PURE_SIZES = (*SIZES, 30_000)
 
 
-class MemoryStore:
-    """ProjectionStore in memory: objects as they are, or JSON round trips like PostgreSQL."""
-
-    def __init__(self, *, serialize: bool) -> None:
-        self.serialize = serialize
-        self.objects: dict[str, CustomerState] = {}
-        self.documents: dict[str, str] = {}
-
-    async def get_states_for_update(self, customer_ids: Sequence[str]) -> dict[str, CustomerState]:
-        """Stored states of these customers."""
-        if self.serialize:
-            return {
-                cid: CustomerState.model_validate_json(self.documents[cid])
-                for cid in customer_ids
-                if cid in self.documents
-            }
-        return {cid: self.objects[cid] for cid in customer_ids if cid in self.objects}
-
-    async def get_state(self, customer_id: str) -> CustomerState | None:
-        """One state."""
-        return (await self.get_states_for_update([customer_id])).get(customer_id)
-
-    async def put_states(self, states: Sequence[CustomerState]) -> None:
-        """Replace these states."""
-        for state in states:
-            if self.serialize:
-                self.documents[state.customer_id] = state.model_dump_json()
-            else:
-                self.objects[state.customer_id] = state
-
-
 async def _no_erase(customer_id: str) -> list[str]:
     return []
 
 
 async def fold_batches(
-    store: MemoryStore, events: list[ParsedEvent], *, now: datetime, batch: int, rules: FoldRules
+    store: MemoryStates, events: list[ParsedEvent], *, now: datetime, batch: int, rules: FoldRules
 ) -> BatchOutcome:
     """The consumer's batch code (apply_batch) over `events`, `batch` at a time, no I/O."""
     outcome = BatchOutcome()
@@ -110,7 +80,7 @@ async def bench_pure(report: Report, backlog: list[InteractionEvent], *, now: da
     best: dict[bool, float] = {}
     for _ in range(2):  # best of two, alternating: the machine is shared
         for serialize in names:
-            store = MemoryStore(serialize=serialize)
+            store = MemoryStates(serialize=serialize)
             started = time.perf_counter()
             await fold_batches(store, parsed, now=now, batch=1000, rules=rules)
             rate = count / (time.perf_counter() - started)
@@ -143,7 +113,7 @@ async def bench_state_size(
         ]
         for size in PURE_SIZES:
             chosen = parsed[:: max(1, len(parsed) // size)][:size]  # evenly over the span
-            store = MemoryStore(serialize=True)
+            store = MemoryStates(serialize=True)
             await fold_batches(store, chosen, now=now, batch=1000, rules=rules)
             (document,) = store.documents.values()
             state = CustomerState.model_validate_json(document)

@@ -26,7 +26,8 @@ def as_store(session: AsyncSession) -> ProjectionStore:
 async def test_states_round_trip_and_upsert(sessions: async_sessionmaker[AsyncSession]) -> None:
     """What is put is what is read back; a second put replaces; tombstones are flagged."""
     cid, other = (f"store-{uuid.uuid4().hex[:6]}" for _ in range(2))
-    state = fold_many(new_state(cid), [purchase(days_ago=2), complaint("K")], NOW)
+    history = [purchase(days_ago=2, customer_id=cid), complaint("K", customer_id=cid)]
+    state = fold_many(new_state(cid), history, NOW)
     async with sessions() as session, session.begin():
         await as_store(session).put_states([state, tombstone(other, NOW)])
     async with sessions() as session, session.begin():
@@ -34,7 +35,7 @@ async def test_states_round_trip_and_upsert(sessions: async_sessionmaker[AsyncSe
         assert await store.get_state(cid) == state
         locked = await store.get_states_for_update([cid, other, "nobody"])
         assert set(locked) == {cid, other}
-        updated = fold_many(state, [purchase(days_ago=1)], NOW)
+        updated = fold_many(state, [purchase(days_ago=1, customer_id=cid)], NOW)
         await store.put_states([updated])
     async with sessions() as session:
         assert await as_store(session).get_state(cid) == updated

@@ -1,44 +1,18 @@
-"""The consumer's batch logic (apply_batch) against an in-memory ProjectionStore (no I/O)."""
+"""The consumer's batch shell (apply_batch) against an in-memory StateStore (no I/O)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from tests.unit.profile.factories import NOW, event, purchase
 from touchpoint_profile.consumer.batch import apply_batch
 from touchpoint_profile.fold.evaluate import get_rfm
 from touchpoint_profile.fold.rules import FoldRules
-from touchpoint_profile.fold.state import CustomerState
-from touchpoint_profile.projection.store import ProjectionStore
+from touchpoint_profile.projection.memory import MemoryStates
 
 RULES = FoldRules()
 
 
-class MemoryStore:
-    """ProjectionStore over JSON documents, like the JSONB column."""
-
-    def __init__(self) -> None:
-        self.documents: dict[str, str] = {}
-        self.locked: list[list[str]] = []
-
-    async def get_states_for_update(self, customer_ids: Sequence[str]) -> dict[str, CustomerState]:
-        self.locked.append(list(customer_ids))
-        return {
-            cid: CustomerState.model_validate_json(self.documents[cid])
-            for cid in customer_ids
-            if cid in self.documents
-        }
-
-    async def get_state(self, customer_id: str) -> CustomerState | None:
-        return (await self.get_states_for_update([customer_id])).get(customer_id)
-
-    async def put_states(self, states: Sequence[CustomerState]) -> None:
-        for state in states:
-            self.documents[state.customer_id] = state.model_dump_json()
-
-
-def _store() -> ProjectionStore:
-    return MemoryStore()
+def _store() -> MemoryStates:
+    return MemoryStates()
 
 
 async def _no_erase(customer_id: str) -> list[str]:
@@ -47,7 +21,7 @@ async def _no_erase(customer_id: str) -> list[str]:
 
 async def test_one_lock_statement_for_the_whole_batch() -> None:
     """All rows of a batch are locked in one call, new customers included (no per-row reads)."""
-    store = MemoryStore()
+    store = _store()
     events = [purchase(days_ago=1, customer_id=f"c{i}") for i in range(50)]
     await apply_batch(store=store, events=events, now=NOW, rules=RULES, erase=_no_erase)
     assert len(store.locked) == 1
@@ -123,3 +97,22 @@ async def test_identify_merges_once_and_redirects_later_events() -> None:
     unseen = await store.get_state("never-seen")
     assert unseen is not None
     assert unseen.merged_into == "a"
+
+
+async def test_pointer_targets_are_locked_in_a_second_statement() -> None:
+    """An event for a merged customer also locks its survivor (one more statement), lands there."""
+    store = _store()
+    identify = event("identify", {"linked": [], "merged_customer_ids": ["b"]}, customer_id="a")
+    await apply_batch(store=store, events=[identify], now=NOW, rules=RULES, erase=_no_erase)
+    store.locked.clear()
+    await apply_batch(
+        store=store,
+        events=[purchase(days_ago=1, customer_id="b")],
+        now=NOW,
+        rules=RULES,
+        erase=_no_erase,
+    )
+    assert store.locked == [["b"], ["a"]]
+    survivor = await store.get_state("a")
+    assert survivor is not None
+    assert get_rfm(survivor, NOW).frequency == 1

@@ -22,9 +22,11 @@ from tests.unit.profile.factories import (
     refund,
     wire_event,
 )
+from touchpoint_profile.fold.apply import is_duplicate
 from touchpoint_profile.fold.evaluate import evaluate, get_rfm
 from touchpoint_profile.fold.events import ContractViolation, parse_event
-from touchpoint_profile.fold.fold import fold, fold_many, is_duplicate, merge_states
+from touchpoint_profile.fold.fold import fold, fold_many
+from touchpoint_profile.fold.merge import merge_states
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState, new_state
 
@@ -186,6 +188,19 @@ def test_merge_adds_windowed_figures_once() -> None:
     assert (rfm.frequency, rfm.monetary, rfm.recency_days) == (2, Decimal("140.00"), 3)
     assert merge_states(merged, source, NOW) == merged
     assert len(merged.timeline) == 2
+
+
+def test_merge_keeps_what_either_customer_knows_of_an_offer() -> None:
+    """An offer both customers were shown keeps the merged customer's answer (field by field)."""
+    shown = offer_presented("d1", ["o1"], days_ago=3, customer_id="a")
+    target = fold(new_state("a"), shown, NOW)
+    answered = [
+        offer_presented("d1", ["o1"], days_ago=2, customer_id="b"),
+        offer_response("d1", "o1", "accepted", days_ago=1, customer_id="b"),
+    ]
+    source = fold_many(new_state("b"), answered, NOW)
+    (offer,) = merge_states(target, source, NOW).offers.values()
+    assert (offer.presented_by, offer.outcome) == (shown.event_id, "accepted")
 
 
 def test_contract_violation_is_reported_with_the_field() -> None:

@@ -1,7 +1,10 @@
-"""Property tests of the fold: arrival order, duplicates and batching never change the view."""
+"""Property tests of the fold (fold_batch and its one-customer wrappers): arrival order,
+duplicates and batching never change the result."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.profile.factories import (
+    CUSTOMER,
     NOW,
     complaint,
     complaint_resolved,
@@ -22,7 +26,14 @@ from tests.unit.profile.factories import (
 )
 from touchpoint_profile.fold.evaluate import evaluate
 from touchpoint_profile.fold.events import ParsedEvent
-from touchpoint_profile.fold.fold import fold, fold_many
+from touchpoint_profile.fold.fold import (
+    StoredStates,
+    fold,
+    fold_batch,
+    fold_many,
+    states_needed,
+    tombstone_erased,
+)
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState, new_state
 
@@ -36,10 +47,10 @@ IDS = st.sampled_from(["a", "b", "c"])
 
 
 @st.composite
-def events(draw: st.DrawFn) -> ParsedEvent:
-    """One event of a random type at a random moment in the last 150 days."""
+def events(draw: st.DrawFn, customers: st.SearchStrategy[str] = st.just(CUSTOMER)) -> ParsedEvent:
+    """One event of a random type, for a customer of `customers`, in the last 150 days."""
     at = draw(MOMENTS)
-    common: dict[str, Any] = {"at": at, "store_id": draw(STORES)}
+    common: dict[str, Any] = {"at": at, "store_id": draw(STORES), "customer_id": draw(customers)}
     kind = draw(st.integers(min_value=0, max_value=8))
     amount = f"{draw(st.integers(min_value=1, max_value=90_000)) / 100:.2f}"
     if kind == 0:
@@ -65,6 +76,24 @@ def events(draw: st.DrawFn) -> ParsedEvent:
 
 
 HISTORIES = st.lists(events(), min_size=1, max_size=25)
+CUSTOMERS = st.sampled_from(["a", "b", "c", "d"])
+
+
+@st.composite
+def linking_events(draw: st.DrawFn) -> ParsedEvent:
+    """An event of one of four customers: sometimes an identify merging others, rarely an erase."""
+    kind = draw(st.integers(min_value=0, max_value=19))
+    at, customer_id = draw(MOMENTS), draw(CUSTOMERS)
+    if kind == 0:
+        return event("erase", {}, at=at, customer_id=customer_id)
+    if kind <= 3:
+        merged = draw(st.lists(CUSTOMERS, max_size=2, unique=True))
+        payload = {"linked": [], "merged_customer_ids": merged}
+        return event("identify", payload, at=at, customer_id=customer_id)
+    return draw(events(CUSTOMERS))
+
+
+STREAMS = st.lists(linking_events(), min_size=1, max_size=30)
 
 
 def view_of(state: CustomerState) -> dict[str, Any]:
@@ -77,8 +106,8 @@ def view_of(state: CustomerState) -> dict[str, Any]:
 def test_any_arrival_order_gives_the_same_view(history: list[ParsedEvent], data: Any) -> None:
     """Late and out-of-order events: any permutation folds to the same view."""
     shuffled = data.draw(st.permutations(history))
-    in_order = fold_many(new_state("c-1"), history, NOW, RULES)
-    other_order = fold_many(new_state("c-1"), shuffled, NOW, RULES)
+    in_order = fold_many(new_state(CUSTOMER), history, NOW, RULES)
+    other_order = fold_many(new_state(CUSTOMER), shuffled, NOW, RULES)
     assert view_of(in_order) == view_of(other_order)
 
 
@@ -88,8 +117,8 @@ def test_duplicates_never_count_twice(history: list[ParsedEvent], data: Any) -> 
     """Redelivering any subset of events, anywhere in the stream, gives the same view as once."""
     repeats = data.draw(st.lists(st.sampled_from(history), max_size=10))
     with_duplicates = data.draw(st.permutations(history + repeats))
-    once = fold_many(new_state("c-1"), history, NOW, RULES)
-    twice = fold_many(new_state("c-1"), with_duplicates, NOW, RULES)
+    once = fold_many(new_state(CUSTOMER), history, NOW, RULES)
+    twice = fold_many(new_state(CUSTOMER), with_duplicates, NOW, RULES)
     assert view_of(once) == view_of(twice)
 
 
@@ -97,10 +126,10 @@ def test_duplicates_never_count_twice(history: list[ParsedEvent], data: Any) -> 
 @given(history=HISTORIES, cut=st.integers(min_value=0, max_value=25))
 def test_batches_and_single_folds_agree(history: list[ParsedEvent], cut: int) -> None:
     """Folding in two batches, or one event at a time, equals one batch."""
-    whole = fold_many(new_state("c-1"), history, NOW, RULES)
-    first_part = fold_many(new_state("c-1"), history[:cut], NOW, RULES)
+    whole = fold_many(new_state(CUSTOMER), history, NOW, RULES)
+    first_part = fold_many(new_state(CUSTOMER), history[:cut], NOW, RULES)
     split = fold_many(first_part, history[cut:], NOW, RULES)
-    one_by_one = new_state("c-1")
+    one_by_one = new_state(CUSTOMER)
     for parsed in history:
         one_by_one = fold(one_by_one, parsed, NOW, RULES)
     assert view_of(whole) == view_of(split) == view_of(one_by_one)
@@ -110,6 +139,103 @@ def test_batches_and_single_folds_agree(history: list[ParsedEvent], cut: int) ->
 @given(history=HISTORIES)
 def test_folding_an_event_again_is_identity(history: list[ParsedEvent]) -> None:
     """fold(fold(s, e), e) == fold(s, e) for every event of a history (state equality)."""
-    state = fold_many(new_state("c-1"), history, NOW, RULES)
+    state = fold_many(new_state(CUSTOMER), history, NOW, RULES)
     for parsed in history:
         assert fold(state, parsed, NOW, RULES) == state
+
+
+def load(stored: Mapping[str, CustomerState], batch: Sequence[ParsedEvent]) -> StoredStates:
+    """What the shell's lock_states reads: every state the batch may touch (absent as None)."""
+    states: dict[str, CustomerState | None] = {}
+    while wanted := states_needed(states, batch):
+        states.update({customer_id: stored.get(customer_id) for customer_id in wanted})
+    return states
+
+
+def fold_stream(batches: Iterable[Sequence[ParsedEvent]]) -> dict[str, CustomerState]:
+    """The stored states after folding batch after batch as the consumer does, at NOW.
+
+    The identity store's erase is modelled as erasing the customers pointing at the erased one.
+    """
+    stored: dict[str, CustomerState] = {}
+    for batch in batches:
+        folded = fold_batch(load(stored, batch), batch, NOW, RULES)
+        written = {**stored, **folded.states}
+        erased_with = {
+            erasure.customer_id: [
+                cid for cid, state in written.items() if state.merged_into == erasure.customer_id
+            ]
+            for erasure in folded.erasures
+        }
+        stored.update(tombstone_erased(folded, erased_with).states)
+    return stored
+
+
+def split(stream: list[ParsedEvent], cuts: list[int]) -> list[list[ParsedEvent]]:
+    """The stream cut into consecutive batches at the given positions."""
+    bounds = [0, *sorted(min(cut, len(stream)) for cut in cuts), len(stream)]
+    return [stream[start:end] for start, end in itertools.pairwise(bounds)]
+
+
+def dumped(states: Mapping[str, CustomerState]) -> dict[str, Any]:
+    """States as plain data (a readable diff when a property fails)."""
+    return {cid: state.model_dump(mode="json") for cid, state in sorted(states.items())}
+
+
+CUTS = st.lists(st.integers(min_value=0, max_value=60), max_size=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(history=st.lists(events(CUSTOMERS), min_size=1, max_size=40), data=st.data())
+def test_fold_batch_is_order_independent_per_customer(
+    history: list[ParsedEvent], data: Any
+) -> None:
+    """Any interleaving and any order of each customer's events folds to the same views."""
+    shuffled = data.draw(st.permutations(history))
+    in_order = fold_stream([history])
+    other_order = fold_stream([shuffled])
+    assert in_order.keys() == other_order.keys()
+    for customer_id, state in in_order.items():
+        assert view_of(state) == view_of(other_order[customer_id])
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=STREAMS, cuts=CUTS)
+def test_splitting_a_stream_into_batches_anywhere_gives_the_same_states(
+    stream: list[ParsedEvent], cuts: list[int]
+) -> None:
+    """Merges, merge pointers and erasures included: batch boundaries never change a state."""
+    assert dumped(fold_stream(split(stream, cuts))) == dumped(fold_stream([stream]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=STREAMS, cuts=CUTS, data=st.data())
+def test_redeliveries_in_and_across_batches_fold_once(
+    stream: list[ParsedEvent], cuts: list[int], data: Any
+) -> None:
+    """Events delivered again later, in the same batch or a later one, change no state."""
+    positions = st.tuples(
+        st.integers(min_value=0, max_value=len(stream) - 1), st.integers(min_value=0, max_value=5)
+    )
+    repeats = data.draw(st.lists(positions, max_size=10))
+    placed = [(float(index), parsed) for index, parsed in enumerate(stream)]
+    placed += [(index + 0.5 + later, stream[index]) for index, later in repeats]
+    redelivered = [parsed for _, parsed in sorted(placed, key=lambda item: item[0])]
+    once = fold_stream([stream])
+    assert dumped(fold_stream(split(redelivered, cuts))) == dumped(once)
+    assert dumped(fold_stream([redelivered])) == dumped(once)
+
+
+@settings(max_examples=100, deadline=None)
+@given(stream=STREAMS, cut=st.integers(min_value=0, max_value=30))
+def test_fold_batch_leaves_the_given_states_as_they_were(
+    stream: list[ParsedEvent], cut: int
+) -> None:
+    """fold_batch is pure: the states it is given are not changed, whatever it folds."""
+    stored = fold_stream([stream[:cut]])
+    given = load(stored, stream[cut:])
+    snapshot = {cid: None if state is None else state.model_dump() for cid, state in given.items()}
+    fold_batch(given, stream[cut:], NOW, RULES)
+    assert {
+        cid: None if state is None else state.model_dump() for cid, state in given.items()
+    } == snapshot

@@ -7,8 +7,8 @@ from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 
-from touchpoint_profile.fold.fold import DEFAULT_RULES, window_start_day
-from touchpoint_profile.fold.rules import FoldRules
+from touchpoint_profile.fold.apply import window_start_day
+from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
 from touchpoint_profile.fold.state import INTEREST_EPOCH, CustomerState, DayBucket
 from touchpoint_profile.fold.view import (
     Channels,

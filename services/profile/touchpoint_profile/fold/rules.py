@@ -67,3 +67,6 @@ class FoldRules(BaseModel):
     def decay_rate_per_second(self) -> float:
         """λ of exp(-λ·age): ln 2 per half-life."""
         return math.log(2) / (self.interest_half_life_days * 86400.0)
+
+
+DEFAULT_RULES = FoldRules()

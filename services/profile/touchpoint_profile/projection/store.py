@@ -8,17 +8,21 @@ from typing import Protocol
 from touchpoint_profile.fold.state import CustomerState
 
 
-class ProjectionStore(Protocol):
-    """One transaction's view of the projection; the caller begins and commits it."""
+class StateStore(Protocol):
+    """What folding a batch needs: states locked for update, and writing them back."""
 
     async def get_states_for_update(self, customer_ids: Sequence[str]) -> dict[str, CustomerState]:
         """The stored states of these customers, row-locked until commit (absent: not returned)."""
         ...
 
-    async def get_state(self, customer_id: str) -> CustomerState | None:
-        """One customer's state without locking, or None."""
-        ...
-
     async def put_states(self, states: Sequence[CustomerState]) -> None:
         """Insert or replace these states."""
+        ...
+
+
+class ProjectionStore(StateStore, Protocol):
+    """One transaction's view of the projection; the caller begins and commits it."""
+
+    async def get_state(self, customer_id: str) -> CustomerState | None:
+        """One customer's state without locking, or None."""
         ...
