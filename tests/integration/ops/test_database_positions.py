@@ -9,8 +9,9 @@ import uuid
 import pytest
 
 from tests.conftest import report
-from tests.integration.profile.conftest import drain, make_profile_settings
+from tests.integration.profile.conftest import make_profile_settings
 from tests.integration.profile.test_consumer import db_offsets, purchases
+from tests.integration.records import drain
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.events.codec import build_headers, encode_event, encode_key
 from touchpoint_common.events.models import InteractionEvent

@@ -17,7 +17,6 @@ from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.settings import CommonSettings
-from touchpoint_common.tracking.offsets import OffsetConflict
 from touchpoint_profile.consumer.runner import ProfileConsumer
 from touchpoint_profile.settings import ProfileSettings
 
@@ -85,23 +84,6 @@ async def produce(producer: AIOKafkaProducer, profile_settings: ProfileSettings)
             )
 
     return send
-
-
-async def drain(consumer: ProfileConsumer, *, idle_polls: int = 3, timeout_s: float = 30) -> int:
-    """Poll until `idle_polls` polls in a row bring nothing; returns the records processed."""
-    total, idle = 0, 0
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while idle < idle_polls:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("consumer did not go idle")
-        try:
-            read = await consumer.poll_once()
-        except OffsetConflict:  # what ProfileConsumer.run() does: re-seek to the stored offsets
-            await consumer.reseek()
-            continue
-        total += read
-        idle = idle + 1 if read == 0 and consumer.positions else 0
-    return total
 
 
 async def wait_assigned(consumer: ProfileConsumer, partitions: int, timeout_s: float = 30) -> None:

@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.profile.conftest import Produce, drain
-from tests.integration.records import read_first_record
+from tests.integration.profile.conftest import Produce
+from tests.integration.records import drain, read_first_record
 from tests.unit.profile.factories import purchase_payload, wire_event
 from touchpoint_common.events.codec import encode_event
 from touchpoint_common.events.models import InteractionEvent

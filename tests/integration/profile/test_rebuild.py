@@ -12,7 +12,8 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.profile.conftest import Produce, drain
+from tests.integration.profile.conftest import Produce
+from tests.integration.records import drain
 from tests.unit.profile.factories import purchase_payload, wire_event
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_profile.consumer.runner import ProfileConsumer, get_window_start

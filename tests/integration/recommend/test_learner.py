@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from tests.integration.records import read_first_record
+from tests.integration.records import drain, read_first_record
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.events.codec import build_headers, encode_event, encode_key
@@ -113,20 +113,6 @@ async def _produce(settings: RecommendSettings, events: list[InteractionEvent]) 
         await producer.stop()
 
 
-async def _drain(learner: Learner, *, idle_polls: int = 3, timeout_s: float = 30) -> int:
-    """Poll until assigned and `idle_polls` polls in a row bring nothing; records handled."""
-    assert learner.consumer is not None
-    total, idle = 0, 0
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while idle < idle_polls:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("learner did not go idle")
-        read = await learner.poll_once()
-        total += read
-        idle = idle + 1 if read == 0 and learner.consumer.assignment() else 0
-    return total
-
-
 async def test_learner_resumes_from_database_offsets_after_a_crash(
     recommend_settings: RecommendSettings, db: AsyncEngine, producer: AIOKafkaProducer
 ) -> None:
@@ -144,14 +130,14 @@ async def test_learner_resumes_from_database_offsets_after_a_crash(
     await crashing.start()
     try:
         with pytest.raises(Crash):
-            await _drain(crashing)
+            await drain(crashing)
     finally:
         await crashing.stop()
 
     restarted = Learner(settings, sessions, producer)
     await restarted.start()
     try:
-        await _drain(restarted)
+        await drain(restarted)
         async with db.connect() as connection:
             stored: dict[int, int] = dict(
                 (await connection.execute(text(OFFSETS_QUERY), {"g": settings.learner_group})).all()
@@ -247,14 +233,14 @@ async def test_replaying_the_topic_into_an_empty_database_gives_the_same_state(
     live = Learner(settings, create_session_factory(db), producer)
     await live.start()
     try:
-        await _drain(live)
+        await drain(live)
     finally:
         await live.stop()
     replay_settings = settings.model_copy(update={"learner_group": f"{settings.learner_group}-r"})
     replay = Learner(replay_settings, create_session_factory(empty_database), producer)
     await replay.start()
     try:
-        await _drain(replay)
+        await drain(replay)
     finally:
         await replay.stop()
 
@@ -288,7 +274,7 @@ async def test_an_undecodable_record_is_dead_lettered_not_just_logged(
     learner = Learner(settings, create_session_factory(db), producer)
     await learner.start()
     try:
-        await _drain(learner)
+        await drain(learner)
     finally:
         await learner.stop()
     letter = await read_first_record(settings, settings.topic_dead_letter)
@@ -323,7 +309,7 @@ async def test_a_rank_beyond_int4_is_dead_lettered_and_learning_goes_on(
     learner = Learner(settings, create_session_factory(db), producer)
     await learner.start()
     try:
-        await _drain(learner)
+        await drain(learner)
     finally:
         await learner.stop()
     letter = await read_first_record(settings, settings.topic_dead_letter)
