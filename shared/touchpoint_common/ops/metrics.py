@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from touchpoint_common.ops.lag import GroupLag, LagReport
+from touchpoint_common.ops.lag import GroupLag, LagReport, PartitionLag
 from touchpoint_common.ops.monitor import LagMonitor
 
 PARTITION_LABELS = ["group", "topic", "partition"]
+Source = TypeVar("Source")
 
 
 def _newest_per_group(reports: Iterable[LagReport]) -> list[GroupLag]:
@@ -25,75 +28,98 @@ def _newest_per_group(reports: Iterable[LagReport]) -> list[GroupLag]:
     return [newest[name][1] for name in sorted(newest)]
 
 
-def build_lag_metrics(reports: Sequence[LagReport]) -> list[Metric]:
-    """Metric families for the given reports; where reports overlap, the newest group wins."""
-    lag = GaugeMetricFamily(
+@dataclass(frozen=True)
+class _Gauge(Generic[Source]):
+    """One gauge family: its name, its help text, and its value for a partition or a group."""
+
+    name: str
+    documentation: str
+    value: Callable[[Source], float | None]
+    """None: no sample (where kafka-consumer-groups prints "-")."""
+
+
+_PARTITION_GAUGES: tuple[_Gauge[PartitionLag], ...] = (
+    _Gauge(
         "kafka_consumergroup_group_lag",
         "Offset lag of a group on a partition (log-end offset minus committed offset).",
-        labels=PARTITION_LABELS,
-    )
-    lag_seconds = GaugeMetricFamily(
+        lambda entry: entry.lag,
+    ),
+    _Gauge(
         "kafka_consumergroup_group_lag_seconds",
         "Age in seconds of the oldest record the group has not consumed on a partition.",
-        labels=PARTITION_LABELS,
-    )
-    offset = GaugeMetricFamily(
+        lambda entry: entry.lag_seconds,
+    ),
+    _Gauge(
         "kafka_consumergroup_group_offset",
         "Committed offset of a group on a partition.",
-        labels=PARTITION_LABELS,
-    )
+        lambda entry: entry.committed,
+    ),
+)
+_GROUP_GAUGES: tuple[_Gauge[GroupLag], ...] = (
+    _Gauge(
+        "kafka_consumergroup_group_max_lag",
+        "Largest partition lag of a group.",
+        lambda group: group.max_lag,
+    ),
+    _Gauge(
+        "kafka_consumergroup_group_max_lag_seconds",
+        "Largest partition time lag of a group, in seconds.",
+        lambda group: group.max_lag_seconds,
+    ),
+    _Gauge(
+        "kafka_consumergroup_group_sum_lag",
+        "Sum of a group's partition lags.",
+        lambda group: group.sum_lag,
+    ),
+    _Gauge(
+        "touchpoint_ops_group_uncommitted_partitions",
+        "Partitions a group is assigned or knows of but has no committed position on.",
+        lambda group: group.uncommitted_partitions,
+    ),
+    _Gauge(
+        "touchpoint_ops_group_members",
+        "Live members of a consumer group.",
+        lambda group: group.members,
+    ),
+)
+
+
+def _add_sample(family: GaugeMetricFamily, labels: list[str], value: float | None) -> None:
+    """One sample, unless the value is unknown."""
+    if value is not None:
+        family.add_metric(labels, value)
+
+
+def build_lag_metrics(reports: Sequence[LagReport]) -> list[Metric]:
+    """Metric families for the given reports; where reports overlap, the newest group wins."""
+    per_partition = [
+        (GaugeMetricFamily(gauge.name, gauge.documentation, labels=PARTITION_LABELS), gauge)
+        for gauge in _PARTITION_GAUGES
+    ]
+    per_group = [
+        (GaugeMetricFamily(gauge.name, gauge.documentation, labels=["group"]), gauge)
+        for gauge in _GROUP_GAUGES
+    ]
     latest = GaugeMetricFamily(
         "kafka_partition_latest_offset",
         "Log-end offset of a partition.",
         labels=["topic", "partition"],
-    )
-    max_lag = GaugeMetricFamily(
-        "kafka_consumergroup_group_max_lag", "Largest partition lag of a group.", labels=["group"]
-    )
-    max_lag_seconds = GaugeMetricFamily(
-        "kafka_consumergroup_group_max_lag_seconds",
-        "Largest partition time lag of a group, in seconds.",
-        labels=["group"],
-    )
-    sum_lag = GaugeMetricFamily(
-        "kafka_consumergroup_group_sum_lag", "Sum of a group's partition lags.", labels=["group"]
-    )
-    uncommitted = GaugeMetricFamily(
-        "touchpoint_ops_group_uncommitted_partitions",
-        "Partitions a group is assigned or knows of but has no committed position on.",
-        labels=["group"],
-    )
-    members = GaugeMetricFamily(
-        "touchpoint_ops_group_members", "Live members of a consumer group.", labels=["group"]
     )
     log_ends: dict[tuple[str, str], int] = {}
     for group in _newest_per_group(reports):
         for entry in group.partitions:
             labels = [group.group, entry.topic, str(entry.partition)]
             log_ends[(entry.topic, str(entry.partition))] = entry.log_end
-            if entry.lag is not None:
-                lag.add_metric(labels, entry.lag)
-            if entry.lag_seconds is not None:
-                lag_seconds.add_metric(labels, entry.lag_seconds)
-            if entry.committed is not None:
-                offset.add_metric(labels, entry.committed)
-        max_lag.add_metric([group.group], group.max_lag)
-        max_lag_seconds.add_metric([group.group], group.max_lag_seconds)
-        sum_lag.add_metric([group.group], group.sum_lag)
-        uncommitted.add_metric([group.group], group.uncommitted_partitions)
-        members.add_metric([group.group], group.members)
+            for family, partition_gauge in per_partition:
+                _add_sample(family, labels, partition_gauge.value(entry))
+        for family, group_gauge in per_group:
+            _add_sample(family, [group.group], group_gauge.value(group))
     for (topic, partition), value in sorted(log_ends.items()):
         latest.add_metric([topic, partition], value)
     return [
-        lag,
-        lag_seconds,
-        offset,
+        *(family for family, _ in per_partition),
         latest,
-        max_lag,
-        max_lag_seconds,
-        sum_lag,
-        uncommitted,
-        members,
+        *(family for family, _ in per_group),
     ]
 
 

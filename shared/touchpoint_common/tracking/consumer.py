@@ -86,6 +86,31 @@ class Tracking:
     db_retry_attempts: int = 8
     dead_letter_timeout_s: float = 30.0
 
+    @classmethod
+    def of_interactions(
+        cls,
+        settings: CommonSettings,
+        *,
+        group: str,
+        role: str,
+        since: Callable[[], datetime | None],
+        batch_max_records: int,
+        batch_timeout_ms: int,
+        db_retry_attempts: int = 8,
+    ) -> Tracking:
+        """A group on the interactions topic, dead-lettering to the common topic, as client
+        `<service_name>-<role>`."""
+        return cls(
+            group=group,
+            topic=settings.topic_interactions,
+            dead_letter_topic=settings.topic_dead_letter,
+            client_id=f"{settings.service_name}-{role}",
+            since=since,
+            batch_max_records=batch_max_records,
+            batch_timeout_ms=batch_timeout_ms,
+            db_retry_attempts=db_retry_attempts,
+        )
+
 
 def is_poison(exc: BaseException) -> bool:
     """An error a record itself causes, the same on every retry: the database refuses the

@@ -26,11 +26,10 @@ def get_window_start(settings: ProfileSettings, now: datetime) -> datetime:
 
 def get_tracking(settings: ProfileSettings, *, clock: Clock = utc_now) -> Tracking:
     """The fold's group on the interactions topic, from the start of the window."""
-    return Tracking(
+    return Tracking.of_interactions(
+        settings,
         group=settings.consumer_group,
-        topic=settings.topic_interactions,
-        dead_letter_topic=settings.topic_dead_letter,
-        client_id=f"{settings.service_name}-fold",
+        role="fold",
         since=lambda: get_window_start(settings, clock()),
         batch_max_records=settings.consumer_batch_max_records,
         batch_timeout_ms=settings.consumer_batch_timeout_ms,

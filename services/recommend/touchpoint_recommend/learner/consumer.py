@@ -64,11 +64,10 @@ class LearnerHandler:
 
 def get_tracking(settings: RecommendSettings) -> Tracking:
     """The learner's group on the interactions topic, from the start of the log."""
-    return Tracking(
+    return Tracking.of_interactions(
+        settings,
         group=settings.learner_group,
-        topic=settings.topic_interactions,
-        dead_letter_topic=settings.topic_dead_letter,
-        client_id=f"{settings.service_name}-learner",
+        role="learner",
         since=lambda: None,
         batch_max_records=settings.learner_batch_max_records,
         batch_timeout_ms=settings.learner_batch_timeout_ms,

@@ -13,7 +13,7 @@ from touchpoint_common.events.payloads import (
     OfferPresentedPayload,
     OfferResponsePayload,
 )
-from touchpoint_recommend.store.protocol import PresentedDecision, PresentedOffer, RecommendStore
+from touchpoint_recommend.store.protocol import PresentedDecision, RecommendStore
 
 logger = logging.getLogger(__name__)
 Applied = Literal[
@@ -25,18 +25,13 @@ Applied = Literal[
 def presented_from_event(event: InteractionEvent) -> PresentedDecision:
     """The decision an offer_presented event carries (raises ValidationError when malformed)."""
     payload = OfferPresentedPayload.model_validate(event.payload)
-    return PresentedDecision(
-        decision_id=payload.decision_id,
-        customer_id=event.customer_id,
-        channel=event.channel.value,
-        segment=payload.segment,
-        strategy=payload.strategy,
-        holdout=payload.holdout,
-        offers=[
-            PresentedOffer(offer_id=o.offer_id, rank=o.rank, score=o.score, kind=o.kind)
-            for o in payload.offers
-        ],
-        decided_at=event.occurred_at,
+    return PresentedDecision.model_validate(
+        {
+            **payload.model_dump(),
+            "customer_id": event.customer_id,
+            "channel": event.channel.value,
+            "decided_at": event.occurred_at,
+        }
     )
 
 

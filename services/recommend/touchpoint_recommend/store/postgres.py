@@ -84,15 +84,8 @@ class PostgresRecommendStore:
         inserted = await self.db_session.execute(
             insert(decisions)
             .values(
-                decision_id=decision.decision_id,
-                customer_id=decision.customer_id,
-                channel=decision.channel,
-                segment=decision.segment,
-                strategy=decision.strategy,
-                holdout=decision.holdout,
+                **decision.model_dump(exclude={"offers"}),
                 offers=[offer.model_dump(mode="json") for offer in decision.offers],
-                config_version=decision.config_version,
-                decided_at=decision.decided_at,
             )
             .on_conflict_do_nothing(index_elements=[decisions.c.decision_id])
             .returning(decisions.c.decision_id)

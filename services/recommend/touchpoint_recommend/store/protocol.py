@@ -41,21 +41,10 @@ class PresentedDecision(BaseModel):
 
     @classmethod
     def from_decision(cls, decision: Decision) -> PresentedDecision:
-        """The storable part of a domain decision."""
-        return cls(
-            decision_id=decision.decision_id,
-            customer_id=decision.customer_id,
-            channel=decision.channel,
-            segment=decision.segment,
-            strategy=decision.strategy,
-            holdout=decision.holdout,
-            offers=[
-                PresentedOffer(offer_id=o.offer_id, rank=o.rank, score=o.score, kind=o.kind)
-                for o in decision.offers
-            ],
-            config_version=decision.config_version,
-            decided_at=decision.as_of,
-        )
+        """The storable part of a domain decision: its fields of the same name (of each offer,
+        too), decided at the decision's as_of."""
+        stored = decision.model_dump(include=set(cls.model_fields))
+        return cls.model_validate({**stored, "decided_at": decision.as_of})
 
 
 class ArmSummary(BaseModel):
