@@ -9,9 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-_WAITING_FOR_LOCK = text(
-    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"
-)
+_WAITING_FOR_LOCK = text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid")
 
 
 async def get_backend_pid(session: AsyncSession) -> int:
