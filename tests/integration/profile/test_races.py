@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.locks import Body, second_waits_for_first
+from tests.integration.profile.conftest import Produce
+from tests.integration.profile.test_consumer import db_offsets, purchases, view_of
+from tests.integration.records import drain
 from tests.unit.profile.factories import NOW, event, purchase
+from touchpoint_common.tracking.offsets import NextOffsets
 from touchpoint_profile.consumer.batch import BatchOutcome, apply_batch
+from touchpoint_profile.consumer.runner import ProfileConsumer
 from touchpoint_profile.fold.evaluate import get_rfm
 from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState
 from touchpoint_profile.projection.postgres import PostgresProjection
+from touchpoint_profile.settings import ProfileSettings
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +120,121 @@ async def test_placeholders_lock_absent_ids_and_leave_no_row_behind(
             {"ids": [written, unused]},
         )
         assert [row.customer_id for row in rows] == [written]
+
+
+@dataclass
+class Holds:
+    """Points where a test holds the consumer, each an asyncio event."""
+
+    read: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the seek read the stored positions."""
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    """The seek goes on (sets positions, seeks) once this is set."""
+    committed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the batch transaction committed, before the consumer records its position."""
+    carry_on: asyncio.Event = field(default_factory=asyncio.Event)
+    """The consumer records its position once this is set."""
+
+
+class SlowSeek(ProfileConsumer):
+    """A consumer whose rebalance seek and batch commit are held at chosen points while
+    `holds` is set, to replay a partition handed back while a batch is being committed."""
+
+    holds: Holds | None = None
+
+    async def get_stored_offsets(self) -> NextOffsets:
+        """The stored positions, read before `release` and handed over after it."""
+        stored = await super().get_stored_offsets()
+        if self.holds is not None:
+            self.holds.read.set()
+            await self.holds.release.wait()
+        return stored
+
+    async def commit_to_database(self, items: list[ParsedEvent], offsets: NextOffsets) -> Any:
+        """The batch committed; then held until `carry_on`."""
+        outcome = await super().commit_to_database(items, offsets)
+        if self.holds is not None:
+            self.holds.committed.set()
+            await self.holds.carry_on.wait()
+        return outcome
+
+
+async def fetch(consumer: ProfileConsumer, count: int) -> list[ConsumerRecord[bytes, bytes]]:
+    """The next `count` records from the broker, not applied (a batch about to be committed)."""
+    kafka = consumer.consumer
+    assert kafka is not None
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    async with asyncio.timeout(30):
+        while len(records) < count:
+            batch = await kafka.getmany(timeout_ms=200, max_records=count - len(records))
+            records += [record for tp in sorted(batch) for record in batch[tp]]
+    return records
+
+
+async def hand_back_during_commit(
+    consumer: SlowSeek, in_flight: list[ConsumerRecord[bytes, bytes]], *, seek_ends_first: bool
+) -> None:
+    """The partition is handed back while `in_flight` commits: the seek reads the position
+    before the commit; it ends before the consumer records the new position (stale seek,
+    right position) or after it (stale seek, stale position)."""
+    kafka = consumer.consumer
+    assert kafka is not None
+    holds = consumer.holds = Holds()
+    handed_back = asyncio.create_task(consumer.seek_to_stored(list(kafka.assignment())))
+    await holds.read.wait()
+    batch = asyncio.create_task(consumer.process(in_flight))
+    await holds.committed.wait()
+    if seek_ends_first:
+        holds.release.set()
+        await handed_back
+        holds.carry_on.set()
+        await batch
+    else:
+        holds.carry_on.set()
+        await batch
+        holds.release.set()
+        await handed_back
+    consumer.holds = None
+
+
+@pytest.mark.parametrize("seek_ends_first", [True, False], ids=["stale-seek", "stale-position"])
+async def test_batch_handed_back_mid_commit_is_not_counted_again_beyond_the_dedup_window(
+    seek_ends_first: bool,
+    profile_settings: ProfileSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    producer: AIOKafkaProducer,
+    produce: Produce,
+) -> None:
+    """A batch larger than the fold's dedup memory (10 ids, a timeline of 3) is re-read after a
+    hand-back whose seek read the position from before its commit: only the offsets can keep it
+    from counting twice, and they do (the batch-start check skips it when the consumer's
+    position is right; the compare-and-set refuses it when the position is stale too)."""
+    rules = profile_settings.profile_rules.model_copy(
+        update={"max_applied_ids": 10, "timeline_size": 3}
+    )
+    settings = profile_settings.model_copy(
+        update={"profile_rules": rules, "consumer_batch_max_records": 100}
+    )
+    customer_id = f"stale-{uuid.uuid4().hex[:6]}"
+    await produce(purchases(customer_id, 5))
+    consumer = SlowSeek(settings, sessions=sessions, producer=producer)
+    await consumer.start()
+    try:
+        await drain(consumer)
+        await produce(purchases(customer_id, 15, "20.00"))
+        in_flight = await fetch(consumer, 15)
+        first, last = in_flight[0], in_flight[-1]
+        await hand_back_during_commit(consumer, in_flight, seek_ends_first=seek_ends_first)
+        kafka = consumer.consumer
+        assert kafka is not None
+        tp = TopicPartition(settings.topic_interactions, first.partition)
+        assert await kafka.position(tp) == first.offset, "the batch is read again"
+        position = last.offset + 1 if seek_ends_first else first.offset
+        assert consumer.positions[first.partition] == position
+        await drain(consumer)
+    finally:
+        await consumer.stop()
+    view = await view_of(sessions, settings, customer_id)
+    assert view is not None
+    assert (view.rfm.frequency, view.rfm.monetary) == (20, Decimal("350.00"))
+    assert (await db_offsets(sessions, settings))[first.partition] == last.offset + 1
