@@ -7,7 +7,10 @@ Race safety: a new customer is minted inside a savepoint together with its ident
 are inserted with ON CONFLICT DO NOTHING in one sorted statement. When any of them was taken by
 a concurrent transaction the savepoint is rolled back (the minted customer vanishes) and the
 look-up runs again, now seeing the winner. The (kind, digest) primary key is what makes two
-replicas unable to mint two customers for one identifier. Functions never commit: the caller
+replicas unable to mint two customers for one identifier. Linking an identifier to an
+existing customer locks that customer's row first, as erase and merges do: an erase never
+leaves an identifier behind, and a pass that waited for one sees the customer erased and
+resolves again (or refuses the event naming it). Functions never commit: the caller
 owns the transaction and calls `IdentityCache.remember` only after its commit.
 """
 
