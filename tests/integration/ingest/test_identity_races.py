@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.ingest.test_events_api import unique_phone
-from tests.integration.locks import second_waits_for_first
+from tests.integration.locks import Body, second_waits_for_first
 from touchpoint_common.identity import pii, store
 from touchpoint_ingest.settings import IngestSettings
 
@@ -43,6 +43,16 @@ class Identity:
                 db_session=session, identifiers=[ident], kek=self.kek
             )
 
+    def resolving(self, identifiers: list[store.Identifier]) -> Body:
+        """A transaction body: an ingest pass resolving (and linking) these identifiers."""
+
+        async def resolve(session: AsyncSession) -> store.ResolvedCustomer:
+            return await store.resolve_customer(
+                db_session=session, identifiers=identifiers, kek=self.kek
+            )
+
+        return resolve
+
     async def erase(self, session: AsyncSession, customer_id: str) -> list[str]:
         """Erase as the profile's fold does."""
         return await store.erase_customer(db_session=session, customer_id=customer_id)
@@ -68,11 +78,7 @@ async def test_identifier_linked_during_an_erase_waits_and_goes_to_a_new_custome
     then finds it erased and resolves again: nothing is left pointing at the erased customer."""
     phone, email = identity.phone(), identity.email()
     erased = (await identity.customer_with(phone)).customer_id
-
-    async def link(session: AsyncSession) -> store.ResolvedCustomer:
-        return await store.resolve_customer(
-            db_session=session, identifiers=[phone, email], kek=identity.kek
-        )
+    link = identity.resolving([phone, email])
 
     ids, resolved, waited = await second_waits_for_first(
         identity.sessions, lambda session: identity.erase(session, erased), link
@@ -93,11 +99,7 @@ async def test_erase_during_an_identifier_insert_waits_and_deletes_it_too(
     and then deletes that row as well."""
     phone, email = identity.phone(), identity.email()
     erased = (await identity.customer_with(phone)).customer_id
-
-    async def link(session: AsyncSession) -> store.ResolvedCustomer:
-        return await store.resolve_customer(
-            db_session=session, identifiers=[phone, email], kek=identity.kek
-        )
+    link = identity.resolving([phone, email])
 
     resolved, ids, waited = await second_waits_for_first(
         identity.sessions, link, lambda session: identity.erase(session, erased)
