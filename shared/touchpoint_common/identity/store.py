@@ -334,12 +334,17 @@ async def erase_customer(*, db_session: AsyncSession, customer_id: str) -> list[
 
 
 async def _lock_live_customer(db_session: AsyncSession, customer_id: str) -> bool:
-    """Lock the customer's row until commit before linking identifiers to it (erase and merges
-    lock it too); False when it is erased or merged by now: nothing may be linked to it."""
+    """Share-lock the customer's row until commit before linking identifiers to it; False
+    when it is erased or merged by now: nothing may be linked to it.
+
+    Erase and merges lock the row FOR UPDATE, so they wait for a linking pass or it for them;
+    linking passes share the lock, so two passes linking to customers in crossed order do
+    not deadlock.
+    """
     query = (
         select(customers.c.erased_at, customers.c.merged_into)
         .where(customers.c.customer_id == customer_id)
-        .with_for_update()
+        .with_for_update(read=True)
     )
     row = (await db_session.execute(query)).one_or_none()
     return row is not None and row.erased_at is None and row.merged_into is None

@@ -148,3 +148,21 @@ async def test_identify_linking_to_a_customer_erased_meanwhile_is_refused(
     with pytest.raises(store.ErasedCustomer):
         await second_waits_for_first(identity.sessions, erase, identify)
     assert await identity.identifiers_of(customer.customer_id) == []
+
+
+async def test_two_passes_linking_to_one_customer_do_not_wait_for_each_other(
+    identity: Identity,
+) -> None:
+    """The lock linking takes is shared: a second pass linking another new e-mail to the same
+    customer goes through while the first is still open, and both links stay."""
+    phone = identity.phone()
+    owner = (await identity.customer_with(phone)).customer_id
+    first, second = identity.email(), identity.email()
+    one, other, waited = await second_waits_for_first(
+        identity.sessions, identity.resolving([phone, first]), identity.resolving([phone, second])
+    )
+    assert not waited
+    assert one.customer_id == other.customer_id == owner
+    assert sorted(await identity.identifiers_of(owner)) == sorted(
+        [phone.key, first.key, second.key]
+    )
