@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from sqlalchemy import text
+from sqlalchemy.event import listen, remove
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -238,3 +239,30 @@ async def test_batch_handed_back_mid_commit_is_not_counted_again_beyond_the_dedu
     assert view is not None
     assert (view.rfm.frequency, view.rfm.monetary) == (20, Decimal("350.00"))
     assert (await db_offsets(sessions, settings))[first.partition] == last.offset + 1
+
+
+async def test_locking_existing_rows_is_one_statement_absent_ones_two_more(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The common case (every row there) costs one statement; only new ids add the
+    placeholder insert and a second locking select."""
+    known, new = (f"count-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    async with sessions() as session, session.begin():
+        await PostgresProjection(session).put_states([CustomerState(customer_id=known)])
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        """Record each statement the session sends."""
+        statements.append(args[2])
+
+    async with sessions() as session, session.begin():
+        store = PostgresProjection(session)
+        engine = (await session.connection()).sync_engine
+        listen(engine, "before_cursor_execute", count)
+        try:
+            assert set(await store.get_states_for_update([known])) == {known}
+            assert len(statements) == 1
+            assert set(await store.get_states_for_update([known, new])) == {known}
+            assert len(statements) == 4
+        finally:
+            remove(engine, "before_cursor_execute", count)
