@@ -7,7 +7,10 @@ Race safety: a new customer is minted inside a savepoint together with its ident
 are inserted with ON CONFLICT DO NOTHING in one sorted statement. When any of them was taken by
 a concurrent transaction the savepoint is rolled back (the minted customer vanishes) and the
 look-up runs again, now seeing the winner. The (kind, digest) primary key is what makes two
-replicas unable to mint two customers for one identifier. Functions never commit: the caller
+replicas unable to mint two customers for one identifier. Linking an identifier to an
+existing customer locks that customer's row first, as erase and merges do: an erase never
+leaves an identifier behind, and a pass that waited for one sees the customer erased and
+resolves again (or refuses the event naming it). Functions never commit: the caller
 owns the transaction and calls `IdentityCache.remember` only after its commit.
 """
 
@@ -251,6 +254,12 @@ async def resolve_customer(
                 raise ErasedCustomer(chosen)
             continue
         unclaimed = [ident for ident in identifiers if ident.key not in owners]
+        if unclaimed and not await _lock_live_customer(db_session, chosen):
+            if cache is not None:  # erased or merged meanwhile: resolve again
+                cache.forget_customer(chosen)
+            if named is not None:  # ErasedCustomer when it was erased
+                named = await get_live_customer_id(db_session=db_session, customer_id=named)
+            continue
         linked = await _insert_identifiers(db_session, unclaimed, chosen, data_key)
         mine = [key for key, owner in owners.items() if owner == chosen]
         return ResolvedCustomer(chosen, data_key, owned=tuple(mine + linked))
@@ -281,6 +290,11 @@ async def link_identifiers(
             merged.update(losers)
         owners = await _get_owners(db_session, identifiers, None)
         unclaimed = [ident for ident in identifiers if ident.key not in owners]
+        if unclaimed and not await _lock_live_customer(db_session, current):
+            # erased (ErasedCustomer) or merged meanwhile: link to whoever it is now
+            current = await get_live_customer_id(db_session=db_session, customer_id=current)
+            data_key = await _require_key(db_session, current, kek)
+            continue
         linked = await _insert_identifiers(db_session, unclaimed, current, data_key)
         if len(linked) == len({ident.key for ident in unclaimed}):
             owned = {*resolved.owned, *(ident.key for ident in identifiers)}
@@ -292,9 +306,17 @@ async def link_identifiers(
 
 
 async def erase_customer(*, db_session: AsyncSession, customer_id: str) -> list[str]:
-    """Forget a customer and those merged into it: identifiers and keys deleted, erased_at set."""
-    query = select(customers.c.customer_id).where(
-        or_(customers.c.customer_id == customer_id, customers.c.merged_into == customer_id)
+    """Forget a customer and those merged into it: identifiers and keys deleted, erased_at set.
+
+    Their customers rows are locked first, as identifier inserts lock them: an ingest pass
+    linking an identifier either commits before (and its row is deleted here) or waits and
+    then sees the customer erased.
+    """
+    query = (
+        select(customers.c.customer_id)
+        .where(or_(customers.c.customer_id == customer_id, customers.c.merged_into == customer_id))
+        .order_by(customers.c.customer_id)
+        .with_for_update()
     )
     ids: list[str] = list((await db_session.execute(query)).scalars())
     if not ids:
@@ -309,6 +331,23 @@ async def erase_customer(*, db_session: AsyncSession, customer_id: str) -> list[
         .values(erased_at=func.now())
     )
     return ids
+
+
+async def _lock_live_customer(db_session: AsyncSession, customer_id: str) -> bool:
+    """Share-lock the customer's row until commit before linking identifiers to it; False
+    when it is erased or merged by now: nothing may be linked to it.
+
+    Erase and merges lock the row FOR UPDATE, so they wait for a linking pass or it for them;
+    linking passes share the lock, so two passes linking to customers in crossed order do
+    not deadlock.
+    """
+    query = (
+        select(customers.c.erased_at, customers.c.merged_into)
+        .where(customers.c.customer_id == customer_id)
+        .with_for_update(read=True)
+    )
+    row = (await db_session.execute(query)).one_or_none()
+    return row is not None and row.erased_at is None and row.merged_into is None
 
 
 async def _get_owners(

@@ -239,3 +239,20 @@ def test_fold_batch_leaves_the_given_states_as_they_were(
     assert {
         cid: None if state is None else state.model_dump() for cid, state in given.items()
     } == snapshot
+
+
+@settings(max_examples=150, deadline=None)
+@given(stream=STREAMS, cut=st.integers(min_value=0, max_value=30))
+def test_a_merge_pointer_is_never_written_over_except_by_an_erasure(
+    stream: list[ParsedEvent], cut: int
+) -> None:
+    """Whatever a later batch folds (the loser's late events included), a stored pointer stays
+    as it is; only erasing the survivor may replace it, and then with a tombstone."""
+    stored = fold_stream([stream[:cut]])
+    pointers = {cid: state for cid, state in stored.items() if state.merged_into is not None}
+    folded = fold_batch(load(stored, stream[cut:]), stream[cut:], NOW, RULES)
+    for customer_id in pointers.keys() & folded.states.keys():
+        assert folded.states[customer_id].is_erased, customer_id
+    after = fold_stream([stream[:cut], stream[cut:]])
+    for customer_id, pointer in pointers.items():
+        assert after[customer_id] == pointer or after[customer_id].is_erased, customer_id

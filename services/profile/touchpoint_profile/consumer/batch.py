@@ -28,7 +28,9 @@ Eraser = Callable[[str], Awaitable[list[str]]]
 
 
 async def lock_states(store: StateStore, events: Sequence[ParsedEvent]) -> StoredStates:
-    """Lock and load every state the batch may touch: one statement, another per pointer hop."""
+    """Lock and load every state the batch may touch: one statement, another per pointer hop
+    (the store locks absent ids too, so a pointer another partition writes meanwhile is read
+    here after its commit and followed, never written over)."""
     states: dict[str, CustomerState | None] = {}
     wanted = states_needed(states, events)
     while wanted:

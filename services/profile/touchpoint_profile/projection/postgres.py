@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from touchpoint_profile.fold.state import CustomerState
 
 LIVE_TABLE = "profile_customers"
+PLACEHOLDER = "'null'::jsonb"
+"""The state of a row that only holds a lock for a customer not folded yet: read as absent."""
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -27,28 +29,66 @@ class PostgresProjection:
     def __init__(self, db_session: AsyncSession, *, table: str = LIVE_TABLE) -> None:
         self.db_session = db_session
         self.table = check_table_name(table)
+        self.placeholders: set[str] = set()
+        """Placeholder rows this transaction inserted; put_states removes the ones not written."""
+        self._delete_placeholders = text(
+            f"DELETE FROM {self.table} "  # noqa: S608 (checked name)
+            f"WHERE customer_id = ANY(:ids) AND state = {PLACEHOLDER}"
+        )
+        self._insert_placeholders = text(
+            f"INSERT INTO {self.table} (customer_id, state) "  # noqa: S608 (checked name)
+            f"SELECT customer_id, {PLACEHOLDER} FROM unnest(CAST(:ids AS text[])) AS customer_id "
+            "ORDER BY customer_id ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id"
+        )
 
     async def get_states_for_update(self, customer_ids: Sequence[str]) -> dict[str, CustomerState]:
-        """Rows locked in customer_id order, so two transactions never deadlock on each other."""
-        if not customer_ids:
+        """Rows locked in customer_id order; an absent id gets a placeholder row, locked too.
+
+        `FOR UPDATE` locks nothing where no row exists, so a first fold of a new customer and a
+        merge pointer written for it by another partition's consumer would both upsert blindly
+        and the later commit would erase the earlier (a lost pointer, or a lost event). With a
+        placeholder every touched row exists and both queue on its lock; the second then reads
+        what the first wrote. The common case (every row exists) stays one statement.
+        """
+        wanted = sorted(set(customer_ids))
+        if not wanted:
             return {}
+        documents = await self._lock_rows(wanted)
+        absent = [customer_id for customer_id in wanted if customer_id not in documents]
+        if absent:
+            inserted = await self.db_session.execute(self._insert_placeholders, {"ids": absent})
+            self.placeholders.update(inserted.scalars())
+            documents.update(await self._lock_rows(absent))
+        return {
+            customer_id: CustomerState.model_validate_json(document)
+            for customer_id, document in documents.items()
+            if document is not None
+        }
+
+    async def _lock_rows(self, customer_ids: list[str]) -> dict[str, str | None]:
+        """customer_id → its state as JSON (None: a placeholder), rows locked in id order."""
         query = text(
-            f"SELECT customer_id, state::text AS state FROM {self.table} "  # noqa: S608 (checked name)
-            "WHERE customer_id = ANY(:ids) ORDER BY customer_id FOR UPDATE"
+            f"SELECT customer_id, NULLIF(state, {PLACEHOLDER})::text AS state "  # noqa: S608
+            f"FROM {self.table} WHERE customer_id = ANY(:ids) ORDER BY customer_id FOR UPDATE"
         )
-        rows = await self.db_session.execute(query, {"ids": sorted(set(customer_ids))})
-        return {row.customer_id: CustomerState.model_validate_json(row.state) for row in rows}
+        rows = await self.db_session.execute(query, {"ids": customer_ids})
+        return {row.customer_id: row.state for row in rows}
 
     async def get_state(self, customer_id: str) -> CustomerState | None:
-        """One state, no lock."""
+        """One state, no lock (a placeholder reads as None)."""
         query = text(
-            f"SELECT state::text AS state FROM {self.table} WHERE customer_id = :id"  # noqa: S608
+            f"SELECT NULLIF(state, {PLACEHOLDER})::text AS state "  # noqa: S608 (checked name)
+            f"FROM {self.table} WHERE customer_id = :id"
         )
         raw = (await self.db_session.execute(query, {"id": customer_id})).scalar_one_or_none()
         return None if raw is None else CustomerState.model_validate_json(raw)
 
     async def put_states(self, states: Sequence[CustomerState]) -> None:
-        """Upsert in one statement per batch (executemany)."""
+        """Upsert in one statement per batch (executemany); unused placeholders are deleted."""
+        unused = self.placeholders - {state.customer_id for state in states}
+        self.placeholders.clear()
+        if unused:
+            await self.db_session.execute(self._delete_placeholders, {"ids": sorted(unused)})
         if not states:
             return
         statement = text(
