@@ -104,7 +104,11 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    """The same instant in UTC; one that UTC cannot express (year 1 or 9999 edges) is invalid."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp out of range once converted to UTC") from exc
 
 
 class EventIn(BaseModel):

@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -24,6 +24,8 @@ from touchpoint_common.identity.store import Identifier, make_identifier
 _EVENT_TYPES = {member.value for member in EventType}
 _PERSONAL_KINDS: tuple[IdentifierKind, ...] = ("loyalty_id", "phone", "email", "anonymous_id")
 Path = Sequence[str | int]
+# Kafka record timestamps and the fold's clock start at the Unix epoch.
+EARLIEST_OCCURRED_AT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,12 @@ def validate_event(
     if isinstance(payload, IdentifyPayload):
         link_raw = payload.link.model_dump(exclude_none=True)
         link = _parse_identity(link_raw, (*prefix, "payload", "link"), rules, errors)
+    if event is not None and event.occurred_at < EARLIEST_OCCURRED_AT:
+        errors.append(
+            Violation.at(
+                (*prefix, "occurred_at"), "occurred_at lies before 1970-01-01", "past_timestamp"
+            )
+        )
     if event is not None and event.occurred_at > now + rules.max_future_skew:
         errors.append(
             Violation.at(

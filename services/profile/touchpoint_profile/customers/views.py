@@ -48,6 +48,23 @@ AsOf = Annotated[
 ]
 
 
+EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AS_OF = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _moment(as_of: datetime | None) -> datetime:
+    """`as_of` (default now) in UTC; 422 outside 1970..9000, where windows and decay hold."""
+    if as_of is None:
+        return datetime.now(UTC)
+    try:
+        moment = as_of.astimezone(UTC)
+    except OverflowError as exc:
+        raise _unprocessable("as_of", "as_of lies outside the calendar once in UTC") from exc
+    if not EARLIEST_AS_OF <= moment < LATEST_AS_OF:
+        raise _unprocessable("as_of", "as_of must lie between 1970-01-01 and 9000-01-01")
+    return moment
+
+
 def _unprocessable(field: str, message: str) -> HTTPException:
     detail = [{"loc": ["query", field], "msg": message, "type": "value_error"}]
     return HTTPException(status_code=422, detail=detail)
@@ -81,7 +98,7 @@ async def lookup(
             db_session=db_session,
             kind=kind,
             raw_value=raw,
-            now=as_of or datetime.now(UTC),
+            now=_moment(as_of),
             settings=settings,
         )
     except BadIdentifier as exc:
@@ -99,7 +116,7 @@ async def read_customer(
     view = await get_customer_view(
         db_session=db_session,
         customer_id=customer_id,
-        now=as_of or datetime.now(UTC),
+        now=_moment(as_of),
         settings=settings,
     )
     if view is None:
