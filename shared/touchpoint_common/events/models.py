@@ -46,6 +46,8 @@ SCHEMA_VERSION: Literal[1] = 1
 IdentifierValue = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)
 ]
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+"""A pattern for identifiers taken from paths and queries: PostgreSQL text refuses NUL."""
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.app import get_runtime
+from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
 from touchpoint_common.identity.lookup import BadIdentifier
 from touchpoint_common.runtime import Runtime
@@ -48,6 +49,7 @@ AsOf = Annotated[
 ]
 
 
+CustomerIdPath = Annotated[str, Path(max_length=100, pattern=NO_CONTROL_CHARACTERS)]
 EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_AS_OF = datetime(9000, 1, 1, tzinfo=UTC)
 
@@ -110,7 +112,7 @@ async def lookup(
 
 @router.get("/{customer_id}", response_model=CustomerView, summary="The live customer view")
 async def read_customer(
-    customer_id: str, db_session: Session, settings: Settings, as_of: AsOf = None
+    customer_id: CustomerIdPath, db_session: Session, settings: Settings, as_of: AsOf = None
 ) -> CustomerView:
     """The view at `as_of` (default now); 404 for an unknown or erased customer."""
     view = await get_customer_view(
@@ -128,7 +130,7 @@ async def read_customer(
     "/{customer_id}/timeline", response_model=CustomerTimeline, summary="Latest interactions"
 )
 async def read_timeline(
-    customer_id: str,
+    customer_id: CustomerIdPath,
     db_session: Session,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> CustomerTimeline:
