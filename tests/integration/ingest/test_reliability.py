@@ -147,7 +147,7 @@ async def test_floods_and_odd_headers_are_refused_before_parsing(
     odd = await client.post(
         "/v1/events",
         content=b"{}",
-        headers={"content-type": "application/json", "content-length": b"\xb2"},
+        headers={b"content-type": b"application/json", b"content-length": b"\xb2"},
     )
     assert odd.status_code == 400
 
@@ -236,7 +236,8 @@ async def test_merge_of_a_dead_attempt_is_announced_by_the_retry(
     claimed = await claim_and_resolve(
         context=context, events=[valid], unique=[0], paths=[("body",)]
     )  # the first attempt: merge committed, then the process "dies" before producing
-    assert claimed.to_send and claimed.to_send[0].resolved.merged_customer_ids
+    assert claimed.to_send
+    assert claimed.to_send[0].resolved.merged_customer_ids
     async with context.sessions() as session, session.begin():
         await session.execute(
             ingest_event_ids.update()
