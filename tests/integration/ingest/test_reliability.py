@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import socket
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +17,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from tests.integration.ingest.conftest import TopicReader, make_ingest_settings
@@ -27,6 +31,7 @@ from touchpoint_ingest.events.idempotency import ingest_event_ids
 from touchpoint_ingest.events.owner import LOCK_NAMESPACE
 from touchpoint_ingest.events.validation import ValidEvent, validate_event
 from touchpoint_ingest.main import create_app
+from touchpoint_ingest.settings import IngestSettings
 
 pytestmark = pytest.mark.integration
 
@@ -217,12 +222,10 @@ async def test_claim_of_a_dead_process_is_taken_over_at_once(
     assert taken.status_code == 202, taken.text
 
 
-async def test_merge_of_a_dead_attempt_is_announced_by_the_retry(
-    client: httpx.AsyncClient, ingest_app: FastAPI, topic: TopicReader
-) -> None:
-    """An identify whose process died after committing its merge, before producing: the
-    retry takes the claim over and still names the merged customer."""
-    context: IngestContext = ingest_app.state.ingest
+async def two_customers_and_their_merge(
+    client: httpx.AsyncClient, topic: TopicReader
+) -> tuple[set[str], dict[str, Any]]:
+    """Two customers (one by phone, one by loyalty id) posted, and an identify merging them."""
     phone, loyalty = unique_phone(), f"L-{uuid.uuid4().hex[:10]}"
     by_phone, by_loyalty = fresh("call", phone=phone), fresh("call", loyalty_id=loyalty)
     for event in (by_phone, by_loyalty):
@@ -233,6 +236,16 @@ async def test_merge_of_a_dead_attempt_is_announced_by_the_retry(
     }
     identify = fresh("identify", phone=phone)
     identify["payload"] = {"link": {"loyalty_id": loyalty}}
+    return customers, identify
+
+
+async def test_merge_of_a_dead_attempt_is_announced_by_the_retry(
+    client: httpx.AsyncClient, ingest_app: FastAPI, topic: TopicReader
+) -> None:
+    """An identify whose process died after committing its merge, before producing: the
+    retry takes the claim over and still names the merged customer."""
+    context: IngestContext = ingest_app.state.ingest
+    customers, identify = await two_customers_and_their_merge(client, topic)
     valid = validated(context, identify)
     claimed = await claim_and_resolve(
         context=context, events=[valid], unique=[0], paths=[("body",)]
@@ -261,16 +274,7 @@ async def test_merge_is_announced_when_the_first_produce_failed(
     """An identify that merges is first sent through a broker that stops for good (503, the
     send never lands); its retry, through another process, still names the merged customer
     (it went out with merged_customer_ids [] before: the merge was already committed)."""
-    phone, loyalty = unique_phone(), f"L-{uuid.uuid4().hex[:10]}"
-    by_phone, by_loyalty = fresh("call", phone=phone), fresh("call", loyalty_id=loyalty)
-    for event in (by_phone, by_loyalty):
-        assert (await client.post("/v1/events", json=event)).status_code == 202
-    customers = {
-        decode_event((await topic.with_event_id(e["event_id"]))[0].value).customer_id
-        for e in (by_phone, by_loyalty)
-    }
-    identify = fresh("identify", phone=phone)
-    identify["payload"] = {"link": {"loyalty_id": loyalty}}
+    customers, identify = await two_customers_and_their_merge(client, topic)
 
     broker = await asyncio.to_thread(own_kafka)
     doomed = create_app(
@@ -298,3 +302,88 @@ async def test_merge_is_announced_when_the_first_produce_failed(
     wire = decode_event(record.value)
     assert wire.payload["merged_customer_ids"], "the retry did not announce the merge"
     assert {wire.customer_id, *wire.payload["merged_customer_ids"]} == customers
+
+
+def settings_env(settings: IngestSettings) -> dict[str, str]:
+    """The TOUCHPOINT_* environment that makes a service process read these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is not None:
+            env[f"TOUCHPOINT_{name.upper()}"] = str(value)
+    return env
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_claim_of_a_killed_ingest_process_is_taken_over_at_once(
+    settings: CommonSettings,
+    own_kafka: Callable[[], LocalKafka],
+    client: httpx.AsyncClient,
+    ingest_app: FastAPI,
+    topic: TopicReader,
+) -> None:
+    """A real ingest process claims an event, its broker is down, it is killed (-9) while
+    waiting to produce; a retry to another process is accepted at once (409 for 30 s before)."""
+    broker = await asyncio.to_thread(own_kafka)
+    doomed_settings = make_ingest_settings(
+        settings, kafka_bootstrap=broker.bootstrap, produce_timeout_s=60.0
+    )
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "uvicorn", "touchpoint_ingest.main:app", "--port", str(port)],
+        env=settings_env(doomed_settings),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    event = fresh("call", phone=unique_phone())
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as doomed:
+            deadline = asyncio.get_running_loop().time() + 60
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await doomed.get("/readyz")).status_code == 200:
+                        break
+                assert asyncio.get_running_loop().time() < deadline, "ingest did not start"
+                await asyncio.sleep(0.5)
+            await asyncio.to_thread(broker.stop)
+            stuck = asyncio.create_task(doomed.post("/v1/events", json=event, timeout=90))
+            await wait_for_claim(ingest_app, event["event_id"])
+            process.kill()
+            await process.wait()
+            stuck.cancel()
+            with contextlib.suppress(asyncio.CancelledError, httpx.TransportError):
+                await stuck
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    started = asyncio.get_running_loop().time()
+    while (response := await client.post("/v1/events", json=event)).status_code == 409:
+        assert asyncio.get_running_loop().time() - started < 10, "the dead claim still blocks"
+        await asyncio.sleep(0.2)  # PostgreSQL notices the killed client's connection
+    assert response.status_code == 202, response.text
+    assert len(await topic.with_event_id(event["event_id"])) == 1
+
+
+async def wait_for_claim(app: FastAPI, event_id: str) -> None:
+    """Until the event_id is claimed (pending) in the database the app uses."""
+    context: IngestContext = app.state.ingest
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        async with context.sessions() as session:
+            status = await session.scalar(
+                text("SELECT status FROM ingest_event_ids WHERE event_id = :id"),
+                {"id": uuid.UUID(event_id)},
+            )
+        if status == "pending":
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the event was never claimed"
+        await asyncio.sleep(0.2)
