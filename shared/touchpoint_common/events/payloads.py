@@ -11,8 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-INT4_MAX = 2**31 - 1
-"""The largest value a PostgreSQL `integer` column (e.g. recommend's rank) holds."""
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 
 
@@ -103,7 +101,7 @@ class MembershipPayload(Payload):
 
 class OfferShown(Payload):
     offer_id: Text
-    rank: Annotated[int, Field(ge=1, le=INT4_MAX)]
+    rank: Annotated[int, Field(ge=1)]
     score: float
     kind: Text | None = None
 

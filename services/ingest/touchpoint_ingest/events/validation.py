@@ -17,13 +17,19 @@ import orjson
 from pydantic import ValidationError
 
 from touchpoint_common.events.models import PAYLOAD_MODELS, CustomerRef, EventIn, IdentifyPayload
-from touchpoint_common.events.payloads import EventType, IdentifierKind, Payload
+from touchpoint_common.events.payloads import (
+    EventType,
+    IdentifierKind,
+    OfferPresentedPayload,
+    Payload,
+)
 from touchpoint_common.identity.pii import InvalidIdentifier
 from touchpoint_common.identity.store import Identifier, make_identifier
 
 _EVENT_TYPES = {member.value for member in EventType}
 _PERSONAL_KINDS: tuple[IdentifierKind, ...] = ("loyalty_id", "phone", "email", "anonymous_id")
 Path = Sequence[str | int]
+INT4_MAX = 2**31 - 1  # recommend stores an offer's rank in a PostgreSQL integer
 # Kafka record timestamps and the fold's clock start at the Unix epoch.
 EARLIEST_OCCURRED_AT = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -102,6 +108,16 @@ def validate_event(
     if isinstance(payload, IdentifyPayload):
         link_raw = payload.link.model_dump(exclude_none=True)
         link = _parse_identity(link_raw, (*prefix, "payload", "link"), rules, errors)
+    if isinstance(payload, OfferPresentedPayload):
+        errors.extend(
+            Violation.at(
+                (*prefix, "payload", "offers", index, "rank"),
+                f"rank must be at most {INT4_MAX} (it is stored as an integer)",
+                "less_than_equal",
+            )
+            for index, offer in enumerate(payload.offers)
+            if offer.rank > INT4_MAX
+        )
     if event is not None and event.occurred_at < EARLIEST_OCCURRED_AT:
         errors.append(
             Violation.at(
