@@ -21,9 +21,9 @@ class IngestSettings(CommonSettings):
     max_batch_events: int = Field(default=1000, ge=1)
     max_json_depth: int = Field(default=32, ge=8, le=1000)
     """Deepest bracket nesting a body may have (checked on the bytes, before parsing): 422."""
-    max_json_values: int = Field(default=200_000, ge=1000)
+    max_json_values: int = Field(default=100_000, ge=1000)
     """Most JSON values (objects, arrays, scalars) a body may hold, counted before parsing: 413."""
-    max_inflight_requests: int = Field(default=256, ge=1)
+    max_inflight_requests: int = Field(default=128, ge=1)
     """Event requests handled at once; more are answered 503 + Retry-After at the door."""
     max_queued_events: int = Field(default=20_000, ge=1)
     """Validated events waiting for an accept pass; a request beyond it gets 503 + Retry-After."""
