@@ -59,12 +59,21 @@ class RequestProblem(Exception):
 
 _COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The body is not valid JSON."},
-    413: {"model": Problem, "description": "Body over the size limit (or too many events)."},
+    413: {
+        "model": Problem,
+        "description": "Body over the size limit, too many JSON values, or too many events.",
+    },
     415: {"model": Problem, "description": "Content-Type is not application/json."},
-    422: {"model": ValidationProblem, "description": "Every bad field, by path and reason."},
+    422: {
+        "model": ValidationProblem,
+        "description": "Every bad field, by path and reason (also: nested too deep, at body).",
+    },
     503: {
         "model": Problem,
-        "description": "Broker or database unavailable: nothing was accepted. See Retry-After.",
+        "description": (
+            "Broker or database unavailable, or the service is overloaded: nothing was "
+            "accepted. See Retry-After."
+        ),
     },
 }
 
