@@ -20,11 +20,13 @@ from touchpoint_common.identity.store import IdentityCache
 from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
+from touchpoint_ingest.events.admission import Admission
 from touchpoint_ingest.events.coalesce import Coalescer
 from touchpoint_ingest.events.context import IngestContext
 from touchpoint_ingest.events.idempotency import purge_event_ids
 from touchpoint_ingest.events.models import BatchIn
 from touchpoint_ingest.events.outcomes import ItemOutcome
+from touchpoint_ingest.events.owner import ClaimOwner
 from touchpoint_ingest.events.service import ingest_events
 from touchpoint_ingest.events.validation import Path, Rules, ValidEvent
 from touchpoint_ingest.events.views import router as events_router
@@ -41,7 +43,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     async def start(app: FastAPI) -> None:
         assert runtime.producer is not None
+        owner = ClaimOwner(runtime.engine)
+        await owner.start()
         app.state.ingest = IngestContext(
+            owner=owner,
             settings=settings,
             sessions=runtime.sessions,
             publisher=Publisher(runtime.producer),
@@ -64,8 +69,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             return await ingest_events(context=context, events=events, paths=paths)
 
         app.state.coalescer = Coalescer(
-            pipeline, workers=settings.accept_workers, max_events=settings.max_batch_events
+            pipeline,
+            workers=settings.accept_workers,
+            max_events=settings.max_batch_events,
+            max_queued_events=settings.max_queued_events,
         )
+        app.state.admission = Admission(limit=settings.max_inflight_requests)
         app.state.purger = asyncio.create_task(_purge_forever(context))
 
     async def stop(app: FastAPI) -> None:
@@ -73,6 +82,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         app.state.purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await app.state.purger
+        await app.state.ingest.owner.close()
 
     app = create_service_app(
         title="Touchpoint ingest",

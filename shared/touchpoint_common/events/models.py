@@ -46,6 +46,8 @@ SCHEMA_VERSION: Literal[1] = 1
 IdentifierValue = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)
 ]
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+"""A pattern for identifiers taken from paths and queries: PostgreSQL text refuses NUL."""
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
@@ -104,7 +106,11 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    """The same instant in UTC; one that UTC cannot express (year 1 or 9999 edges) is invalid."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp out of range once converted to UTC") from exc
 
 
 class EventIn(BaseModel):

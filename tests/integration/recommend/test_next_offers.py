@@ -200,6 +200,19 @@ async def test_bad_requests_are_named(apps: Apps) -> None:
     assert "exactly one" in both.json()["detail"]
 
 
+async def test_control_characters_in_identifiers_never_give_500(apps: Apps) -> None:
+    """A NUL in a customer_id path or an identifier query is a 4xx, not a database error."""
+    client = apps["recommend"]
+    path = await client.get("/v1/customers/a%00b/next-offers", params={"channel": "pos"})
+    assert path.status_code == 422, path.text
+    assert path.json()["detail"][0]["loc"] == ["path", "customer_id"]
+    for params in ({"loyalty_id": "L\x00"}, {"email": "a\x00@example.com"}):
+        answer = await client.get(
+            "/v1/customers/lookup/next-offers", params={**params, "channel": "pos"}
+        )
+        assert answer.status_code < 500, (params, answer.text)
+
+
 async def test_erasure_unlinks_the_customers_decisions(apps: Apps, db: AsyncEngine) -> None:
     """After an erase event, no decision or contact row names the customer any more."""
     loyalty_id = await new_member(apps)

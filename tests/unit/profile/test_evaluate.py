@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -177,3 +177,11 @@ def test_whole_view_of_a_store_customer() -> None:
     assert view.as_of == NOW
     assert view.recent_purchases == {"tents": 3}
     assert len(view.timeline) == 4
+
+
+def test_interests_at_the_edges_of_time_do_not_overflow() -> None:
+    """An as_of long before the events saturates the decay instead of overflowing exp."""
+    rules = FoldRules(interest_half_life_days=1.0)
+    state = fold(new_state(CUSTOMER), page_view("bags", at=NOW), NOW, rules)
+    for moment in (datetime(1970, 1, 1, tzinfo=UTC), datetime(8999, 12, 31, tzinfo=UTC)):
+        assert all(interest.score >= 0 for interest in get_interests(state, moment, rules))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,13 @@ from touchpoint_common.events.payloads import EventType
 from touchpoint_common.identity import store
 from touchpoint_common.identity.store import IdentityCache, ResolvedCustomer
 from touchpoint_ingest.events.context import IngestContext
-from touchpoint_ingest.events.idempotency import ClaimState, claim_event_ids, release_claims
+from touchpoint_ingest.events.idempotency import (
+    ClaimState,
+    claim_event_ids,
+    get_recorded_merges,
+    record_merges,
+    release_claims,
+)
 from touchpoint_ingest.events.outcomes import ItemOutcome, claim_outcome, identity_outcome
 from touchpoint_ingest.events.validation import Path, ValidEvent
 
@@ -52,7 +58,17 @@ async def claim_and_resolve(
             db_session=session,
             fingerprints={events[i].event_id: events[i].fingerprint for i in unique},
             stale_after_s=context.settings.idempotency_claim_timeout_s,
+            owner=context.owner.instance,
         )
+        earlier_merges = await get_recorded_merges(
+            db_session=session,
+            event_ids=[
+                events[i].event_id
+                for i in unique
+                if events[i].link is not None and claims[events[i].event_id] is ClaimState.CLAIMED
+            ],
+        )
+        merges: dict[UUID, tuple[str, ...]] = {}
         await store.lock_identifiers(
             db_session=session,
             keys=(
@@ -80,7 +96,11 @@ async def claim_and_resolve(
                 result.outcomes[index] = identity_outcome(valid, exc, paths[index])
                 released.append(valid.event_id)
                 continue
+            resolved = with_earlier_merges(resolved, earlier_merges.get(valid.event_id, ()))
+            if resolved.merged_customer_ids:
+                merges[valid.event_id] = resolved.merged_customer_ids
             result.to_send.append(Claimed(index, resolved))
+        await record_merges(db_session=session, merges=merges)
         await release_claims(db_session=session, event_ids=released)
     for claimed in result.to_send:
         context.cache.remember(claimed.resolved)
@@ -119,6 +139,20 @@ async def resolve_event(
     for merged in resolved.merged_customer_ids:
         cache.forget_customer(merged)
     return resolved
+
+
+def with_earlier_merges(resolved: ResolvedCustomer, earlier: Sequence[str]) -> ResolvedCustomer:
+    """`resolved` announcing also the merges an earlier attempt of its event made."""
+    merged = tuple(
+        dict.fromkeys(
+            customer_id
+            for customer_id in (*earlier, *resolved.merged_customer_ids)
+            if customer_id != resolved.customer_id
+        )
+    )
+    if merged == resolved.merged_customer_ids:
+        return resolved
+    return replace(resolved, merged_customer_ids=merged)
 
 
 def _identifiers_of(valid: ValidEvent) -> tuple[store.Identifier, ...]:

@@ -18,6 +18,12 @@ from touchpoint_ingest.events.outcomes import ItemOutcome
 from touchpoint_ingest.events.validation import Path, ValidEvent
 
 logger = logging.getLogger(__name__)
+
+
+class Overloaded(Exception):
+    """The queue already holds as many events as allowed: the request is refused (503)."""
+
+
 Pipeline = Callable[[Sequence[ValidEvent], Sequence[Path]], Awaitable[list[ItemOutcome]]]
 
 
@@ -31,18 +37,29 @@ class _Job:
 class Coalescer:
     """A queue of requests and `workers` tasks that run the pipeline on merged requests."""
 
-    def __init__(self, pipeline: Pipeline, *, workers: int, max_events: int) -> None:
+    def __init__(
+        self, pipeline: Pipeline, *, workers: int, max_events: int, max_queued_events: int
+    ) -> None:
         self.pipeline = pipeline
         self.max_events = max_events
+        self.max_queued_events = max_queued_events
+        self.queued_events = 0
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
         self.workers = [asyncio.create_task(self._work()) for _ in range(workers)]
 
     async def submit(
         self, events: Sequence[ValidEvent], paths: Sequence[Path]
     ) -> list[ItemOutcome]:
-        """The outcomes of these events, once the pass that carried them has finished."""
+        """The outcomes of these events, once the pass that carried them has finished.
+
+        Raises Overloaded when the queue holds too many events already (an empty queue
+        always takes a request, however large).
+        """
         if not events:
             return []
+        if self.queued_events and self.queued_events + len(events) > self.max_queued_events:
+            raise Overloaded(f"over {self.max_queued_events} events waiting")
+        self.queued_events += len(events)
         done: asyncio.Future[list[ItemOutcome]] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait(_Job(events, paths, done))
         # A client that hangs up does not stop its events: the pass finishes without it.
@@ -64,6 +81,7 @@ class Coalescer:
                 job = self.queue.get_nowait()
                 jobs.append(job)
                 size += len(job.events)
+            self.queued_events -= size
             try:
                 await self._run(jobs)
             finally:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from touchpoint_common.identity.store import IdentityCache
 from touchpoint_common.kafka.publisher import Publisher
+from touchpoint_ingest.events.owner import ClaimOwner
 from touchpoint_ingest.events.validation import Rules
 from touchpoint_ingest.settings import IngestSettings
 
@@ -19,7 +20,8 @@ SERVICE = "ingest"
 
 @dataclass(kw_only=True)
 class IngestContext:
-    """Settings, database sessions, the publisher, the identity cache and keys, the rules."""
+    """Settings, database sessions, the publisher, the identity cache and keys, the rules,
+    and this process's claim owner."""
 
     settings: IngestSettings
     sessions: async_sessionmaker[AsyncSession]
@@ -27,6 +29,7 @@ class IngestContext:
     cache: IdentityCache
     kek: bytes
     rules: Rules
+    owner: ClaimOwner
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:

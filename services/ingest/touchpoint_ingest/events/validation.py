@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -17,13 +17,21 @@ import orjson
 from pydantic import ValidationError
 
 from touchpoint_common.events.models import PAYLOAD_MODELS, CustomerRef, EventIn, IdentifyPayload
-from touchpoint_common.events.payloads import EventType, IdentifierKind, Payload
+from touchpoint_common.events.payloads import (
+    EventType,
+    IdentifierKind,
+    OfferPresentedPayload,
+    Payload,
+)
 from touchpoint_common.identity.pii import InvalidIdentifier
 from touchpoint_common.identity.store import Identifier, make_identifier
 
 _EVENT_TYPES = {member.value for member in EventType}
 _PERSONAL_KINDS: tuple[IdentifierKind, ...] = ("loyalty_id", "phone", "email", "anonymous_id")
 Path = Sequence[str | int]
+INT4_MAX = 2**31 - 1  # recommend stores an offer's rank in a PostgreSQL integer
+# Kafka record timestamps and the fold's clock start at the Unix epoch.
+EARLIEST_OCCURRED_AT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,22 @@ def validate_event(
     if isinstance(payload, IdentifyPayload):
         link_raw = payload.link.model_dump(exclude_none=True)
         link = _parse_identity(link_raw, (*prefix, "payload", "link"), rules, errors)
+    if isinstance(payload, OfferPresentedPayload):
+        errors.extend(
+            Violation.at(
+                (*prefix, "payload", "offers", index, "rank"),
+                f"rank must be at most {INT4_MAX} (it is stored as an integer)",
+                "less_than_equal",
+            )
+            for index, offer in enumerate(payload.offers)
+            if offer.rank > INT4_MAX
+        )
+    if event is not None and event.occurred_at < EARLIEST_OCCURRED_AT:
+        errors.append(
+            Violation.at(
+                (*prefix, "occurred_at"), "occurred_at lies before 1970-01-01", "past_timestamp"
+            )
+        )
     if event is not None and event.occurred_at > now + rules.max_future_skew:
         errors.append(
             Violation.at(

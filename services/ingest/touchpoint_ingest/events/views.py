@@ -6,7 +6,10 @@ decimals stay exact, and every error names its path in the house shape.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -15,7 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from touchpoint_common.observability.metrics import EVENTS_REJECTED
-from touchpoint_ingest.events.coalesce import Coalescer
+from touchpoint_ingest.events.admission import Admission
+from touchpoint_ingest.events.bounds import measure, unstorable
+from touchpoint_ingest.events.coalesce import Coalescer, Overloaded
 from touchpoint_ingest.events.context import SERVICE, IngestContext
 from touchpoint_ingest.events.examples import EVENT_EXAMPLES
 from touchpoint_ingest.events.models import (
@@ -33,11 +38,14 @@ from touchpoint_ingest.events.validation import (
     MalformedBody,
     Path,
     ValidEvent,
+    Violation,
     parse_json,
     validate_event,
 )
 
 logger = logging.getLogger(__name__)
+_DIGITS = re.compile(r"[0-9]+")
+_MAX_LENGTH_DIGITS = 15
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
@@ -51,12 +59,21 @@ class RequestProblem(Exception):
 
 _COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The body is not valid JSON."},
-    413: {"model": Problem, "description": "Body over the size limit (or too many events)."},
+    413: {
+        "model": Problem,
+        "description": "Body over the size limit, too many JSON values, or too many events.",
+    },
     415: {"model": Problem, "description": "Content-Type is not application/json."},
-    422: {"model": ValidationProblem, "description": "Every bad field, by path and reason."},
+    422: {
+        "model": ValidationProblem,
+        "description": "Every bad field, by path and reason (also: nested too deep, at body).",
+    },
     503: {
         "model": Problem,
-        "description": "Broker or database unavailable: nothing was accepted. See Retry-After.",
+        "description": (
+            "Broker or database unavailable, or the service is overloaded: nothing was "
+            "accepted. See Retry-After."
+        ),
     },
 }
 
@@ -89,16 +106,25 @@ def _request_body(schema: str, examples: dict[str, Any]) -> dict[str, Any]:
 async def post_event(request: Request) -> JSONResponse:
     """Accept one event: 202 with its event_id once the broker has acknowledged it."""
     context = _get_context(request)
-    try:
-        raw = await _read_json(request, max_bytes=context.settings.max_body_bytes)
-    except RequestProblem as problem:
-        return _refuse(problem, context)
-    checked = validate_event(raw, now=datetime.now(UTC), rules=context.rules)
-    if isinstance(checked, list):
-        EVENTS_REJECTED.labels(SERVICE, "validation").inc()
-        return _validation_response(field_errors(checked))
-    [outcome] = await _get_coalescer(request).submit([checked], [("body",)])
-    return _single_response(outcome, context)
+    with _admitted(request) as admitted:
+        if not admitted:
+            return _overloaded(context, "too many requests in flight")
+        try:
+            raw = await _read_body(request, context)
+        except RequestProblem as problem:
+            return _refuse(problem, context)
+        except _EnvelopeInvalid as invalid:
+            EVENTS_REJECTED.labels(SERVICE, "validation").inc()
+            return _validation_response(invalid.errors)
+        checked = _check_event(raw, context=context, now=datetime.now(UTC), path=("body",))
+        if isinstance(checked, list):
+            EVENTS_REJECTED.labels(SERVICE, "validation").inc()
+            return _validation_response(field_errors(checked))
+        try:
+            [outcome] = await _get_coalescer(request).submit([checked], [("body",)])
+        except Overloaded as exc:
+            return _overloaded(context, str(exc))
+        return _single_response(outcome, context)
 
 
 @router.post(
@@ -114,20 +140,27 @@ async def post_event(request: Request) -> JSONResponse:
 async def post_batch(request: Request) -> JSONResponse:
     """Accept the valid events of a batch and explain each invalid one (index, errors)."""
     context = _get_context(request)
-    settings = context.settings
-    try:
-        raw = await _read_json(request, max_bytes=settings.max_body_bytes)
-        items = _batch_items(raw, max_events=settings.max_batch_events)
-    except RequestProblem as problem:
-        return _refuse(problem, context)
-    except _EnvelopeInvalid as invalid:
-        EVENTS_REJECTED.labels(SERVICE, "validation").inc()
-        return _validation_response(invalid.errors)
+    with _admitted(request) as admitted:
+        if not admitted:
+            return _overloaded(context, "too many requests in flight")
+        try:
+            raw = await _read_body(request, context)
+            items = _batch_items(raw, max_events=context.settings.max_batch_events)
+        except RequestProblem as problem:
+            return _refuse(problem, context)
+        except _EnvelopeInvalid as invalid:
+            EVENTS_REJECTED.labels(SERVICE, "validation").inc()
+            return _validation_response(invalid.errors)
+        return await _accept_batch(request, context, items)
+
+
+async def _accept_batch(request: Request, context: IngestContext, items: list[Any]) -> JSONResponse:
+    """Validate each item, pass the valid ones to the pipeline, answer one result per item."""
     now = datetime.now(UTC)
     results: list[BatchItemResult | None] = [None] * len(items)
     valid: list[tuple[int, ValidEvent]] = []
     for index, item in enumerate(items):
-        checked = validate_event(item, now=now, rules=context.rules, path=_item_path(index))
+        checked = _check_event(item, context=context, now=now, path=_item_path(index))
         if isinstance(checked, list):
             EVENTS_REJECTED.labels(SERVICE, "validation").inc()
             event_id = item.get("event_id") if isinstance(item, dict) else None
@@ -139,9 +172,12 @@ async def post_batch(request: Request) -> JSONResponse:
             )
         else:
             valid.append((index, checked))
-    outcomes = await _get_coalescer(request).submit(
-        [event for _, event in valid], [_item_path(index) for index, _ in valid]
-    )
+    try:
+        outcomes = await _get_coalescer(request).submit(
+            [event for _, event in valid], [_item_path(index) for index, _ in valid]
+        )
+    except Overloaded as exc:
+        return _overloaded(context, str(exc))
     for (index, _), outcome in zip(valid, outcomes, strict=True):
         results[index] = BatchItemResult(
             index=index,
@@ -150,6 +186,49 @@ async def post_batch(request: Request) -> JSONResponse:
             errors=field_errors(outcome.errors),
         )
     return _batch_response([result for result in results if result is not None], context)
+
+
+def _check_event(
+    raw: object, *, context: IngestContext, now: datetime, path: Path
+) -> ValidEvent | list[Violation]:
+    """What cannot be stored downstream first (validation would trip on it), then the rest."""
+    problems = unstorable(raw, path)
+    if problems:
+        return problems
+    return validate_event(raw, now=now, rules=context.rules, path=path)
+
+
+@contextlib.contextmanager
+def _admitted(request: Request) -> Iterator[bool]:
+    """Whether this request may proceed (a slot among the in-flight requests), held until done."""
+    admission: Admission = request.app.state.admission
+    admitted = admission.try_enter()
+    try:
+        yield admitted
+    finally:
+        if admitted:
+            admission.leave()
+
+
+def _overloaded(context: IngestContext, reason: str) -> JSONResponse:
+    """503 + Retry-After: the service sheds load; nothing of this request was accepted."""
+    EVENTS_REJECTED.labels(SERVICE, "overloaded").inc()
+    return JSONResponse(
+        {"detail": f"overloaded ({reason}); retry later (nothing accepted)"},
+        status_code=503,
+        headers=_retry_after(context),
+    )
+
+
+async def _read_body(request: Request, context: IngestContext) -> Any:
+    """The body parsed within the configured size, depth and value-count bounds."""
+    settings = context.settings
+    return await _read_json(
+        request,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        max_values=settings.max_json_values,
+    )
 
 
 class _EnvelopeInvalid(Exception):
@@ -197,22 +276,29 @@ def _batch_items(raw: object, *, max_events: int) -> list[Any]:
     return events
 
 
-async def _read_json(request: Request, *, max_bytes: int) -> Any:
+async def _read_json(request: Request, *, max_bytes: int, max_depth: int, max_values: int) -> Any:
     """The body as JSON after checking content type and size (declared, then actual)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise RequestProblem(415, "Content-Type must be application/json", "content_type")
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if _DIGITS.fullmatch(declared) is None:
             raise RequestProblem(400, "Content-Length is not a number", "malformed")
-        if int(declared) > max_bytes:
+        if len(declared) > _MAX_LENGTH_DIGITS or int(declared) > max_bytes:
             raise RequestProblem(413, f"the body is over the {max_bytes}-byte limit", "size")
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > max_bytes:
             raise RequestProblem(413, f"the body is over the {max_bytes}-byte limit", "size")
+    shape = measure(bytes(body))
+    if shape.depth > max_depth:
+        raise _EnvelopeInvalid(
+            [FieldError(loc=["body"], msg=f"nested deeper than {max_depth} levels", type="depth")]
+        )
+    if shape.values > max_values:
+        raise RequestProblem(413, f"the body holds more than {max_values} JSON values", "size")
     try:
         return parse_json(bytes(body))
     except MalformedBody as exc:

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.app import get_runtime
+from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
 from touchpoint_common.identity.lookup import BadIdentifier
 from touchpoint_common.runtime import Runtime
@@ -48,6 +49,24 @@ AsOf = Annotated[
 ]
 
 
+CustomerIdPath = Annotated[str, Path(max_length=100, pattern=NO_CONTROL_CHARACTERS)]
+EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AS_OF = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _moment(as_of: datetime | None) -> datetime:
+    """`as_of` (default now) in UTC; 422 outside 1970..9000, where windows and decay hold."""
+    if as_of is None:
+        return datetime.now(UTC)
+    try:
+        moment = as_of.astimezone(UTC)
+    except OverflowError as exc:
+        raise _unprocessable("as_of", "as_of lies outside the calendar once in UTC") from exc
+    if not EARLIEST_AS_OF <= moment < LATEST_AS_OF:
+        raise _unprocessable("as_of", "as_of must lie between 1970-01-01 and 9000-01-01")
+    return moment
+
+
 def _unprocessable(field: str, message: str) -> HTTPException:
     detail = [{"loc": ["query", field], "msg": message, "type": "value_error"}]
     return HTTPException(status_code=422, detail=detail)
@@ -81,7 +100,7 @@ async def lookup(
             db_session=db_session,
             kind=kind,
             raw_value=raw,
-            now=as_of or datetime.now(UTC),
+            now=_moment(as_of),
             settings=settings,
         )
     except BadIdentifier as exc:
@@ -93,13 +112,13 @@ async def lookup(
 
 @router.get("/{customer_id}", response_model=CustomerView, summary="The live customer view")
 async def read_customer(
-    customer_id: str, db_session: Session, settings: Settings, as_of: AsOf = None
+    customer_id: CustomerIdPath, db_session: Session, settings: Settings, as_of: AsOf = None
 ) -> CustomerView:
     """The view at `as_of` (default now); 404 for an unknown or erased customer."""
     view = await get_customer_view(
         db_session=db_session,
         customer_id=customer_id,
-        now=as_of or datetime.now(UTC),
+        now=_moment(as_of),
         settings=settings,
     )
     if view is None:
@@ -111,7 +130,7 @@ async def read_customer(
     "/{customer_id}/timeline", response_model=CustomerTimeline, summary="Latest interactions"
 )
 async def read_timeline(
-    customer_id: str,
+    customer_id: CustomerIdPath,
     db_session: Session,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> CustomerTimeline:

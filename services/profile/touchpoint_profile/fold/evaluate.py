@@ -23,6 +23,7 @@ from touchpoint_profile.fold.view import (
 )
 
 SCORE_DECIMALS = 4
+MAX_EXPONENT = 709.0  # math.exp overflows just above 709.78
 
 
 def whole_days(since: datetime, now: datetime) -> int:
@@ -108,6 +109,11 @@ def _offer_weight(outcome: str | None, rules: FoldRules) -> float:
     return weights.get(outcome or "", 0.0)
 
 
+def _exp(exponent: float) -> float:
+    """exp, saturating at the largest finite double (an `as_of` long before the events)."""
+    return math.exp(min(exponent, MAX_EXPONENT))
+
+
 def get_interests(
     state: CustomerState, now: datetime, rules: FoldRules = DEFAULT_RULES
 ) -> list[Interest]:
@@ -115,8 +121,8 @@ def get_interests(
     shift = rules.decay_rate_per_second * (now - INTEREST_EPOCH).total_seconds()
     scores: dict[str, float] = {}
     for category, sums in state.interests.items():
-        positive = math.exp(sums.log_positive - shift) if sums.log_positive is not None else 0.0
-        negative = math.exp(sums.log_negative - shift) if sums.log_negative is not None else 0.0
+        positive = _exp(sums.log_positive - shift) if sums.log_positive is not None else 0.0
+        negative = _exp(sums.log_negative - shift) if sums.log_negative is not None else 0.0
         scores[category] = positive - negative
     for offer in state.offers.values():
         weight = _offer_weight(offer.outcome, rules)

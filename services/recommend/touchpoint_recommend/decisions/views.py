@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from touchpoint_common.db.errors import is_retryable
+from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
 from touchpoint_common.identity.lookup import (
     BadIdentifier,
@@ -118,7 +119,7 @@ async def get_next_offers_by_lookup(
 @router.get("/{customer_id}/next-offers", summary="Next offers for a customer")
 async def get_next_offers(
     request: Request,
-    customer_id: Annotated[str, Path(min_length=1, max_length=100)],
+    customer_id: Annotated[str, Path(min_length=1, max_length=100, pattern=NO_CONTROL_CHARACTERS)],
     channel: ChannelQuery,
     limit: LimitQuery = None,
 ) -> NextOffers:
