@@ -130,6 +130,40 @@ class ErasePayload(Payload):
     reason: Text | None = None
 
 
+class ConsentPurpose(StrEnum):
+    """What the customer consents to: marketing contact, or profiling for personalisation."""
+
+    MARKETING = "marketing"
+    PROFILING = "profiling"
+
+
+class ConsentChannel(StrEnum):
+    """The channel a consent statement covers: the event channels plus SMS."""
+
+    POS = "pos"
+    CALL_CENTRE = "call_centre"
+    WEB = "web"
+    STORE = "store"
+    APP = "app"
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentPayload(Payload):
+    """One consent statement (PIPL); its time is the event's occurred_at, the latest wins."""
+
+    purpose: ConsentPurpose
+    channel: ConsentChannel
+    status: ConsentStatus
+    source: Text
+    """Where the statement was captured, e.g. "pos-signup-form", "web-preferences"."""
+
+
 class EventType(StrEnum):
     PURCHASE = "purchase"
     RETURN = "return"
@@ -143,6 +177,7 @@ class EventType(StrEnum):
     OFFER_PRESENTED = "offer_presented"
     OFFER_RESPONSE = "offer_response"
     ERASE = "erase"
+    CONSENT = "consent"
 
 
 class Channel(StrEnum):
