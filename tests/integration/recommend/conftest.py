@@ -39,7 +39,7 @@ def _fields(settings: CommonSettings, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def recommend_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A writable copy of the default config (admin PUT writes the file)."""
+    """A copy of the default config that seeds the stored config (never written by the app)."""
     path = tmp_path_factory.mktemp("recommend") / "recommend.yaml"
     shutil.copyfile(DEFAULT_CONFIG_PATH, path)
     return path
