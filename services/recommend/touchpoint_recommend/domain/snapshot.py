@@ -98,14 +98,15 @@ class CustomerSnapshot(BaseModel):
 
     def without_profiling(self) -> CustomerSnapshot:
         """The facts a decision needs without profiling: no RFM, tier, lifecycle, interests."""
-        return CustomerSnapshot(
-            customer_id=self.customer_id,
-            known=self.known,
-            member=self.member,
-            member_tier=self.member_tier,
-            open_complaints=self.open_complaints,
-            offers=self.offers,
-            consents=self.consents,
+        return self.model_copy(
+            update={
+                "rfm": Rfm(),
+                "tier": None,
+                "lifecycle": None,
+                "interests": (),
+                "recent_purchases": {},
+                "preferred_channel": None,
+            }
         )
 
     def interest_score(self, category: str) -> float:
