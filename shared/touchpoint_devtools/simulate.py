@@ -22,7 +22,7 @@ from rich.table import Table
 from touchpoint_recommend.domain.config import RecommendConfig
 from touchpoint_recommend.domain.decide import decide
 from touchpoint_recommend.domain.learning import Evidence, record_outcome
-from touchpoint_recommend.domain.snapshot import CustomerSnapshot, Interest, Rfm
+from touchpoint_recommend.domain.snapshot import CustomerSnapshot, Interest, Rfm, opted_in
 from touchpoint_recommend.loader import load_default_config
 
 BASELINE_ACCEPTANCE = 0.03
@@ -52,6 +52,7 @@ class Archetype:
             lifecycle=self.lifecycle,
             rfm=Rfm(recency_days=self.recency_days),
             interests=tuple(Interest(category=c, score=s) for c, s in self.interests.items()),
+            consents=opted_in(*(channel for channel, _ in CHANNELS)),
         )
 
 

@@ -17,6 +17,9 @@ from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState
 from touchpoint_profile.fold.view import (
     Channels,
+    ConsentPurpose,
+    ConsentStanding,
+    ConsentStatus,
     Interest,
     Lifecycle,
     OfferSeen,
@@ -32,6 +35,9 @@ from touchpoint_profile.settings import FoldRulesSettings
 
 __all__ = [
     "Channels",
+    "ConsentPurpose",
+    "ConsentStanding",
+    "ConsentStatus",
     "FoldRules",
     "FoldRulesSettings",
     "Interest",

@@ -1,7 +1,8 @@
-"""Config admin from the shell: `python -m touchpoint_recommend.admin check|show|reload`.
+"""Config admin from the shell: `python -m touchpoint_recommend.admin check|show|push|reload`.
 
-Change the catalogue by editing the YAML file, `check` it, then `reload` the running service
-(or let the mtime watch pick it up). A config that fails `check` is also refused by the service.
+Change the catalogue by editing a YAML file, `check` it, then `push` it: the service stores it
+in PostgreSQL as a new version (author: the API key's id) and every replica picks it up. A
+config that fails `check` is also refused by the service.
 """
 
 from __future__ import annotations
@@ -58,17 +59,46 @@ def show(path: PathArgument = DEFAULT_CONFIG_PATH) -> None:
     console.print(segments)
 
 
-@app.command()
-def reload(
-    url: Annotated[str, typer.Option(help="the recommend service")] = "http://127.0.0.1:8003",
-) -> None:
-    """Ask a running service to re-read its config file."""
-    response = httpx.post(f"{url}/v1/admin/config/reload", timeout=10)
+UrlOption = Annotated[str, typer.Option(help="the recommend service")]
+KeyOption = Annotated[
+    str | None, typer.Option(envvar="TOUCHPOINT_API_KEY", help="an API key with admin scope")
+]
+LOCAL_URL = "http://127.0.0.1:8003"
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    """The Authorization header when a key is given."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def _report(response: httpx.Response) -> None:
+    """Print what is in force, or the refusal and exit 1."""
     if response.status_code != 200:
         console.print(f"[red]refused[/red] ({response.status_code}): {response.json()['detail']}")
         raise typer.Exit(1)
     status = response.json()["status"]
-    console.print(f"in force: version {status['version']} (changed: {response.json()['changed']})")
+    console.print(
+        f"in force: version {status['version']} (stored version {status['revision']} by "
+        f"{status['author']}; changed: {response.json()['changed']})"
+    )
+
+
+@app.command()
+def push(path: PathArgument, url: UrlOption = LOCAL_URL, api_key: KeyOption = None) -> None:
+    """Validate a config file, then store it as the new version every replica puts in force."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        console.print(f"[red]invalid[/red] {path}: {exc}")
+        raise typer.Exit(1) from exc
+    document = config.model_dump(mode="json")
+    _report(httpx.put(f"{url}/v1/admin/config", json=document, headers=_headers(api_key)))
+
+
+@app.command()
+def reload(url: UrlOption = LOCAL_URL, api_key: KeyOption = None) -> None:
+    """Ask a running service to put the newest stored version in force now."""
+    _report(httpx.post(f"{url}/v1/admin/config/reload", timeout=10, headers=_headers(api_key)))
 
 
 if __name__ == "__main__":

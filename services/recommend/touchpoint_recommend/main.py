@@ -31,7 +31,8 @@ def create_app(
     tasks: list[asyncio.Task[None]] = []
 
     async def on_startup(app: FastAPI) -> None:
-        holder = ConfigHolder(settings.recommend_config_path)
+        holder = ConfigHolder(settings.recommend_config_path, runtime.sessions)
+        await holder.start()
         app.state.config_holder = holder
         app.state.decision_deps = DecisionDeps(
             settings=settings,

@@ -23,9 +23,9 @@ class RecommendSettings(CommonSettings, FoldRulesSettings):
     port: int = 8003
 
     recommend_config_path: Path = DEFAULT_CONFIG_PATH
-    """YAML file with catalogue, segments, strategies, contact policy, learning, holdout."""
+    """YAML file that seeds version 1 of the stored config when the table is empty (read only)."""
     recommend_config_poll_s: float = Field(default=2.0, ge=0)
-    """How often the config file's mtime is checked (0: only POST /v1/admin/config/reload)."""
+    """How often the newest stored config version is checked (0: only POST .../reload)."""
     recommend_default_limit: int = Field(default=3, ge=1, le=20)
     recommend_seed: int | None = None
     """Seed of the Thompson-sampling RNG (tests and replays); unset: seeded from the OS."""

@@ -26,6 +26,7 @@ from touchpoint_common.events.payloads import (
     Channel,
     ComplaintPayload,
     ComplaintResolvedPayload,
+    ConsentPayload,
     ErasePayload,
     EventType,
     IdentifierKind,
@@ -102,6 +103,7 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.OFFER_PRESENTED: OfferPresentedPayload,
     EventType.OFFER_RESPONSE: OfferResponsePayload,
     EventType.ERASE: ErasePayload,
+    EventType.CONSENT: ConsentPayload,
 }
 
 

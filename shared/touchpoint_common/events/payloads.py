@@ -143,6 +143,7 @@ class EventType(StrEnum):
     OFFER_PRESENTED = "offer_presented"
     OFFER_RESPONSE = "offer_response"
     ERASE = "erase"
+    CONSENT = "consent"
 
 
 class Channel(StrEnum):
@@ -152,6 +153,31 @@ class Channel(StrEnum):
     STORE = "store"
     APP = "app"
     EMAIL = "email"
+    SMS = "sms"
+    """Text messages: marketing consent is stated per channel, and replies come back by SMS."""
 
 
 IdentifierKind = Literal["customer_id", "loyalty_id", "phone", "email", "anonymous_id"]
+
+
+class ConsentPurpose(StrEnum):
+    """What the customer consents to: marketing contact, or profiling for personalisation."""
+
+    MARKETING = "marketing"
+    PROFILING = "profiling"
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentPayload(Payload):
+    """One consent statement (PIPL); its time is the event's occurred_at, the latest wins."""
+
+    purpose: ConsentPurpose
+    channel: Channel
+    """The channel the statement covers (the envelope's channel is where it was captured)."""
+    status: ConsentStatus
+    source: Text
+    """Where the statement was captured, e.g. "pos-signup-form", "web-preferences"."""

@@ -47,7 +47,10 @@ EPISODES: dict[str, float] = {
     "offer_response": 0.10,
     "membership": 0.04,
     "complaint_resolved": 0.04,
+    "consent": 0.05,
 }
+# Where a consent statement is captured, for the channel it covers (an SMS opt-out is a reply).
+CONSENT_CAPTURED_ON = {"pos": "pos", "web": "web", "call_centre": "call_centre", "sms": "sms"}
 
 
 @dataclass
@@ -290,6 +293,18 @@ class TrafficModel:
                 },
             )
         ]
+
+    def _consent(self, person: Customer) -> list[Event]:
+        """A consent statement: mostly a grant, sometimes a withdrawal, for one channel."""
+        covers = self.rng.choice(sorted(CONSENT_CAPTURED_ON))
+        payload = {
+            "purpose": self.rng.choices(["marketing", "profiling"], weights=[0.7, 0.3])[0],
+            "channel": covers,
+            "status": "granted" if self.rng.random() < 0.75 else "withdrawn",
+            "source": f"{covers}-preferences",
+        }
+        who = {"phone": person.phone}
+        return [self._event("consent", CONSENT_CAPTURED_ON[covers], who, payload=payload)]
 
     def _membership(self, person: Customer) -> list[Event]:
         if person.loyalty_id is not None:

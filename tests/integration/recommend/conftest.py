@@ -39,7 +39,7 @@ def _fields(settings: CommonSettings, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def recommend_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A writable copy of the default config (admin PUT writes the file)."""
+    """A copy of the default config that seeds the stored config (never written by the app)."""
     path = tmp_path_factory.mktemp("recommend") / "recommend.yaml"
     shutil.copyfile(DEFAULT_CONFIG_PATH, path)
     return path
@@ -205,10 +205,29 @@ async def next_offers(
     return answer
 
 
-async def new_member(apps: dict[str, httpx.AsyncClient], category: str = "outdoor") -> str:
-    """A member with one purchase in `category`, visible in the profile view; its loyalty id."""
+DECISION_CHANNELS = ("pos", "call_centre", "web")
+
+
+def consent(purpose: str, covers: str, status: str) -> dict[str, Any]:
+    """A consent payload, as a till's preferences screen captures it."""
+    return {"purpose": purpose, "channel": covers, "status": status, "source": "till-form"}
+
+
+async def new_member(
+    apps: dict[str, httpx.AsyncClient],
+    category: str = "outdoor",
+    *,
+    opted_in: tuple[str, ...] = DECISION_CHANNELS,
+) -> str:
+    """A member with one purchase in `category`, opted in to marketing and profiling on the
+    `opted_in` channels, visible in the profile view; its loyalty id."""
     loyalty_id = new_loyalty_id()
     await post_event(apps, event("membership", loyalty_id, {"action": "joined", "tier": "silver"}))
+    for covers in opted_in:
+        for purpose in ("marketing", "profiling"):
+            await post_event(
+                apps, event("consent", loyalty_id, consent(purpose, covers, "granted"))
+            )
     await post_event(apps, event("purchase", loyalty_id, purchase(category)))
 
     async def folded() -> bool:

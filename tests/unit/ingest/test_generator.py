@@ -42,7 +42,7 @@ def test_traffic_is_mixed_across_types_and_channels() -> None:
     events = take(TrafficModel(customers=100, seed=3), 3000)
     types = Counter(str(event["type"]) for event in events)
     expected = {"purchase", "page_view", "identify", "call", "complaint", "complaint_resolved"}
-    assert expected | {"store_visit", "offer_response", "membership"} <= set(types)
+    assert expected | {"store_visit", "offer_response", "membership", "consent"} <= set(types)
     assert types["page_view"] > types["identify"] > 0
     channels = {event["channel"] for event in events}
     assert {"pos", "web", "call_centre", "store"} <= channels

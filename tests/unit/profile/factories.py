@@ -122,3 +122,11 @@ def membership(action: str, tier: str | None = None, **kwargs: Any) -> ParsedEve
     if tier:
         payload["tier"] = tier
     return event("membership", payload, **kwargs)
+
+
+def consent(
+    status: str, *, purpose: str = "marketing", covers: str = "pos", **kwargs: Any
+) -> ParsedEvent:
+    """A parsed consent statement of `purpose` on channel `covers`."""
+    payload = {"purpose": purpose, "channel": covers, "status": status, "source": "till-form"}
+    return event("consent", payload, **kwargs)

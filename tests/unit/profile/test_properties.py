@@ -16,6 +16,7 @@ from tests.unit.profile.factories import (
     NOW,
     complaint,
     complaint_resolved,
+    consent,
     event,
     membership,
     offer_presented,
@@ -51,7 +52,7 @@ def events(draw: st.DrawFn, customers: st.SearchStrategy[str] = st.just(CUSTOMER
     """One event of a random type, for a customer of `customers`, in the last 150 days."""
     at = draw(MOMENTS)
     common: dict[str, Any] = {"at": at, "store_id": draw(STORES), "customer_id": draw(customers)}
-    kind = draw(st.integers(min_value=0, max_value=8))
+    kind = draw(st.integers(min_value=0, max_value=9))
     amount = f"{draw(st.integers(min_value=1, max_value=90_000)) / 100:.2f}"
     if kind == 0:
         return purchase(amount, category=draw(CATEGORIES), **common)
@@ -71,6 +72,13 @@ def events(draw: st.DrawFn, customers: st.SearchStrategy[str] = st.just(CUSTOMER
     if kind == 7:
         return offer_response(
             draw(IDS), "o1", draw(st.sampled_from(["accepted", "rejected", "ignored"])), **common
+        )
+    if kind == 9:
+        return consent(
+            draw(st.sampled_from(["granted", "withdrawn"])),
+            purpose=draw(st.sampled_from(["marketing", "profiling"])),
+            covers=draw(st.sampled_from(["pos", "web", "sms"])),
+            **common,
         )
     return membership(draw(st.sampled_from(["joined", "left", "tier_changed"])), "gold", **common)
 

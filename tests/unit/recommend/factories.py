@@ -12,10 +12,12 @@ from touchpoint_recommend.domain.decide import Decision, decide
 from touchpoint_recommend.domain.learning import Evidence
 from touchpoint_recommend.domain.policy import ContactRecord
 from touchpoint_recommend.domain.snapshot import (
+    ConsentItem,
     CustomerSnapshot,
     Interest,
     OpenComplaint,
     Rfm,
+    opted_in,
 )
 from touchpoint_recommend.loader import load_default_config
 
@@ -52,8 +54,9 @@ def customer(
     interests: Mapping[str, float] | None = None,
     recent_purchases: dict[str, int] | None = None,
     complaints: int = 0,
+    consents: tuple[ConsentItem, ...] = opted_in("pos", "call_centre", "web"),
 ) -> CustomerSnapshot:
-    """A known customer with sensible defaults."""
+    """A known customer with sensible defaults (opted in to marketing and profiling)."""
     return CustomerSnapshot(
         customer_id=customer_id,
         member=member,
@@ -74,6 +77,7 @@ def customer(
             )
             for index in range(complaints)
         ),
+        consents=consents,
     )
 
 

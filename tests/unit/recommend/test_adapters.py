@@ -9,6 +9,7 @@ from decimal import Decimal
 from tests.unit.recommend.factories import NOW, customer, run_decide
 from touchpoint_profile.read import (
     Channels,
+    ConsentStanding,
     Interest,
     OfferSeen,
     OpenComplaint,
@@ -51,6 +52,10 @@ def _view(**overrides: object) -> ProfileFigures:
             )
         ],
         "timeline": [],
+        "consents": [
+            ConsentStanding(purpose=purpose, channel="pos", status="granted", at=NOW)
+            for purpose in ("marketing", "profiling")
+        ],
     }
     fields.update(overrides)
     return ProfileFigures.model_validate(fields)
@@ -67,6 +72,8 @@ def test_profile_view_maps_onto_the_snapshot() -> None:
     assert snapshot.recent_purchases == {"outdoor": 2}
     assert snapshot.preferred_channel == "pos"
     assert snapshot.offers[0].status == "rejected"
+    assert snapshot.consent("marketing", "pos") == "granted"
+    assert snapshot.consent("marketing", "web") is None
     config = load_default_config()
     segment = assign_segment(config, DecisionContext(customer=snapshot, channel="pos"))
     assert segment.id == "vip-at-risk"

@@ -133,4 +133,16 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
         {"email": "li.wei@example.com"},
         {"reason": "customer request by e-mail"},
     ),
+    "consent": _example(
+        "consent",
+        "pos",
+        LOYAL,
+        {
+            "purpose": "marketing",
+            "channel": "sms",
+            "status": "withdrawn",
+            "source": "pos-preferences-screen",
+        },
+        store_id="SH-023",
+    ),
 }

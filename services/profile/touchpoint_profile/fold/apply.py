@@ -20,6 +20,7 @@ from datetime import datetime
 from touchpoint_common.events.models import ComplaintWirePayload
 from touchpoint_common.events.payloads import (
     ComplaintResolvedPayload,
+    ConsentPayload,
     MembershipAction,
     MembershipPayload,
     OfferPresentedPayload,
@@ -41,6 +42,7 @@ from touchpoint_profile.fold.state import (
     OfferRecord,
     Stamped,
     TimelineEntry,
+    consent_key,
     day_number,
 )
 
@@ -56,6 +58,7 @@ def own_copy(state: CustomerState) -> CustomerState:
             "offers": dict(state.offers),
             "applied": dict(state.applied),
             "merged_from": list(state.merged_from),
+            "consents": dict(state.consents),
         }
     )
 
@@ -283,6 +286,23 @@ def _apply_membership(state: CustomerState, parsed: ParsedEvent) -> None:
             state.member_tier = stamped_tier
 
 
+def add_consent(consents: dict[str, Stamped], key: str, statement: Stamped) -> None:
+    """Keep the latest statement of one purpose x channel (by occurred_at, then event_id)."""
+    if statement.newer_than(consents.get(key)):
+        consents[key] = statement
+
+
+def _apply_consent(state: CustomerState, parsed: ParsedEvent) -> None:
+    """A consent statement replaces an older one of the same purpose and channel."""
+    payload = parsed.payload
+    if not isinstance(payload, ConsentPayload):
+        return
+    statement = Stamped(
+        at=parsed.event.occurred_at, event_id=parsed.event_id, value=payload.status.value
+    )
+    add_consent(state.consents, consent_key(payload.purpose, payload.channel), statement)
+
+
 def apply_event(state: CustomerState, parsed: ParsedEvent, now: datetime, rules: FoldRules) -> None:
     """Fold one new (not duplicate, not erase) event into a live state, in place."""
     at = parsed.event.occurred_at
@@ -298,6 +318,7 @@ def apply_event(state: CustomerState, parsed: ParsedEvent, now: datetime, rules:
     _apply_complaint(state, parsed)
     _apply_offer(state, parsed)
     _apply_membership(state, parsed)
+    _apply_consent(state, parsed)
 
 
 def _keep_newest(records: dict[str, ComplaintRecord], limit: int) -> None:

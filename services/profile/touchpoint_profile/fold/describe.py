@@ -10,6 +10,7 @@ from touchpoint_common.events.models import (
 from touchpoint_common.events.payloads import (
     CallPayload,
     ComplaintResolvedPayload,
+    ConsentPayload,
     MembershipPayload,
     OfferPresentedPayload,
     OfferResponsePayload,
@@ -27,6 +28,7 @@ CHANNEL_NAMES = {
     "store": "Store",
     "app": "App",
     "email": "E-mail",
+    "sms": "SMS",
 }
 
 
@@ -75,6 +77,9 @@ def _body(parsed: ParsedEvent) -> str:
             return f"offers presented: {offers}"
         case OfferResponsePayload():
             return f"offer {payload.offer_id} {payload.outcome.value}"
+        case ConsentPayload():
+            channel = CHANNEL_NAMES.get(payload.channel.value, payload.channel.value)
+            return f"consent {payload.purpose.value} on {channel} {payload.status.value}"
     return parsed.event.type.value.replace("_", " ")
 
 

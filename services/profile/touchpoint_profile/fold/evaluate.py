@@ -12,6 +12,7 @@ from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
 from touchpoint_profile.fold.state import INTEREST_EPOCH, CustomerState, DayBucket
 from touchpoint_profile.fold.view import (
     Channels,
+    ConsentStanding,
     Interest,
     Lifecycle,
     OfferSeen,
@@ -198,6 +199,24 @@ def get_offers(state: CustomerState) -> list[OfferSeen]:
     return sorted(seen, key=lambda o: (o.at, o.decision_id, o.offer_id), reverse=True)
 
 
+def get_consents(state: CustomerState) -> list[ConsentStanding]:
+    """The latest statement per purpose x channel, sorted by purpose then channel."""
+    standings = []
+    for key, statement in sorted(state.consents.items()):
+        purpose, channel = key.split("/", 1)
+        standings.append(
+            ConsentStanding.model_validate(
+                {
+                    "purpose": purpose,
+                    "channel": channel,
+                    "status": statement.value,
+                    "at": statement.at,
+                }
+            )
+        )
+    return standings
+
+
 def get_timeline(state: CustomerState, limit: int | None = None) -> list[TimelineLine]:
     """The newest `limit` interactions, newest first."""
     entries = state.timeline if limit is None else state.timeline[: max(0, limit)]
@@ -226,4 +245,5 @@ def evaluate(
         open_complaints=get_open_complaints(state, now),
         offers=get_offers(state),
         timeline=get_timeline(state),
+        consents=get_consents(state),
     )

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from touchpoint_profile.fold.apply import (
     add_complaint,
+    add_consent,
     add_offer,
     copy_bucket,
     log_add,
@@ -67,6 +68,8 @@ def merge_states(
         add_complaint(merged.complaints, complaint)
     for offer in source.offers.values():
         add_offer(merged.offers, offer)
+    for key, statement in source.consents.items():
+        add_consent(merged.consents, key, statement)
     merged.applied.update(source.applied)
     merged.merged_from = [*merged.merged_from, source.customer_id, *source.merged_from][
         -MAX_MERGED_FROM:

@@ -90,6 +90,11 @@ class Stamped(BaseModel):
         return other is None or (self.at, self.event_id) > (other.at, other.event_id)
 
 
+def consent_key(purpose: str, channel: str) -> str:
+    """The key of one purpose x channel in CustomerState.consents."""
+    return f"{purpose}/{channel}"
+
+
 class CustomerState(BaseModel):
     """Everything the view needs about one customer, bounded by FoldRules."""
 
@@ -107,6 +112,9 @@ class CustomerState(BaseModel):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     complaints: dict[str, ComplaintRecord] = Field(default_factory=dict)
     offers: dict[str, OfferRecord] = Field(default_factory=dict)
+    consents: dict[str, Stamped] = Field(default_factory=dict)
+    """consent_key(purpose, channel) → the latest statement (value "granted"/"withdrawn");
+    bounded by the few purposes x channels the contract allows."""
     applied: dict[str, int] = Field(default_factory=dict)
     """event_id → day number of the events that fed windowed figures (the dedup set)."""
 

@@ -11,6 +11,8 @@ from pydantic import BaseModel
 Tier = Literal["A", "B", "C"]
 Lifecycle = Literal["new", "active", "at_risk", "lapsed"]
 OfferStatus = Literal["presented", "accepted", "rejected", "ignored"]
+ConsentPurpose = Literal["marketing", "profiling"]
+ConsentStatus = Literal["granted", "withdrawn"]
 
 
 class Rfm(BaseModel):
@@ -60,6 +62,16 @@ class OfferSeen(BaseModel):
     at: datetime
 
 
+class ConsentStanding(BaseModel):
+    """The latest consent statement of one purpose on one channel (none: no statement yet)."""
+
+    purpose: ConsentPurpose
+    channel: str
+    status: ConsentStatus
+    at: datetime
+    """The statement's occurred_at."""
+
+
 class TimelineLine(BaseModel):
     """One interaction, newest first, with a line a person can read."""
 
@@ -90,3 +102,5 @@ class ProfileFigures(BaseModel):
     open_complaints: list[OpenComplaint]
     offers: list[OfferSeen]
     timeline: list[TimelineLine]
+    consents: list[ConsentStanding] = []
+    """Latest statement per purpose x channel, sorted by purpose then channel."""

@@ -1,49 +1,74 @@
-"""Holds the config in force; a reload validates first, so a bad file never replaces a good one."""
+"""Holds the config in force: the newest version stored in PostgreSQL, shared by every replica.
+
+A change is a new stored version (PUT through admin); each replica polls the newest version
+number and puts a newer one in force. A stored body that no longer validates is logged and
+skipped, so a bad version never replaces a good one. Nothing is written to files: the packaged
+YAML only seeds version 1 into an empty table.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from touchpoint_recommend.configuration.models import ConfigStatus
+from touchpoint_common.db.errors import is_outage
+from touchpoint_recommend.configuration.models import ConfigStatus, StoredConfig
+from touchpoint_recommend.configuration.service import (
+    add_config_version,
+    get_newest_config,
+    get_newest_version,
+    seed_config,
+)
 from touchpoint_recommend.domain.config import ConfigError, RecommendConfig, parse_config
 from touchpoint_recommend.loader import load_config
 
 logger = logging.getLogger(__name__)
 
 
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
-
-
 class ConfigHolder:
     """The current RecommendConfig; replaced whole, so readers never see half a config."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.config = load_config(path)
+    def __init__(self, seed_path: Path, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.seed_path = seed_path
+        self.sessions = sessions
+        self.config = load_config(seed_path)
         self.version = self.config.fingerprint()
+        self.revision: int | None = None
+        self.author: str | None = None
+        self.stored_at: datetime | None = None
         self.loaded_at = datetime.now(UTC)
-        self.mtime = _mtime(path)
         self.last_error: str | None = None
 
-    def _swap(self, config: RecommendConfig) -> bool:
+    async def start(self) -> None:
+        """Seed version 1 from the file into an empty table, then put the newest in force."""
+        async with self.sessions() as db_session, db_session.begin():
+            if await seed_config(db_session=db_session, config=self.config):
+                logger.info("recommend config seeded", extra={"config_version": self.version})
+        try:
+            await self.reload()
+        except ConfigError:
+            logger.warning("the newest stored config is invalid; the seed file stays in force")
+
+    def _swap(self, config: RecommendConfig, stored: StoredConfig) -> bool:
         version = config.fingerprint()
         changed = version != self.version
         self.config, self.version, self.loaded_at = config, version, datetime.now(UTC)
+        self.revision, self.author, self.stored_at = (
+            stored.version,
+            stored.author,
+            stored.created_at,
+        )
         self.last_error = None
         if changed:
-            logger.info("recommend config in force", extra={"config_version": version})
+            logger.info(
+                "recommend config in force",
+                extra={"config_version": version, "revision": stored.version},
+            )
         return changed
 
     def _reject(self, exc: ConfigError) -> None:
@@ -53,50 +78,55 @@ class ConfigHolder:
             extra={"config_version": self.version, "problem": str(exc)},
         )
 
-    def reload(self) -> bool:
-        """Re-read the file; raise ConfigError (old config kept) or say whether it changed."""
-        self.mtime = _mtime(self.path)
+    async def reload(self) -> bool:
+        """Put the newest stored version in force; ConfigError (old kept) or whether it changed."""
+        async with self.sessions() as db_session:
+            stored = await get_newest_config(db_session=db_session)
+        if stored is None:
+            return False
         try:
-            config = load_config(self.path)
+            config = parse_config(stored.body)
         except ConfigError as exc:
+            self.revision = stored.version  # not retried on every poll
             self._reject(exc)
             raise
-        return self._swap(config)
+        return self._swap(config, stored)
 
-    def replace(self, data: Any) -> bool:
-        """Validate a whole new config, write it to the file atomically, put it in force."""
+    async def replace(self, data: Any, *, author: str) -> bool:
+        """Validate a whole new config, store it as the next version by `author`, apply it."""
         try:
             config = parse_config(data)
         except ConfigError as exc:
             self._reject(exc)
             raise
-        text = yaml.safe_dump(
-            config.model_dump(mode="json", exclude_defaults=False),
-            sort_keys=False,
-            allow_unicode=True,
-        )
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".recommend-config-")
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, self.path)
-        self.mtime = _mtime(self.path)
-        return self._swap(config)
+        async with self.sessions() as db_session, db_session.begin():
+            stored = await add_config_version(db_session=db_session, config=config, author=author)
+        return self._swap(config, stored)
 
-    def reload_if_modified(self) -> bool:
-        """Reload when the file's mtime moved; a bad file is logged and ignored."""
-        mtime = _mtime(self.path)
-        if mtime is None or mtime == self.mtime:
-            return False
+    async def reload_if_newer(self) -> bool:
+        """Reload when a newer version was stored (by any replica); problems are logged."""
         try:
-            return self.reload()
+            async with self.sessions() as db_session:
+                newest = await get_newest_version(db_session=db_session)
+            if newest is None or (self.revision is not None and newest <= self.revision):
+                return False
+            return await self.reload()
         except ConfigError:
+            return False
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            logger.warning("config poll: database unavailable; the config in force stays")
             return False
 
     def status(self) -> ConfigStatus:
         """What is in force."""
         return ConfigStatus(
             version=self.version,
-            path=str(self.path),
+            revision=self.revision,
+            author=self.author,
+            stored_at=self.stored_at,
+            seed_path=str(self.seed_path),
             loaded_at=self.loaded_at,
             offers=len(self.config.catalogue),
             segments=len(self.config.segments),
@@ -106,7 +136,7 @@ class ConfigHolder:
 
 
 async def watch_config(holder: ConfigHolder, *, interval_s: float) -> None:
-    """Poll the file's mtime forever; cancel the task to stop."""
+    """Poll the newest stored version forever; cancel the task to stop."""
     while True:
         await asyncio.sleep(interval_s)
-        holder.reload_if_modified()
+        await holder.reload_if_newer()

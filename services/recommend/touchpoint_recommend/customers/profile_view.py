@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_profile.read import FoldRules, ProfileFigures, get_customer_profile
 from touchpoint_recommend.domain.snapshot import (
+    ConsentItem,
     CustomerSnapshot,
     Interest,
     OfferHistoryItem,
@@ -68,6 +69,10 @@ def snapshot_from_view(view: ProfileFigures) -> CustomerSnapshot:
                 at=item.at,
             )
             for item in view.offers
+        ),
+        consents=tuple(
+            ConsentItem(purpose=item.purpose, channel=item.channel, status=item.status)
+            for item in view.consents
         ),
     )
 

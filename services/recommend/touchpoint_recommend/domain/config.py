@@ -120,6 +120,17 @@ class Learning(_Strict):
     quote_after_responses: Annotated[int, Field(ge=1)] = 20
 
 
+class ConsentRules(_Strict):
+    """How consent (PIPL) bounds offers: what counts as marketing, and the no-statement default."""
+
+    marketing_without_statement: Literal["allow", "deny"] = "deny"
+    """Marketing on a channel where the customer never stated consent: opt-in by default."""
+    profiling_without_statement: Literal["allow", "deny"] = "allow"
+    """Personalised ranking where the customer never stated profiling consent."""
+    exempt_kinds: list[OfferKind] = ["service-recovery"]
+    """Offer kinds that are not marketing (complaint handling): always allowed."""
+
+
 class Holdout(_Strict):
     """The share of customers that always gets the fixed-priority choice."""
 
@@ -136,6 +147,7 @@ class RecommendConfig(_Strict):
     contact_policy: ContactPolicy = ContactPolicy()
     learning: Learning = Learning()
     holdout: Holdout = Holdout()
+    consent: ConsentRules = ConsentRules()
     category_labels: dict[str, str] = {}
     """How a clerk says a category aloud, e.g. outdoor -> outdoor gear."""
 

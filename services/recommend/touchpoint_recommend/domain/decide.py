@@ -1,4 +1,10 @@
-"""One IDMR decision, pure: segment, strategy, eligibility, policy, arbitration, reasons."""
+"""One IDMR decision, pure: consent, segment, strategy, eligibility, policy, arbitration, reasons.
+
+Consent (PIPL): marketing offers need the customer's marketing consent on the decision's
+channel (config `consent`); service recovery never does. Without profiling consent the
+decision does not use the profile: segments see no RFM, tier, lifecycle or interests, and the
+ranking is the strategy's fixed priority (as for the holdout), with no learned draw.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from touchpoint_recommend.domain.config import RecommendConfig
-from touchpoint_recommend.domain.eligibility import Exclusion, split_eligible, strategy_offer_ids
+from touchpoint_recommend.domain.eligibility import (
+    Exclusion,
+    allows_profiling,
+    split_by_consent,
+    split_eligible,
+    strategy_offer_ids,
+)
 from touchpoint_recommend.domain.learning import Evidence
 from touchpoint_recommend.domain.policy import ContactRecord, apply_contact_policy
 from touchpoint_recommend.domain.ranking import (
@@ -58,6 +70,10 @@ class Decision(BaseModel):
     offers: list[RankedOffer]
     suppressed: list[Exclusion]
     config_version: str
+    consent_removed: list[Exclusion] = []
+    """Offers the customer's consent removed on this channel, each with why."""
+    personalised: bool = True
+    """False when profiling consent is missing: no profile figures, fixed-priority ranking."""
 
 
 def decide(
@@ -75,11 +91,17 @@ def decide(
     config_version: str | None = None,
 ) -> Decision:
     """Rank the offers for this customer on this channel; nothing here does I/O."""
+    personalised = allows_profiling(config.consent, customer, channel)
+    if not personalised:
+        customer = customer.without_profiling()
     context = DecisionContext(customer=customer, channel=channel)
     segment = assign_segment(config, context)
     strategy = config.strategy_for(segment.id)
-    eligible, excluded = split_eligible(
+    eligible_anyway, excluded = split_eligible(
         config, context=context, today=now.date(), offer_usage=offer_usage
+    )
+    eligible, consent_removed = split_by_consent(
+        eligible_anyway, rules=config.consent, customer=customer, channel=channel
     )
     wanted = strategy_offer_ids(config, strategy)
     candidates = [offer for offer in eligible if offer.id in wanted]
@@ -92,17 +114,18 @@ def decide(
         now=now,
     )
     holdout = is_holdout(customer.customer_id or decision_id, config.holdout)
+    fixed = holdout or not personalised
     scored = score_offers(
         policy.allowed,
         strategy=strategy,
         customer=customer,
         evidence=evidence_by_segment.get(segment.id, {}),
         learning=config.learning,
-        rng=None if holdout else rng,
+        rng=None if fixed else rng,
     )
     ranked = (
         rank_fixed_priority(scored, policy.pinned, strategy)
-        if holdout
+        if fixed
         else rank_learned(scored, policy.pinned)
     )
     offers = [
@@ -140,4 +163,6 @@ def decide(
         offers=offers,
         suppressed=[*policy.suppressed, *relevant_exclusions],
         config_version=config_version or config.fingerprint(),
+        consent_removed=consent_removed,
+        personalised=personalised,
     )

@@ -1,4 +1,4 @@
-"""Which catalogue offers may be shown at all: channel, dates, rules, membership, budget."""
+"""Which catalogue offers may be shown: channel, dates, rules, membership, budget, consent."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
-from touchpoint_recommend.domain.config import Offer, RecommendConfig, Strategy
+from touchpoint_recommend.domain.config import ConsentRules, Offer, RecommendConfig, Strategy
 from touchpoint_recommend.domain.rules import DecisionContext, all_hold
+from touchpoint_recommend.domain.snapshot import CustomerSnapshot
 
 
 class Exclusion(BaseModel):
@@ -62,3 +63,46 @@ def strategy_offer_ids(config: RecommendConfig, strategy: Strategy) -> set[str]:
     """The offers a strategy may choose from: those it lists plus every offer of its kinds."""
     by_kind = {offer.id for offer in config.catalogue if offer.kind in strategy.kinds}
     return set(strategy.offers) | by_kind
+
+
+def get_consent_refusal(
+    offer: Offer, *, rules: ConsentRules, customer: CustomerSnapshot, channel: str
+) -> str | None:
+    """Why consent forbids this offer on this channel, or None when it may be shown.
+
+    A customer the profile has never seen is anonymous here: nothing personal is processed, so
+    the channel's generic offers need no consent.
+    """
+    if offer.kind in rules.exempt_kinds or not customer.known:
+        return None
+    status = customer.consent("marketing", channel)
+    if status == "withdrawn":
+        return f"marketing consent withdrawn on channel {channel}"
+    if status is None and rules.marketing_without_statement == "deny":
+        return f"no marketing consent on channel {channel}"
+    return None
+
+
+def split_by_consent(
+    offers: list[Offer], *, rules: ConsentRules, customer: CustomerSnapshot, channel: str
+) -> tuple[list[Offer], list[Exclusion]]:
+    """The offers the customer's marketing consent on this channel allows, and those it removes."""
+    allowed: list[Offer] = []
+    removed: list[Exclusion] = []
+    for offer in offers:
+        reason = get_consent_refusal(offer, rules=rules, customer=customer, channel=channel)
+        if reason is None:
+            allowed.append(offer)
+        else:
+            removed.append(Exclusion(offer_id=offer.id, reason=reason))
+    return allowed, removed
+
+
+def allows_profiling(rules: ConsentRules, customer: CustomerSnapshot, channel: str) -> bool:
+    """Whether the decision may use the customer's profile (segments, interests, learning)."""
+    status = customer.consent("profiling", channel)
+    if not customer.known:
+        return True
+    if status is None:
+        return rules.profiling_without_statement == "allow"
+    return status == "granted"

@@ -55,6 +55,20 @@ class OfferHistoryItem(BaseModel):
     at: datetime
 
 
+ConsentPurpose = Literal["marketing", "profiling"]
+ConsentStatus = Literal["granted", "withdrawn"]
+
+
+class ConsentItem(BaseModel):
+    """The latest consent statement of one purpose on one channel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    purpose: ConsentPurpose
+    channel: str
+    status: ConsentStatus
+
+
 class CustomerSnapshot(BaseModel):
     """The customer as the decision sees them; `known=False` for someone never seen."""
 
@@ -73,6 +87,27 @@ class CustomerSnapshot(BaseModel):
     preferred_channel: str | None = None
     open_complaints: tuple[OpenComplaint, ...] = ()
     offers: tuple[OfferHistoryItem, ...] = ()
+    consents: tuple[ConsentItem, ...] = ()
+
+    def consent(self, purpose: ConsentPurpose, channel: str) -> ConsentStatus | None:
+        """The customer's latest statement for this purpose and channel; None: never stated."""
+        for item in self.consents:
+            if item.purpose == purpose and item.channel == channel:
+                return item.status
+        return None
+
+    def without_profiling(self) -> CustomerSnapshot:
+        """The facts a decision needs without profiling: no RFM, tier, lifecycle, interests."""
+        return self.model_copy(
+            update={
+                "rfm": Rfm(),
+                "tier": None,
+                "lifecycle": None,
+                "interests": (),
+                "recent_purchases": {},
+                "preferred_channel": None,
+            }
+        )
 
     def interest_score(self, category: str) -> float:
         """The decayed score in a category, 0 when the customer shows no interest in it."""
@@ -86,6 +121,15 @@ class CustomerSnapshot(BaseModel):
         if not self.interests:
             return None
         return max(self.interests, key=lambda interest: interest.score).category
+
+
+def opted_in(*channels: str) -> tuple[ConsentItem, ...]:
+    """Marketing and profiling granted on each channel (fixtures, simulations, demos)."""
+    return tuple(
+        ConsentItem(purpose=purpose, channel=channel, status="granted")
+        for purpose in ("marketing", "profiling")
+        for channel in channels
+    )
 
 
 def unknown_customer(customer_id: str | None = None) -> CustomerSnapshot:

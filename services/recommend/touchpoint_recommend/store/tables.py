@@ -51,3 +51,12 @@ offer_usage = Table(
     Column("presented", BigInteger, nullable=False),
     Column("accepted", BigInteger, nullable=False),
 )
+config_versions = Table(
+    "recommend_config_versions",
+    metadata,
+    Column("version", BigInteger, primary_key=True),
+    Column("author", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("body", JSONB, nullable=False),
+)
