@@ -29,6 +29,13 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str = "localhost:9092"
     database_url: str = "postgresql+asyncpg://touchpoint:touchpoint@localhost:5432/touchpoint"
     database_pool_size: int = Field(default=10, ge=1)
+    database_ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "disable"
+    """As libpq's sslmode: require encrypts, verify-ca also checks the CA, verify-full the host."""
+    database_ssl_root_cert: str | None = None
+    """CA bundle file for verify-ca / verify-full (default: the system's CAs)."""
+    database_ssl_cert: str | None = None
+    """Client certificate file, when the server asks for one (with database_ssl_key)."""
+    database_ssl_key: str | None = None
 
     topic_interactions: str = "touchpoint.interactions.v1"
     topic_dead_letter: str = "touchpoint.interactions.dlq.v1"
@@ -37,6 +44,16 @@ class CommonSettings(BaseSettings):
     topic_retention_ms: int = Field(default=180 * 24 * 3600 * 1000, ge=-1)
     kafka_compression: str = "lz4"
     kafka_request_timeout_ms: int = Field(default=5000, ge=100)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_ssl_cafile: str | None = None
+    """CA bundle file that signed the brokers' certificates (default: the system's CAs)."""
+    kafka_ssl_certfile: str | None = None
+    """Client certificate file for mutual TLS (with kafka_ssl_keyfile)."""
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_check_hostname: bool = True
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
 
     pii_hmac_key: SecretStr = SecretStr(DEV_HMAC_KEY)
     pii_hmac_key_id: str = Field(default=DEFAULT_KEY_ID, min_length=1, max_length=32)
@@ -88,6 +105,16 @@ class CommonSettings(BaseSettings):
             self.pii_hmac_key.get_secret_value() == DEV_HMAC_KEY
             or self.pii_kek.get_secret_value() == DEV_KEK
         )
+
+    @model_validator(mode="after")
+    def _sasl_has_credentials(self) -> CommonSettings:
+        sasl = self.kafka_security_protocol.startswith("SASL")
+        if sasl and (self.kafka_sasl_username is None or self.kafka_sasl_password is None):
+            raise ValueError(
+                f"TOUCHPOINT_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "TOUCHPOINT_KAFKA_SASL_USERNAME and TOUCHPOINT_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     @model_validator(mode="after")
     def _keys_decode(self) -> CommonSettings:
