@@ -27,7 +27,8 @@ SEAL_PREFIX = "v1:"
 DEFAULT_KEY_ID = "k1"
 """The id of the keys in use before key ids existed (migration 0006 gives it to old rows)."""
 _WRAP_BOUND = b"\x01"
-_LEGACY_WRAPPED_LENGTH = 12 + 32 + 16
+LEGACY_WRAPPED_LENGTH = 12 + 32 + 16
+"""Bytes of a data key wrapped before wraps named their customer (nonce, key, tag)."""
 
 
 class UnknownKeyId(KeyError):
@@ -122,7 +123,7 @@ def unwrap_key(wrapped: bytes, *, kek: bytes, customer_id: str) -> bytes:
 
 def is_legacy_wrap(wrapped: bytes) -> bool:
     """True for a data key wrapped before wraps named their customer (needs a rewrap)."""
-    return len(wrapped) == _LEGACY_WRAPPED_LENGTH
+    return len(wrapped) == LEGACY_WRAPPED_LENGTH
 
 
 def seal(plain: str, *, data_key: bytes, context: str) -> str:

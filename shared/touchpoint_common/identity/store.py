@@ -574,7 +574,10 @@ async def rewrap_data_keys(
         select(table.customer_id, table.wrapped_key, table.kek_id)
         .where(
             table.customer_id > after[0],
-            or_(table.kek_id != kek.current_id, func.octet_length(table.wrapped_key) == 60),
+            or_(
+                table.kek_id != kek.current_id,
+                func.octet_length(table.wrapped_key) == pii.LEGACY_WRAPPED_LENGTH,
+            ),
         )
         .order_by(table.customer_id)
         .limit(batch_size)

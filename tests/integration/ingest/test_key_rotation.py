@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.integration.profile.test_api import random_cn_mobile
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.db.migrate import run_migrations
-from touchpoint_common.identity import lookup, store
+from touchpoint_common.identity import lookup, pii, store
 from touchpoint_common.identity.rotate import Target, rotate
 from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers import DevServers
@@ -183,3 +184,31 @@ async def test_a_wrapped_key_moved_to_another_customer_does_not_open(
             await store.get_data_key(
                 db_session=session, customer_id=second, kek=own_settings.kek_ring()
             )
+
+
+async def test_keys_wrapped_before_binding_are_rewrapped_bound(
+    own_settings: CommonSettings, own_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A data key wrapped the old way (no customer binding) still opens, and `rotate kek`
+    rewraps it bound to its customer under the same current key."""
+    customer_id = next(iter(await populate(own_settings, own_sessions)))
+    kek = own_settings.kek_ring()
+    table = store.customer_keys
+    async with own_sessions() as session, session.begin():
+        data_key = await store.get_data_key(db_session=session, customer_id=customer_id, kek=kek)
+        assert data_key is not None
+        nonce = os.urandom(12)
+        legacy = nonce + AESGCM(kek.current).encrypt(nonce, data_key, b"touchpoint-data-key")
+        await session.execute(
+            update(table).where(table.c.customer_id == customer_id).values(wrapped_key=legacy)
+        )
+    done = await rotate(own_settings, own_sessions, Target.KEK)
+    assert done == {"kek": (1, 0)}
+    async with own_sessions() as session:
+        wrapped = await session.scalar(
+            select(table.c.wrapped_key).where(table.c.customer_id == customer_id)
+        )
+        assert wrapped is not None
+        assert not pii.is_legacy_wrap(bytes(wrapped))
+        opened = await store.get_data_key(db_session=session, customer_id=customer_id, kek=kek)
+    assert opened == data_key
