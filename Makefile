@@ -80,6 +80,14 @@ rebuild: install
 
 .PHONY: rebuild
 
+# Keys: after deploying a new current PII key (the old one kept under its id in
+# TOUCHPOINT_PII_KEKS_OLD / TOUCHPOINT_PII_HMAC_KEYS_OLD), rewrap data keys and re-digest
+# identifiers under it; then the old key can be removed. `make rotate-keys ARGS="kek"`.
+rotate-keys: install
+	$(BIN)/python -m touchpoint_common.identity.rotate $(ARGS)
+
+.PHONY: rotate-keys
+
 # Ingest: realistic mixed traffic (POS baskets, web sessions with logins, calls, complaints,
 # store visits, offer responses) posted to a running ingest (`make run` in another shell).
 # `make demo ARGS="--customers 500 --rate 100 --duration 60 --seed 7"`.

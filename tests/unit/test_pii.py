@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,10 +54,36 @@ def test_seal_round_trips_and_is_bound_to_key(plain: str) -> None:
 def test_wrapped_key_unwraps_only_with_kek() -> None:
     """Data keys at rest need the key-encryption key."""
     data_key = pii.new_data_key()
-    wrapped = pii.wrap_key(data_key, kek=KEY)
-    assert pii.unwrap_key(wrapped, kek=KEY) == data_key
+    wrapped = pii.wrap_key(data_key, kek=KEY, customer_id="c-1")
+    assert pii.unwrap_key(wrapped, kek=KEY, customer_id="c-1") == data_key
     with pytest.raises(InvalidTag):
-        pii.unwrap_key(wrapped, kek=b"z" * 32)
+        pii.unwrap_key(wrapped, kek=b"z" * 32, customer_id="c-1")
+
+
+def test_wrapped_key_is_bound_to_its_customer() -> None:
+    """A wrapped key copied to another customer does not open there (customer id is AAD)."""
+    wrapped = pii.wrap_key(pii.new_data_key(), kek=KEY, customer_id="c-1")
+    with pytest.raises(InvalidTag):
+        pii.unwrap_key(wrapped, kek=KEY, customer_id="c-2")
+
+
+def test_legacy_wraps_still_open_until_rewrapped() -> None:
+    """A key wrapped before wraps named their customer (no AAD binding) is recognised."""
+    data_key = pii.new_data_key()
+    nonce = b"n" * 12
+    legacy = nonce + AESGCM(KEY).encrypt(nonce, data_key, b"touchpoint-data-key")
+    assert pii.is_legacy_wrap(legacy)
+    assert not pii.is_legacy_wrap(pii.wrap_key(data_key, kek=KEY, customer_id="c-1"))
+    assert pii.unwrap_key(legacy, kek=KEY, customer_id="anyone") == data_key
+
+
+def test_key_ring_finds_current_and_older_keys_only() -> None:
+    """A key ring answers the current id and older ids, and refuses an unknown id."""
+    ring = pii.KeyRing(current_id="k2", current=b"2" * 32, older={"k1": b"1" * 32})
+    assert ring.get("k2") == b"2" * 32
+    assert ring.get("k1") == b"1" * 32
+    with pytest.raises(pii.UnknownKeyId):
+        ring.get("k0")
 
 
 def test_masks_hide_the_middle() -> None:

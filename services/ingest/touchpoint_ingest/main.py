@@ -15,7 +15,6 @@ from pydantic import BaseModel
 
 from touchpoint_common.app import create_service_app
 from touchpoint_common.events.models import PAYLOAD_MODELS, EventIn
-from touchpoint_common.identity.pii import decode_kek
 from touchpoint_common.identity.store import IdentityCache
 from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.ops.views import get_lag_router
@@ -53,9 +52,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             cache=IdentityCache(
                 maxsize=settings.identity_cache_size, ttl_s=settings.identity_cache_ttl_s
             ),
-            kek=decode_kek(settings.pii_kek.get_secret_value()),
+            kek=settings.kek_ring(),
             rules=Rules(
                 hmac_key=settings.identifier_hmac_key(),
+                hmac_ring=settings.hmac_key_ring(),
                 default_region=settings.default_phone_region,
                 max_future_skew=timedelta(seconds=settings.max_future_skew_s),
             ),

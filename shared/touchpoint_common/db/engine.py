@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,7 +24,24 @@ def create_engine(settings: CommonSettings) -> AsyncEngine:
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
         pool_timeout=5,
+        connect_args=get_connect_args(settings),
     )
+
+
+def get_connect_args(settings: CommonSettings) -> dict[str, Any]:
+    """asyncpg connection options: TLS as TOUCHPOINT_DATABASE_SSL_MODE asks (libpq meanings)."""
+    mode = settings.database_ssl_mode
+    if mode == "disable":
+        return {}
+    context = ssl.create_default_context(cafile=settings.database_ssl_root_cert)
+    if mode == "require":  # encrypt only, as libpq's sslmode=require
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context.check_hostname = mode == "verify-full"
+    if settings.database_ssl_cert is not None:
+        context.load_cert_chain(settings.database_ssl_cert, settings.database_ssl_key)
+    return {"ssl": context}
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

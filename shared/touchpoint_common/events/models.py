@@ -1,8 +1,12 @@
 """Events as clients post them (EventIn) and as they are written to Kafka (InteractionEvent).
 
-Schema version 1. The wire form never carries personal data in plain text: identifiers are
-an HMAC digest (for look-up) plus a value sealed with the customer's own key (for display),
-and free text is sealed the same way. Destroying the customer's key shreds all of it.
+Schema version 1. The wire form never carries personal data in plain text, nor anything that
+could be linked back to a person once their key is destroyed: identifiers travel only as a
+value sealed with the customer's own key (their HMAC digests stay in the identity tables, which
+erasure deletes; `digest` is kept as an optional field that ingest leaves empty, so records
+written before this change still parse), and free text (complaint text, call reason,
+complaint resolution, erase reason, page-view query strings) is sealed the same way.
+Destroying the customer's key shreds all of it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pydantic import (
 )
 
 from touchpoint_common.events.payloads import (
+    CallOutcome,
     CallPayload,
     Channel,
     ComplaintPayload,
@@ -140,13 +145,51 @@ class EventIn(BaseModel):
 
 
 class SealedIdentifier(BaseModel):
-    """An identifier on the wire: digest to find the customer, sealed value to show it."""
+    """An identifier on the wire: its kind and its value sealed with the customer's key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: IdentifierKind
-    digest: str
+    digest: str | None = None
+    """Deprecated, always empty from ingest: a digest in the retained log would outlive an
+    erasure for anyone holding the HMAC key. Customers are found through the identity tables."""
     sealed: str | None = None
+
+
+class CallWirePayload(Payload):
+    """A call on the wire: the free-text reason travels sealed with the customer's key."""
+
+    reason_sealed: str | None = None
+    reason: Text | None = None
+    """Only in records written before free text was sealed; never shown."""
+    duration_seconds: Annotated[int, Field(ge=0, le=86_400)]
+    outcome: CallOutcome
+
+
+class ComplaintResolvedWirePayload(Payload):
+    """A resolved complaint on the wire: the resolution text travels sealed."""
+
+    complaint_id: Text
+    resolution_sealed: str | None = None
+    resolution: Text | None = None
+    """Only in records written before free text was sealed; never shown."""
+
+
+class PageViewWirePayload(Payload):
+    """A page view on the wire: the URL without query or fragment; those travel sealed."""
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    query_sealed: str | None = None
+    category: Text | None = None
+    sku: Text | None = None
+
+
+class EraseWirePayload(Payload):
+    """An erase on the wire: its free-text reason travels sealed (and dies with the key)."""
+
+    reason_sealed: str | None = None
+    reason: Text | None = None
+    """Only in records written before free text was sealed; never shown."""
 
 
 class ComplaintWirePayload(Payload):
@@ -167,7 +210,11 @@ class IdentifyWirePayload(Payload):
 
 WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     **PAYLOAD_MODELS,
+    EventType.CALL: CallWirePayload,
     EventType.COMPLAINT: ComplaintWirePayload,
+    EventType.COMPLAINT_RESOLVED: ComplaintResolvedWirePayload,
+    EventType.PAGE_VIEW: PageViewWirePayload,
+    EventType.ERASE: EraseWirePayload,
     EventType.IDENTIFY: IdentifyWirePayload,
 }
 """The payload models of InteractionEvent.payload (PAYLOAD_MODELS with the sealed variants)."""

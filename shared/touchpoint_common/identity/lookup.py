@@ -35,7 +35,7 @@ async def find_customer_by_identifier(
     db_session: AsyncSession,
     kind: IdentifierKind,
     raw: str,
-    hmac_key: bytes,
+    hmac_key: bytes | pii.KeyRing,
     default_region: str,
 ) -> str | None:
     """The live customer holding this raw identifier, or None; BadIdentifier when malformed."""
@@ -45,16 +45,14 @@ async def find_customer_by_identifier(
         )
     except pii.InvalidIdentifier as exc:
         raise BadIdentifier(kind, str(exc)) from exc
-    owner = await store.get_customer_id(
-        db_session=db_session, kind=identifier.kind, digest=identifier.digest
-    )
+    owner = await store.get_identifier_owner(db_session=db_session, identifier=identifier)
     if owner is None:
         return None
     return await find_live_customer_id(db_session=db_session, customer_id=owner)
 
 
 async def get_masked_identifiers(
-    *, db_session: AsyncSession, customer_id: str, kek: bytes
+    *, db_session: AsyncSession, customer_id: str, kek: pii.KeyRing
 ) -> list[tuple[IdentifierKind, str]]:
     """(kind, masked value) of the customer's identifiers; none once its key is shredded."""
     data_key = await store.get_data_key(db_session=db_session, customer_id=customer_id, kek=kek)

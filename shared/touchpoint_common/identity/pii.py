@@ -3,6 +3,9 @@
 Crypto-shredding: every customer has a random data key (wrapped by the key-encryption key,
 stored in PostgreSQL). Values shown to people are sealed with it before they reach Kafka;
 erasing the customer destroys the key, which makes every sealed copy in the log unreadable.
+
+Rotation: both the key-encryption key (KEK) and the HMAC key have ids. A `KeyRing` holds the
+current key and older ones still accepted for reading; stored rows record which id made them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import phonenumbers
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -19,6 +24,33 @@ from email_validator import EmailNotValidError, validate_email
 from touchpoint_common.events.payloads import IdentifierKind
 
 SEAL_PREFIX = "v1:"
+DEFAULT_KEY_ID = "k1"
+"""The id of the keys in use before key ids existed (migration 0006 gives it to old rows)."""
+_WRAP_BOUND = b"\x01"
+LEGACY_WRAPPED_LENGTH = 12 + 32 + 16
+"""Bytes of a data key wrapped before wraps named their customer (nonce, key, tag)."""
+
+
+class UnknownKeyId(KeyError):
+    """A stored row names a key id that is neither current nor among the older keys."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRing:
+    """The current key (by id) plus older keys still accepted for reading during rotation."""
+
+    current_id: str
+    current: bytes
+    older: Mapping[str, bytes] = field(default_factory=dict)
+
+    def get(self, key_id: str) -> bytes:
+        """The key with this id, current or older; raises UnknownKeyId."""
+        if key_id == self.current_id:
+            return self.current
+        try:
+            return self.older[key_id]
+        except KeyError:
+            raise UnknownKeyId(key_id) from None
 
 
 class InvalidIdentifier(ValueError):
@@ -69,15 +101,29 @@ def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
-def wrap_key(data_key: bytes, *, kek: bytes) -> bytes:
-    """Encrypt a data key with the key-encryption key for storage."""
+def _wrap_context(customer_id: str) -> bytes:
+    return b"touchpoint-data-key:" + customer_id.encode()
+
+
+def wrap_key(data_key: bytes, *, kek: bytes, customer_id: str) -> bytes:
+    """Encrypt a data key with the KEK for storage, bound to its customer (associated data):
+    a wrapped key copied to another customer's row does not open there."""
     nonce = os.urandom(12)
-    return nonce + AESGCM(kek).encrypt(nonce, data_key, b"touchpoint-data-key")
+    return _WRAP_BOUND + nonce + AESGCM(kek).encrypt(nonce, data_key, _wrap_context(customer_id))
 
 
-def unwrap_key(wrapped: bytes, *, kek: bytes) -> bytes:
-    """Decrypt a stored data key."""
-    return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], b"touchpoint-data-key")
+def unwrap_key(wrapped: bytes, *, kek: bytes, customer_id: str) -> bytes:
+    """Decrypt a stored data key (raises cryptography's InvalidTag for another customer's)."""
+    if is_legacy_wrap(wrapped):  # written before keys were bound: rewrapped by `rotate kek`
+        return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], b"touchpoint-data-key")
+    if wrapped[:1] != _WRAP_BOUND:
+        raise ValueError("unknown wrapped key format")
+    return AESGCM(kek).decrypt(wrapped[1:13], wrapped[13:], _wrap_context(customer_id))
+
+
+def is_legacy_wrap(wrapped: bytes) -> bool:
+    """True for a data key wrapped before wraps named their customer (needs a rewrap)."""
+    return len(wrapped) == LEGACY_WRAPPED_LENGTH
 
 
 def seal(plain: str, *, data_key: bytes, context: str) -> str:
@@ -101,6 +147,16 @@ def decode_kek(encoded: str) -> bytes:
     if len(kek) not in (16, 24, 32):
         raise ValueError("TOUCHPOINT_PII_KEK must be base64 of 16, 24 or 32 bytes")
     return kek
+
+
+def older_digests(
+    kind: IdentifierKind, normalized: str, *, older_keys: Mapping[str, bytes]
+) -> tuple[tuple[str, str], ...]:
+    """(key id, digest) of a normalised identifier under each older HMAC key (dual-read)."""
+    return tuple(
+        (key_id, digest_identifier(kind, normalized, key=key))
+        for key_id, key in sorted(older_keys.items())
+    )
 
 
 def mask_phone(e164: str) -> str:

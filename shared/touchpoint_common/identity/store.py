@@ -61,18 +61,21 @@ customer_identifiers = Table(
     Column("digest", Text, primary_key=True),
     Column("customer_id", Text),
     Column("sealed", Text),
+    Column("hmac_key_id", Text, nullable=False),
 )
 customer_keys = Table(
     "customer_keys",
     metadata,
     Column("customer_id", Text, primary_key=True),
     Column("wrapped_key", LargeBinary),
+    Column("kek_id", Text, nullable=False),
 )
 
 _CREATE_CUSTOMER = text(
     "WITH minted AS (INSERT INTO customers (customer_id) VALUES (:customer_id) "
     "RETURNING customer_id) "
-    "INSERT INTO customer_keys (customer_id, wrapped_key) SELECT customer_id, :wrapped FROM minted"
+    "INSERT INTO customer_keys (customer_id, wrapped_key, kek_id) "
+    "SELECT customer_id, :wrapped, :kek_id FROM minted"
 )
 # When one event's identifiers point at different customers, the strongest one decides.
 KIND_PRIORITY: tuple[IdentifierKind, ...] = ("loyalty_id", "phone", "email", "anonymous_id")
@@ -100,6 +103,10 @@ class Identifier:
     kind: IdentifierKind
     value: str
     digest: str
+    key_id: str = pii.DEFAULT_KEY_ID
+    """The id of the HMAC key `digest` was made with (the current one)."""
+    older: tuple[tuple[str, str], ...] = ()
+    """(key id, digest) under each older HMAC key: looked up while a rotation is under way."""
 
     @property
     def key(self) -> DigestKey:
@@ -151,12 +158,21 @@ class IdentityCache:
 
 
 def make_identifier(
-    kind: IdentifierKind, raw: str, *, hmac_key: bytes, default_region: str
+    kind: IdentifierKind, raw: str, *, hmac_key: bytes | pii.KeyRing, default_region: str
 ) -> Identifier:
-    """Normalise and digest one identifier (raises pii.InvalidIdentifier)."""
+    """Normalise and digest one identifier (raises pii.InvalidIdentifier); with a key ring,
+    also under each older HMAC key so a rotation under way loses no one."""
     value = pii.normalize_identifier(kind, raw, default_region=default_region)
+    if isinstance(hmac_key, bytes):
+        return Identifier(
+            kind=kind, value=value, digest=pii.digest_identifier(kind, value, key=hmac_key)
+        )
     return Identifier(
-        kind=kind, value=value, digest=pii.digest_identifier(kind, value, key=hmac_key)
+        kind=kind,
+        value=value,
+        digest=pii.digest_identifier(kind, value, key=hmac_key.current),
+        key_id=hmac_key.current_id,
+        older=pii.older_digests(kind, value, older_keys=hmac_key.older),
     )
 
 
@@ -186,6 +202,15 @@ async def get_customer_id(*, db_session: AsyncSession, kind: str, digest: str) -
     return (await db_session.execute(query)).scalar_one_or_none()
 
 
+async def get_identifier_owner(*, db_session: AsyncSession, identifier: Identifier) -> str | None:
+    """The customer holding an identifier: its current digest first, then older ones."""
+    for digest in (identifier.digest, *(older for _, older in identifier.older)):
+        owner = await get_customer_id(db_session=db_session, kind=identifier.kind, digest=digest)
+        if owner is not None:
+            return owner
+    return None
+
+
 async def get_live_customer_id(*, db_session: AsyncSession, customer_id: str) -> str:
     """The customer an id names now, following merges; raises UnknownCustomer/ErasedCustomer."""
 
@@ -206,19 +231,26 @@ async def get_live_customer_id(*, db_session: AsyncSession, customer_id: str) ->
         raise UnknownCustomer(customer_id) from exc
 
 
-async def get_data_key(*, db_session: AsyncSession, customer_id: str, kek: bytes) -> bytes | None:
+async def get_data_key(
+    *, db_session: AsyncSession, customer_id: str, kek: pii.KeyRing
+) -> bytes | None:
     """The customer's unwrapped data key; None once shredded (erased) or never created."""
-    query = select(customer_keys.c.wrapped_key).where(customer_keys.c.customer_id == customer_id)
-    wrapped = (await db_session.execute(query)).scalar_one_or_none()
-    return None if wrapped is None else pii.unwrap_key(bytes(wrapped), kek=kek)
+    query = select(customer_keys.c.wrapped_key, customer_keys.c.kek_id).where(
+        customer_keys.c.customer_id == customer_id
+    )
+    row = (await db_session.execute(query)).one_or_none()
+    if row is None:
+        return None
+    return pii.unwrap_key(bytes(row.wrapped_key), kek=kek.get(row.kek_id), customer_id=customer_id)
 
 
-async def create_customer(*, db_session: AsyncSession, kek: bytes) -> tuple[str, bytes]:
+async def create_customer(*, db_session: AsyncSession, kek: pii.KeyRing) -> tuple[str, bytes]:
     """Mint a customer with its own wrapped data key; returns (customer_id, data_key)."""
     customer_id = str(uuid.uuid4())
     data_key = pii.new_data_key()
+    wrapped = pii.wrap_key(data_key, kek=kek.current, customer_id=customer_id)
     await db_session.execute(
-        _CREATE_CUSTOMER, {"customer_id": customer_id, "wrapped": pii.wrap_key(data_key, kek=kek)}
+        _CREATE_CUSTOMER, {"customer_id": customer_id, "wrapped": wrapped, "kek_id": kek.current_id}
     )
     return customer_id, data_key
 
@@ -228,7 +260,7 @@ async def resolve_customer(
     db_session: AsyncSession,
     identifiers: Sequence[Identifier],
     customer_id: str | None = None,
-    kek: bytes,
+    kek: pii.KeyRing,
     cache: IdentityCache | None = None,
     mint: bool = True,
 ) -> ResolvedCustomer:
@@ -272,7 +304,7 @@ async def link_identifiers(
     resolved: ResolvedCustomer,
     identifiers: Sequence[Identifier],
     customer_id: str | None = None,
-    kek: bytes,
+    kek: pii.KeyRing,
 ) -> ResolvedCustomer:
     """`identify`: attach identifiers to a customer, merging any customer that already owns one."""
     current, data_key = resolved.customer_id, resolved.data_key
@@ -368,6 +400,30 @@ async def _get_owners(
         )
         for row in await db_session.execute(query):
             owners[(row.kind, row.digest)] = row.customer_id
+    rotating = [ident for ident in identifiers if ident.older and ident.key not in owners]
+    if rotating:
+        owners.update(await _rekey_older_digests(db_session, rotating))
+    return owners
+
+
+async def _rekey_older_digests(
+    db_session: AsyncSession, identifiers: Sequence[Identifier]
+) -> dict[DigestKey, str]:
+    """Dual-read during an HMAC key rotation: rows found under an older digest are re-keyed
+    to the current one on the way (the caller holds the current keys' advisory locks)."""
+    table = customer_identifiers.c
+    owners: dict[DigestKey, str] = {}
+    for ident in identifiers:
+        older = [digest for _, digest in ident.older]
+        statement = (
+            update(customer_identifiers)
+            .where(table.kind == ident.kind, table.digest.in_(older))
+            .values(digest=ident.digest, hmac_key_id=ident.key_id)
+            .returning(table.customer_id)
+        )
+        owner = (await db_session.execute(statement)).scalars().first()
+        if owner is not None:
+            owners[ident.key] = owner
     return owners
 
 
@@ -380,7 +436,7 @@ def _pick_owner(identifiers: Sequence[Identifier], owners: dict[DigestKey, str])
 
 
 async def _get_cached_key(
-    db_session: AsyncSession, customer_id: str, kek: bytes, cache: IdentityCache | None
+    db_session: AsyncSession, customer_id: str, kek: pii.KeyRing, cache: IdentityCache | None
 ) -> bytes | None:
     if cache is not None and (cached := cache.keys.get(customer_id)) is not None:
         return cached
@@ -388,7 +444,7 @@ async def _get_cached_key(
 
 
 async def _mint_with(
-    db_session: AsyncSession, identifiers: Sequence[Identifier], kek: bytes
+    db_session: AsyncSession, identifiers: Sequence[Identifier], kek: pii.KeyRing
 ) -> ResolvedCustomer | None:
     """A new customer owning all identifiers, or None when a concurrent mint took one first."""
     savepoint = await db_session.begin_nested()
@@ -414,6 +470,7 @@ async def _insert_identifiers(
             "digest": ident.digest,
             "customer_id": customer_id,
             "sealed": pii.seal(ident.value, data_key=data_key, context=ident.kind),
+            "hmac_key_id": ident.key_id,
         }
         for _, ident in sorted(unique.items())
     ]
@@ -435,7 +492,7 @@ async def _get_owning_customers(
     return owners
 
 
-async def _require_key(db_session: AsyncSession, customer_id: str, kek: bytes) -> bytes:
+async def _require_key(db_session: AsyncSession, customer_id: str, kek: pii.KeyRing) -> bytes:
     data_key = await get_data_key(db_session=db_session, customer_id=customer_id, kek=kek)
     if data_key is None:
         raise ErasedCustomer(customer_id)
@@ -443,7 +500,7 @@ async def _require_key(db_session: AsyncSession, customer_id: str, kek: bytes) -
 
 
 async def _merge(
-    db_session: AsyncSession, customer_ids: set[str], kek: bytes
+    db_session: AsyncSession, customer_ids: set[str], kek: pii.KeyRing
 ) -> tuple[str, bytes, tuple[str, ...]] | None:
     """Merge live customers into the oldest one; None when one was merged or erased meanwhile."""
     query = (
@@ -476,7 +533,7 @@ async def _merge(
 
 
 async def _reseal_identifiers(
-    db_session: AsyncSession, loser: str, winner: str, winner_key: bytes, kek: bytes
+    db_session: AsyncSession, loser: str, winner: str, winner_key: bytes, kek: pii.KeyRing
 ) -> None:
     loser_key = await get_data_key(db_session=db_session, customer_id=loser, kek=kek)
     table = customer_identifiers.c
@@ -491,3 +548,115 @@ async def _reseal_identifiers(
             .where(table.kind == row.kind, table.digest == row.digest)
             .values(customer_id=winner, sealed=sealed)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RotationReport:
+    """What one rotation batch did: rows rewritten, and rows it could not rewrite."""
+
+    rewritten: int
+    skipped: int
+    after: tuple[str, ...] | None
+    """Where the next batch starts (keyset cursor); None when this one was the last."""
+
+
+async def rewrap_data_keys(
+    *,
+    db_session: AsyncSession,
+    kek: pii.KeyRing,
+    after: tuple[str, ...] = ("",),
+    batch_size: int = 500,
+) -> RotationReport:
+    """Rewrap one batch of data keys not under the current KEK (or wrapped before wraps were
+    bound to their customer) under the current KEK, bound to the customer id."""
+    table = customer_keys.c
+    query = (
+        select(table.customer_id, table.wrapped_key, table.kek_id)
+        .where(
+            table.customer_id > after[0],
+            or_(
+                table.kek_id != kek.current_id,
+                func.octet_length(table.wrapped_key) == pii.LEGACY_WRAPPED_LENGTH,
+            ),
+        )
+        .order_by(table.customer_id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (await db_session.execute(query)).all()
+    for row in rows:
+        data_key = pii.unwrap_key(
+            bytes(row.wrapped_key), kek=kek.get(row.kek_id), customer_id=row.customer_id
+        )
+        rewrapped = pii.wrap_key(data_key, kek=kek.current, customer_id=row.customer_id)
+        await db_session.execute(
+            update(customer_keys)
+            .where(table.customer_id == row.customer_id)
+            .values(wrapped_key=rewrapped, kek_id=kek.current_id)
+        )
+    cursor = (rows[-1].customer_id,) if len(rows) == batch_size else None
+    return RotationReport(rewritten=len(rows), skipped=0, after=cursor)
+
+
+async def redigest_identifiers(
+    *,
+    db_session: AsyncSession,
+    kek: pii.KeyRing,
+    hmac_key: pii.KeyRing,
+    after: tuple[str, ...] = ("", ""),
+    batch_size: int = 500,
+) -> RotationReport:
+    """Re-digest one batch of identifiers not under the current HMAC key: the raw value is
+    not stored, so each is opened from its sealed copy with the customer's data key.
+
+    Rows without a sealed value or whose customer has no key left are skipped (they stay
+    readable by dual-read while the older key is configured, and are re-keyed at next contact).
+    """
+    table = customer_identifiers.c
+    taken = customer_identifiers.alias("taken")
+    query = (
+        select(table.kind, table.digest, table.customer_id, table.sealed)
+        .where(
+            tuple_(table.kind, table.digest) > tuple_(*after),
+            table.hmac_key_id != hmac_key.current_id,
+        )
+        .order_by(table.kind, table.digest)
+        .limit(batch_size)
+    )
+    rows = (await db_session.execute(query)).all()
+    keys: dict[str, bytes | None] = {}
+    planned: list[tuple[DigestKey, DigestKey]] = []
+    for row in rows:
+        if row.customer_id not in keys:
+            keys[row.customer_id] = await get_data_key(
+                db_session=db_session, customer_id=row.customer_id, kek=kek
+            )
+        data_key = keys[row.customer_id]
+        if row.sealed is None or data_key is None:
+            continue
+        plain = pii.open_sealed(row.sealed, data_key=data_key, context=row.kind)
+        new_digest = pii.digest_identifier(row.kind, plain, key=hmac_key.current)
+        planned.append(((row.kind, row.digest), (row.kind, new_digest)))
+    await lock_identifiers(db_session=db_session, keys=[new for _, new in planned])
+    for (kind, old), (_, new) in planned:
+        moved = await db_session.execute(
+            update(customer_identifiers)
+            .where(
+                table.kind == kind,
+                table.digest == old,
+                table.hmac_key_id != hmac_key.current_id,
+                ~select(taken.c.digest).where(taken.c.kind == kind, taken.c.digest == new).exists(),
+            )
+            .values(digest=new, hmac_key_id=hmac_key.current_id)
+            .returning(table.digest)
+        )
+        if moved.first() is None:  # re-keyed meanwhile by dual-read: drop a stale leftover
+            await db_session.execute(
+                delete(customer_identifiers).where(
+                    table.kind == kind,
+                    table.digest == old,
+                    table.hmac_key_id != hmac_key.current_id,
+                )
+            )
+    cursor = (rows[-1].kind, rows[-1].digest) if len(rows) == batch_size else None
+    return RotationReport(rewritten=len(planned), skipped=len(rows) - len(planned), after=cursor)

@@ -7,7 +7,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from touchpoint_common.kafka.configuration import TopicSpec, get_topic_specs
+from touchpoint_common.kafka.configuration import TopicSpec, get_security_config, get_topic_specs
 from touchpoint_common.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 def create_admin(settings: CommonSettings) -> AIOKafkaAdminClient:
     """An admin client; call `await admin.start()` before use."""
     return AIOKafkaAdminClient(
+        **get_security_config(settings),
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.service_name}-admin",
         request_timeout_ms=max(settings.kafka_request_timeout_ms, 10000),

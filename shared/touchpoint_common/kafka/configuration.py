@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.helpers import create_ssl_context
+
 from touchpoint_common.settings import CommonSettings
 
 
@@ -18,9 +20,32 @@ class TopicSpec:
     config: dict[str, str]
 
 
+def get_security_config(settings: CommonSettings) -> dict[str, Any]:
+    """TLS and SASL options shared by every Kafka client (producer, consumer, admin)."""
+    protocol = settings.kafka_security_protocol
+    config: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        context = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile,
+            certfile=settings.kafka_ssl_certfile,
+            keyfile=settings.kafka_ssl_keyfile,
+        )
+        context.check_hostname = settings.kafka_ssl_check_hostname
+        config["ssl_context"] = context
+    if protocol.startswith("SASL"):
+        password = settings.kafka_sasl_password
+        config.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=password.get_secret_value() if password else None,
+        )
+    return config
+
+
 def get_producer_config(settings: CommonSettings) -> dict[str, Any]:
     """Idempotent, acks=all, compressed: a 2xx from ingest means the event is durable."""
     return {
+        **get_security_config(settings),
         "bootstrap_servers": settings.kafka_bootstrap,
         "client_id": f"{settings.service_name}-producer",
         "acks": "all",
@@ -35,6 +60,7 @@ def get_producer_config(settings: CommonSettings) -> dict[str, Any]:
 def get_consumer_config(settings: CommonSettings, *, group_id: str | None) -> dict[str, Any]:
     """Manual commits and read_committed: the caller decides when an offset is done."""
     return {
+        **get_security_config(settings),
         "bootstrap_servers": settings.kafka_bootstrap,
         "client_id": f"{settings.service_name}-consumer",
         "group_id": group_id,

@@ -36,9 +36,16 @@ class LagCollector:
     """Long-lived admin client and group-less consumer; rebuilt after any failure."""
 
     def __init__(
-        self, *, bootstrap: str, client_id: str = "touchpoint-ops", request_timeout_ms: int = 5000
+        self,
+        *,
+        bootstrap: str,
+        client_id: str = "touchpoint-ops",
+        request_timeout_ms: int = 5000,
+        security: dict[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.security = security or {}
+        """TLS/SASL client options (kafka.configuration.get_security_config)."""
         self.client_id = client_id
         self.request_timeout_ms = request_timeout_ms
         self._admin: AIOKafkaAdminClient | None = None
@@ -48,6 +55,7 @@ class LagCollector:
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None:
             admin = AIOKafkaAdminClient(
+                **self.security,
                 bootstrap_servers=self.bootstrap,
                 client_id=f"{self.client_id}-admin",
                 request_timeout_ms=self.request_timeout_ms,
@@ -56,6 +64,7 @@ class LagCollector:
             self._admin = admin
         if self._consumer is None:
             consumer = AIOKafkaConsumer(
+                **self.security,
                 bootstrap_servers=self.bootstrap,
                 client_id=f"{self.client_id}-reader",
                 group_id=None,

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 
+from touchpoint_common.kafka.configuration import get_security_config
 from touchpoint_common.observability.health import run_readiness_checks
 from touchpoint_common.ops.collector import LagCollector
 from touchpoint_common.ops.metrics import LAG_METRICS
@@ -26,6 +27,7 @@ def _create_monitor(runtime: Runtime, settings: OpsSettings) -> LagMonitor:
         bootstrap=common.kafka_bootstrap,
         client_id=f"{common.service_name}-ops",
         request_timeout_ms=int(settings.lag_timeout_s * 1000),
+        security=get_security_config(common),
     )
     return LagMonitor(name=common.service_name, collector=collector, settings=settings)
 

@@ -62,7 +62,7 @@ async def test_posted_event_is_what_a_consumer_reads(
     assert event["payload"]["text"] not in raw
 
     sessions = ingest_app.state.ingest.sessions
-    kek = pii.decode_kek(ingest_settings.pii_kek.get_secret_value())
+    kek = ingest_settings.kek_ring()
     async with sessions() as session:
         key = await get_data_key(db_session=session, customer_id=wire.customer_id, kek=kek)
     assert key is not None

@@ -17,7 +17,7 @@ from tests.integration.ingest.test_events_api import fresh, unique_phone
 from touchpoint_common.events.codec import decode_event
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.events.payloads import IdentifierKind
-from touchpoint_common.identity import lookup, pii, store
+from touchpoint_common.identity import lookup, store
 from touchpoint_ingest.events.service import ingest_events
 from touchpoint_ingest.events.validation import ValidEvent, validate_event
 from touchpoint_ingest.settings import IngestSettings
@@ -91,7 +91,7 @@ async def test_store_race_between_replicas_with_crossed_identifier_order(
 ) -> None:
     """Independent sessions (as two replicas would) racing on {phone, e-mail}: one customer."""
     key = ingest_settings.identifier_hmac_key()
-    kek = pii.decode_kek(ingest_settings.pii_kek.get_secret_value())
+    kek = ingest_settings.kek_ring()
     phone = store.make_identifier("phone", unique_phone(), hmac_key=key, default_region="CN")
     email = store.make_identifier(
         "email", f"r{uuid.uuid4().hex[:8]}@example.com", hmac_key=key, default_region="CN"
@@ -240,7 +240,7 @@ async def test_lookup_api_follows_merges_and_names_a_malformed_field(
 ) -> None:
     """identity.lookup: identifier or merged id -> the survivor; erased/unknown -> None."""
     key = ingest_settings.identifier_hmac_key()
-    kek = pii.decode_kek(ingest_settings.pii_kek.get_secret_value())
+    kek = ingest_settings.kek_ring()
     phone_raw, anonymous_raw = unique_phone(), f"web-{uuid.uuid4().hex}"
     phone = store.make_identifier("phone", phone_raw, hmac_key=key, default_region="CN")
     anonymous = store.make_identifier(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.ingest.test_events_api import unique_phone
 from tests.integration.locks import Body, second_waits_for_first
-from touchpoint_common.identity import pii, store
+from touchpoint_common.identity import store
 from touchpoint_ingest.settings import IngestSettings
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ class Identity:
 
     def __init__(self, ingest_app: Any, ingest_settings: IngestSettings) -> None:
         self.sessions: async_sessionmaker[AsyncSession] = ingest_app.state.ingest.sessions
-        self.kek = pii.decode_kek(ingest_settings.pii_kek.get_secret_value())
+        self.kek = ingest_settings.kek_ring()
         self.hmac_key = ingest_settings.identifier_hmac_key()
 
     def phone(self) -> store.Identifier:

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.profile.conftest import Produce
 from tests.unit.profile.factories import purchase_payload, wire_event
-from touchpoint_common.identity.pii import decode_kek
 from touchpoint_common.identity.store import make_identifier, resolve_customer
 from touchpoint_profile.main import create_app
 from touchpoint_profile.settings import ProfileSettings
@@ -45,7 +44,7 @@ async def mint_customer(
         resolved = await resolve_customer(
             db_session=session,
             identifiers=[ident],
-            kek=decode_kek(settings.pii_kek.get_secret_value()),
+            kek=settings.kek_ring(),
         )
     return resolved.customer_id
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from touchpoint_common.events.codec import build_headers, decode_event, encode_event, encode_key
 from touchpoint_common.identity import pii
 from touchpoint_common.identity.store import ResolvedCustomer
 from touchpoint_ingest.events.examples import EVENT_EXAMPLES
 from touchpoint_ingest.events.validation import Rules, ValidEvent, validate_event
-from touchpoint_ingest.events.wire import COMPLAINT_TEXT_CONTEXT, build_interaction
+from touchpoint_ingest.events.wire import (
+    COMPLAINT_TEXT_CONTEXT,
+    PAGE_QUERY_CONTEXT,
+    build_interaction,
+)
 
 RULES = Rules(hmac_key=b"k" * 32, default_region="CN", max_future_skew=timedelta(minutes=5))
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -35,8 +41,9 @@ def test_complaint_text_travels_sealed_only() -> None:
     assert wire.typed_payload().model_dump()["text_sealed"] == wire.payload["text_sealed"]
 
 
-def test_identifiers_are_digest_plus_sealed_value_never_plain() -> None:
-    """Each identifier carries its HMAC digest and a value sealed under the customer's key."""
+def test_identifiers_are_sealed_values_without_digest_never_plain() -> None:
+    """Each identifier carries only a value sealed under the customer's key: no HMAC digest
+    (it would let a key holder link the retained log to a person after an erasure)."""
     valid = validated("purchase")
     wire = build_interaction(valid, ResolvedCustomer("c-1", KEY), received_at=NOW)
     body = encode_event(wire).decode()
@@ -48,7 +55,40 @@ def test_identifiers_are_digest_plus_sealed_value_never_plain() -> None:
     phone = kinds["phone"]
     assert phone.sealed is not None
     assert pii.open_sealed(phone.sealed, data_key=KEY, context="phone") == "+8613812345678"
-    assert phone.digest == pii.digest_identifier("phone", "+8613812345678", key=RULES.hmac_key)
+    assert phone.digest is None
+    assert pii.digest_identifier("phone", "+8613812345678", key=RULES.hmac_key) not in body
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "context"),
+    [
+        ("call", "reason", "call_reason"),
+        ("complaint_resolved", "resolution", "complaint_resolution"),
+        ("erase", "reason", "erase_reason"),
+    ],
+)
+def test_free_text_travels_sealed_only(kind: str, field: str, context: str) -> None:
+    """Call reason, complaint resolution and erase reason are replaced by `<field>_sealed`,
+    which opens with the customer's key, and the wire payload model accepts the result."""
+    wire = build_interaction(validated(kind), ResolvedCustomer("c-1", KEY), received_at=NOW)
+    assert field not in wire.payload
+    opened = pii.open_sealed(wire.payload[f"{field}_sealed"], data_key=KEY, context=context)
+    assert opened == EVENT_EXAMPLES[kind]["payload"][field]
+    assert getattr(wire.typed_payload(), f"{field}_sealed") == wire.payload[f"{field}_sealed"]
+
+
+def test_page_view_query_and_fragment_travel_sealed() -> None:
+    """The URL keeps scheme, host and path; query and fragment travel sealed together."""
+    example = copy.deepcopy(EVENT_EXAMPLES["page_view"])
+    example["payload"]["url"] = "https://shop.example/p/TEA?email=li%40example.com#top"
+    valid = validate_event(example, now=NOW, rules=RULES)
+    assert isinstance(valid, ValidEvent)
+    wire = build_interaction(valid, ResolvedCustomer("c-1", KEY), received_at=NOW)
+    assert wire.payload["url"] == "https://shop.example/p/TEA"
+    query = pii.open_sealed(wire.payload["query_sealed"], data_key=KEY, context=PAGE_QUERY_CONTEXT)
+    assert query == "email=li%40example.com#top"
+    plain = build_interaction(validated("page_view"), ResolvedCustomer("c-1", KEY), received_at=NOW)
+    assert "query_sealed" not in plain.payload
 
 
 def test_identify_payload_lists_links_and_merges() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.events.payloads import EventType
 from touchpoint_common.identity import store
+from touchpoint_common.identity.pii import KeyRing
 from touchpoint_common.identity.store import IdentityCache, ResolvedCustomer
 from touchpoint_ingest.events.context import IngestContext
 from touchpoint_ingest.events.idempotency import (
@@ -108,7 +109,7 @@ async def claim_and_resolve(
 
 
 async def resolve_event(
-    *, db_session: AsyncSession, valid: ValidEvent, kek: bytes, cache: IdentityCache
+    *, db_session: AsyncSession, valid: ValidEvent, kek: KeyRing, cache: IdentityCache
 ) -> ResolvedCustomer:
     """The customer an event lands on; identify links (and merges), erase never mints."""
     spec = valid.customer

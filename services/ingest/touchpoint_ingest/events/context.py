@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from touchpoint_common.identity.pii import KeyRing
 from touchpoint_common.identity.store import IdentityCache
 from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_ingest.events.owner import ClaimOwner
@@ -27,7 +28,7 @@ class IngestContext:
     sessions: async_sessionmaker[AsyncSession]
     publisher: Publisher
     cache: IdentityCache
-    kek: bytes
+    kek: KeyRing
     rules: Rules
     owner: ClaimOwner
     background: set[asyncio.Task[None]] = field(default_factory=set)

@@ -23,7 +23,7 @@ from touchpoint_common.events.payloads import (
     OfferPresentedPayload,
     Payload,
 )
-from touchpoint_common.identity.pii import InvalidIdentifier
+from touchpoint_common.identity.pii import InvalidIdentifier, KeyRing
 from touchpoint_common.identity.store import Identifier, make_identifier
 
 _EVENT_TYPES = {member.value for member in EventType}
@@ -59,6 +59,8 @@ class Rules:
     hmac_key: bytes
     default_region: str
     max_future_skew: timedelta
+    hmac_ring: KeyRing | None = None
+    """Current and older HMAC keys by id: identifiers are also digested under the older ones."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,7 +182,10 @@ def _parse_identity(
         try:
             identifiers.append(
                 make_identifier(
-                    kind, value, hmac_key=rules.hmac_key, default_region=rules.default_region
+                    kind,
+                    value,
+                    hmac_key=rules.hmac_ring or rules.hmac_key,
+                    default_region=rules.default_region,
                 )
             )
         except InvalidIdentifier as exc:

@@ -5,25 +5,39 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from touchpoint_common.events.models import InteractionEvent, SealedIdentifier
-from touchpoint_common.events.payloads import ComplaintPayload
+from touchpoint_common.events.payloads import (
+    CallPayload,
+    ComplaintPayload,
+    ComplaintResolvedPayload,
+    ErasePayload,
+    PageViewPayload,
+    Payload,
+)
 from touchpoint_common.identity import pii
 from touchpoint_common.identity.store import Identifier, ResolvedCustomer
 from touchpoint_ingest.events.validation import ValidEvent
 
 COMPLAINT_TEXT_CONTEXT = "complaint_text"
+PAGE_QUERY_CONTEXT = "page_view_query"
+SEALED_TEXT: dict[type[Payload], tuple[str, str]] = {
+    ComplaintPayload: ("text", COMPLAINT_TEXT_CONTEXT),
+    CallPayload: ("reason", "call_reason"),
+    ComplaintResolvedPayload: ("resolution", "complaint_resolution"),
+    ErasePayload: ("reason", "erase_reason"),
+}
+"""Free-text field of each payload type and the seal context it is bound to."""
 
 
 def seal_identifiers(
     identifiers: Iterable[Identifier], *, data_key: bytes
 ) -> list[SealedIdentifier]:
-    """Identifiers as they travel: digest for look-up, value sealed with the customer's key."""
+    """Identifiers as they travel: kind and sealed value only (no digest: see models)."""
     return [
         SealedIdentifier(
-            kind=ident.kind,
-            digest=ident.digest,
-            sealed=pii.seal(ident.value, data_key=data_key, context=ident.kind),
+            kind=ident.kind, sealed=pii.seal(ident.value, data_key=data_key, context=ident.kind)
         )
         for ident in identifiers
     ]
@@ -34,16 +48,28 @@ def build_wire_payload(valid: ValidEvent, resolved: ResolvedCustomer) -> dict[st
     if valid.link is not None:
         linked = seal_identifiers(valid.link.identifiers, data_key=resolved.data_key)
         return {
-            "linked": [item.model_dump(mode="json") for item in linked],
+            "linked": [item.model_dump(mode="json", exclude_none=True) for item in linked],
             "merged_customer_ids": list(resolved.merged_customer_ids),
         }
     payload = valid.payload.model_dump(mode="json", exclude_none=True)
-    if isinstance(valid.payload, ComplaintPayload) and valid.payload.text is not None:
-        del payload["text"]
-        payload["text_sealed"] = pii.seal(
-            valid.payload.text, data_key=resolved.data_key, context=COMPLAINT_TEXT_CONTEXT
-        )
+    sealed_text = SEALED_TEXT.get(type(valid.payload))
+    if sealed_text is not None:
+        name, context = sealed_text
+        if (plain := payload.pop(name, None)) is not None:
+            payload[f"{name}_sealed"] = pii.seal(plain, data_key=resolved.data_key, context=context)
+    if isinstance(valid.payload, PageViewPayload):
+        payload.update(seal_page_url(valid.payload.url, data_key=resolved.data_key))
     return payload
+
+
+def seal_page_url(url: str, *, data_key: bytes) -> dict[str, str]:
+    """The URL without query and fragment, which travel sealed (they may carry e-mails, ids)."""
+    parts = urlsplit(url)
+    hidden = parts.query + (f"#{parts.fragment}" if parts.fragment else "")
+    shown = {"url": urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) or "/"}
+    if hidden:
+        shown["query_sealed"] = pii.seal(hidden, data_key=data_key, context=PAGE_QUERY_CONTEXT)
+    return shown
 
 
 def build_interaction(

@@ -27,7 +27,7 @@ def get_default_settings() -> ProfileSettings:
 
 
 async def get_masked_identifiers(
-    *, db_session: AsyncSession, customer_id: str, kek: bytes
+    *, db_session: AsyncSession, customer_id: str, kek: pii.KeyRing
 ) -> list[MaskedIdentifier]:
     """The customer's identifiers opened with its key and masked; none once the key is gone."""
     masked = await lookup.get_masked_identifiers(
@@ -50,7 +50,7 @@ async def get_customer_view(
     )
     if figures is None:
         return None
-    kek = pii.decode_kek(config.pii_kek.get_secret_value())
+    kek = config.kek_ring()
     identifiers = await get_masked_identifiers(
         db_session=db_session, customer_id=figures.customer_id, kek=kek
     )
@@ -80,7 +80,7 @@ async def find_customer_id(
         db_session=db_session,
         kind=kind,
         raw=raw_value,
-        hmac_key=config.identifier_hmac_key(),
+        hmac_key=config.hmac_key_ring(),
         default_region=config.default_phone_region,
     )
 

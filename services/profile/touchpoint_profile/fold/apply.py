@@ -17,7 +17,11 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
-from touchpoint_common.events.models import ComplaintWirePayload
+from touchpoint_common.events.models import (
+    ComplaintResolvedWirePayload,
+    ComplaintWirePayload,
+    PageViewWirePayload,
+)
 from touchpoint_common.events.payloads import (
     ComplaintResolvedPayload,
     ConsentPayload,
@@ -122,7 +126,7 @@ def _interest_categories(parsed: ParsedEvent, rules: FoldRules) -> list[tuple[st
         case PurchasePayload():
             categories = sorted({item.category for item in payload.items})
             return [(category, rules.weight_purchase) for category in categories]
-        case PageViewPayload() if payload.category:
+        case PageViewPayload() | PageViewWirePayload() if payload.category:
             return [(payload.category, rules.weight_page_view)]
         case StoreVisitPayload():
             return [(payload.category or payload.zone, rules.weight_store_visit)]
@@ -238,7 +242,7 @@ def _apply_complaint(state: CustomerState, parsed: ParsedEvent) -> None:
             opened_by=by,
         )
         add_complaint(state.complaints, opened)
-    elif isinstance(payload, ComplaintResolvedPayload):
+    elif isinstance(payload, ComplaintResolvedPayload | ComplaintResolvedWirePayload):
         resolved = ComplaintRecord(
             complaint_id=payload.complaint_id, resolved_at=at, resolved_by=by
         )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from touchpoint_common.events.models import (
+    CallWirePayload,
+    ComplaintResolvedWirePayload,
     ComplaintWirePayload,
     IdentifyPayload,
     IdentifyWirePayload,
+    PageViewWirePayload,
 )
 from touchpoint_common.events.payloads import (
     CallPayload,
@@ -50,17 +53,17 @@ def _body(parsed: ParsedEvent) -> str:
             quantity = sum(item.quantity for item in payload.items)
             counted = f" {_items(quantity)}" if quantity else ""
             return f"return{counted} {payload.amount:.2f} {payload.currency}"
-        case CallPayload():
-            duration = _minutes(payload.duration_seconds)
-            return f"call about {payload.reason} ({duration}), {payload.outcome.value}"
+        case CallPayload() | CallWirePayload():
+            # The reason is free text (sealed on the wire): the timeline never shows it.
+            return f"call ({_minutes(payload.duration_seconds)}), {payload.outcome.value}"
         case ComplaintWirePayload():
             return (
                 f"complaint {payload.complaint_id} opened: {payload.category}, "
                 f"severity {payload.severity.value}"
             )
-        case ComplaintResolvedPayload():
-            return f"complaint {payload.complaint_id} resolved: {payload.resolution}"
-        case PageViewPayload():
+        case ComplaintResolvedPayload() | ComplaintResolvedWirePayload():
+            return f"complaint {payload.complaint_id} resolved"
+        case PageViewPayload() | PageViewWirePayload():
             # The URL may carry personal data in its query string: show the category only.
             subject = payload.category or payload.sku or "page"
             return f"page view {subject}"

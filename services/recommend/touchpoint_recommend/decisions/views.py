@@ -54,7 +54,7 @@ async def _answer(
                     db_session=db_session,
                     kind=kind,
                     raw=raw,
-                    hmac_key=deps.settings.identifier_hmac_key(),
+                    hmac_key=deps.settings.hmac_key_ring(),
                     default_region=deps.settings.default_phone_region,
                 )
             else:
