@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from touchpoint_common.access.views import router as access_router
+from touchpoint_common.access.views import unguarded_paths
 from touchpoint_common.observability.health import get_health_router
 from touchpoint_common.observability.logging import configure_logging
 from touchpoint_common.observability.metrics import RequestMetricsMiddleware, get_metrics_router
@@ -27,7 +29,10 @@ def create_service_app(
     on_startup: Hook | None = None,
     on_shutdown: Hook | None = None,
 ) -> FastAPI:
-    """A service app with /healthz, /readyz, /metrics, /docs and JSON errors (never a bare 500)."""
+    """A service app with /healthz, /readyz, /metrics, /docs, key admin and JSON errors.
+
+    Every other route must declare a `require_scopes` guard, or the app refuses to be built.
+    """
     settings = runtime.settings
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
@@ -52,6 +57,10 @@ def create_service_app(
     app.include_router(get_metrics_router())
     for router in routers:
         app.include_router(router)
+    app.include_router(access_router)
+    unguarded = unguarded_paths(app.routes)
+    if unguarded:
+        raise RuntimeError(f"routes without an access guard (require_scopes): {unguarded}")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from tests.integration.keys import all_scopes_headers
 from touchpoint_common.app import create_service_app
 from touchpoint_common.ops.settings import OpsSettings
 from touchpoint_common.ops.views import get_lag_router
@@ -31,5 +32,9 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan running, behind an in-process HTTP client."""
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ops") as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://ops",
+            headers=await all_scopes_headers(app.state.runtime.settings),
+        ) as client:
             yield client

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from touchpoint_common.access.dependencies import require_scopes
+from touchpoint_common.access.models import Scope
 from touchpoint_common.app import get_runtime
 from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
@@ -24,7 +26,11 @@ from touchpoint_profile.customers.service import (
 )
 from touchpoint_profile.settings import ProfileSettings
 
-router = APIRouter(prefix="/v1/customers", tags=["customers"])
+router = APIRouter(
+    prefix="/v1/customers",
+    tags=["customers"],
+    dependencies=[Depends(require_scopes(Scope.PROFILES_READ))],
+)
 NOT_FOUND = "unknown or erased customer"
 
 

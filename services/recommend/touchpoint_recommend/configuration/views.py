@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 
+from touchpoint_common.access.dependencies import require_scopes
+from touchpoint_common.access.models import Scope
 from touchpoint_recommend.configuration.holder import ConfigHolder
 from touchpoint_recommend.configuration.models import ConfigDocument, ConfigReloaded, ConfigStatus
 from touchpoint_recommend.domain.config import ConfigError
 
-router = APIRouter(prefix="/v1/admin/config", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin/config", tags=["admin"], dependencies=[Depends(require_scopes(Scope.ADMIN))]
+)
 
 
 def get_holder(request: Request) -> ConfigHolder:
