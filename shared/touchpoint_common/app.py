@@ -55,12 +55,11 @@ def create_service_app(
     app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
     app.include_router(get_health_router(runtime.readiness_checks(), service=settings.service_name))
     app.include_router(get_metrics_router())
-    for router in routers:
-        app.include_router(router)
-    app.include_router(access_router)
-    unguarded = unguarded_paths(app.routes)
+    unguarded = unguarded_paths([*routers, access_router])
     if unguarded:
         raise RuntimeError(f"routes without an access guard (require_scopes): {unguarded}")
+    for router in [*routers, access_router]:
+        app.include_router(router)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

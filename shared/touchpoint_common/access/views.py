@@ -77,17 +77,21 @@ async def get_audit(
     )
 
 
-def guarded(route: APIRoute) -> bool:
-    """True when the route declares a require_scopes guard (directly or via its router)."""
-    return any(
-        hasattr(dependant.call, "required_scopes") for dependant in route.dependant.dependencies
-    )
+def _is_guard(dependency: object) -> bool:
+    return hasattr(getattr(dependency, "dependency", None), "required_scopes")
 
 
-def unguarded_paths(routes: Sequence[object]) -> list[str]:
-    """Routes outside OPEN_PATHS without a scope guard (the app factory refuses to start)."""
-    return [
-        f"{sorted(route.methods or ())} {route.path}"
-        for route in routes
-        if isinstance(route, APIRoute) and route.path not in OPEN_PATHS and not guarded(route)
-    ]
+def unguarded_paths(routers: Sequence[APIRouter]) -> list[str]:
+    """Routes of these routers outside OPEN_PATHS without a require_scopes guard."""
+    found = []
+    for router in routers:
+        router_guarded = any(_is_guard(dependency) for dependency in router.dependencies)
+        for route in router.routes:
+            path = getattr(route, "path", repr(route))
+            if path in OPEN_PATHS:
+                continue
+            if not isinstance(route, APIRoute):
+                found.append(f"{router.prefix} {path} (not an APIRoute: cannot check)")
+            elif not router_guarded and not any(_is_guard(d) for d in route.dependencies):
+                found.append(f"{sorted(route.methods or ())} {path}")
+    return found
