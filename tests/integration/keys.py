@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from touchpoint_common.access.cli import create_key_at
 from touchpoint_common.access.models import ALL_SCOPES, KeyIn, Scope
-from touchpoint_common.access.service import create_key
-from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.settings import CommonSettings
 
 _all_scopes_tokens: dict[str, str] = {}
@@ -22,22 +21,14 @@ async def create_token(
     rate_per_second: int | None = None,
 ) -> str:
     """A new key's token, with these scopes and bindings, stored in the database at the URL."""
-    engine = create_engine(CommonSettings(database_url=database_url))
-    try:
-        async with create_session_factory(engine)() as session, session.begin():
-            created = await create_key(
-                db_session=session,
-                key=KeyIn(
-                    name=name,
-                    scopes=sorted(scopes),
-                    store_ids=store_ids,
-                    event_types=event_types,
-                    rate_per_second=rate_per_second,
-                ),
-            )
-    finally:
-        await engine.dispose()
-    return created.token
+    key = KeyIn(
+        name=name,
+        scopes=sorted(scopes),
+        store_ids=store_ids,
+        event_types=event_types,
+        rate_per_second=rate_per_second,
+    )
+    return (await create_key_at(database_url, key)).token
 
 
 def bearer(token: str) -> dict[str, str]:

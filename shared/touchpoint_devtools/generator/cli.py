@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from touchpoint_common.access.cli import API_KEY_ENV, DEV_KEY_FILE
 from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -70,6 +72,7 @@ async def run(
     concurrency: int,
     retries: int,
     progress: Progress | None,
+    api_key: str | None = None,
 ) -> Tally:
     """Send `rate` events per second for `duration` seconds; returns the tally."""
     model = TrafficModel(customers=customers, seed=seed)
@@ -78,7 +81,10 @@ async def run(
     gate = asyncio.Semaphore(concurrency)
     task_id = progress.add_task("sending", total=total) if progress is not None else None
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(
+        base_url=url, timeout=30.0, limits=limits, headers=headers
+    ) as client:
         start = time.perf_counter()
         pending: set[asyncio.Task[None]] = set()
 
@@ -128,6 +134,14 @@ def render(tally: Tally, console: Console) -> None:
     )
 
 
+def read_key_file(path: Path = DEV_KEY_FILE) -> str | None:
+    """The development key `make run` wrote, None when there is none."""
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
 @app.command()
 def main(
     customers: Annotated[int, typer.Option(min=1, help="Simulated customers.")] = 200,
@@ -137,6 +151,13 @@ def main(
     url: Annotated[str, typer.Option(help="Ingest base URL.")] = "http://localhost:8001",
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at most.")] = 32,
     retries: Annotated[int, typer.Option(min=0, help="Retries of 409/503 answers.")] = 3,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=API_KEY_ENV,
+            help=f"API key (events:write, identity:link, offers:respond); default: {DEV_KEY_FILE}",
+        ),
+    ] = None,
 ) -> None:
     """Send realistic mixed traffic (POS, web, calls, complaints, visits, offers)."""
     console = Console()
@@ -157,6 +178,7 @@ def main(
                 concurrency=concurrency,
                 retries=retries,
                 progress=progress,
+                api_key=api_key or read_key_file(),
             )
         )
     render(tally, console)
