@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from touchpoint_common.access.cli import bearer_headers
 from touchpoint_recommend.domain.config import ConfigError
 from touchpoint_recommend.loader import DEFAULT_CONFIG_PATH, load_config
 
@@ -62,8 +63,8 @@ def show(path: PathArgument = DEFAULT_CONFIG_PATH) -> None:
 def reload(
     url: Annotated[str, typer.Option(help="the recommend service")] = "http://127.0.0.1:8003",
 ) -> None:
-    """Ask a running service to re-read its config file."""
-    response = httpx.post(f"{url}/v1/admin/config/reload", timeout=10)
+    """Ask a running service to re-read its config file (admin key: TOUCHPOINT_API_KEY or file)."""
+    response = httpx.post(f"{url}/v1/admin/config/reload", timeout=10, headers=bearer_headers())
     if response.status_code != 200:
         console.print(f"[red]refused[/red] ({response.status_code}): {response.json()['detail']}")
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ at creation or rotation; only its hash is stored.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -55,6 +56,14 @@ async def create_key_at(database_url: str, key: KeyIn) -> KeyCreated:
 
 def _database_url() -> str:
     return CommonSettings().database_url
+
+
+def bearer_headers(api_key: str | None = None, path: Path = DEV_KEY_FILE) -> dict[str, str]:
+    """Authorization for a client: the key given, else TOUCHPOINT_API_KEY, else the dev key file."""
+    token = api_key or os.environ.get(API_KEY_ENV)
+    if not token and path.is_file():
+        token = path.read_text().strip()
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def write_token(token: str, path: Path) -> None:

@@ -7,7 +7,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -16,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from touchpoint_common.access.cli import API_KEY_ENV, DEV_KEY_FILE
+from touchpoint_common.access.cli import API_KEY_ENV, DEV_KEY_FILE, bearer_headers
 from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -81,7 +80,7 @@ async def run(
     gate = asyncio.Semaphore(concurrency)
     task_id = progress.add_task("sending", total=total) if progress is not None else None
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = bearer_headers(api_key)
     async with httpx.AsyncClient(
         base_url=url, timeout=30.0, limits=limits, headers=headers
     ) as client:
@@ -134,14 +133,6 @@ def render(tally: Tally, console: Console) -> None:
     )
 
 
-def read_key_file(path: Path = DEV_KEY_FILE) -> str | None:
-    """The development key `make run` wrote, None when there is none."""
-    try:
-        return path.read_text().strip() or None
-    except FileNotFoundError:
-        return None
-
-
 @app.command()
 def main(
     customers: Annotated[int, typer.Option(min=1, help="Simulated customers.")] = 200,
@@ -178,7 +169,7 @@ def main(
                 concurrency=concurrency,
                 retries=retries,
                 progress=progress,
-                api_key=api_key or read_key_file(),
+                api_key=api_key,
             )
         )
     render(tally, console)
