@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from touchpoint_common.access.dependencies import ACCESS_RESPONSES
 from touchpoint_common.access.views import router as access_router
 from touchpoint_common.access.views import unguarded_paths
 from touchpoint_common.observability.health import get_health_router
@@ -59,7 +60,7 @@ def create_service_app(
     if unguarded:
         raise RuntimeError(f"routes without an access guard (require_scopes): {unguarded}")
     for router in [*routers, access_router]:
-        app.include_router(router)
+        app.include_router(router, responses=ACCESS_RESPONSES)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
@@ -15,7 +17,7 @@ from touchpoint_common.access.service import KeyCache, missing_scope
 from touchpoint_common.access.settings import AccessSettings
 from touchpoint_common.db.errors import is_outage
 
-Guard = Callable[[Request], Awaitable[Principal]]
+Guard = Callable[..., Awaitable[Principal]]
 OPEN_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 )
@@ -50,21 +52,23 @@ def get_gate(request: Request) -> AccessGate:
     return gate
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+# Declares the scheme in OpenAPI (the Authorize button of /docs); the guard answers itself.
+_BEARER = HTTPBearer(auto_error=False, description="An API key: tp_<key id>_<secret>")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
+ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key, or an unknown or revoked one (WWW-Authenticate)."},
+    403: {"description": "The key lacks the scope (named in the body), store or event type."},
+    429: {"description": "Over the key's rate limit: see Retry-After."},
+}
 
 
 def require_scopes(*needed: Scope) -> Guard:
     """A dependency: 401 without a valid key, 403 naming the scope when it holds none of
     `needed`, 429 with Retry-After over its rate; sets request.state.api_key (a Principal)."""
 
-    async def guard(request: Request) -> Principal:
-        token = _bearer(request)
-        if token is None:
+    async def guard(request: Request, credentials: Credentials) -> Principal:
+        token = credentials.credentials.strip() if credentials is not None else ""
+        if not token:
             raise HTTPException(401, "missing API key (Authorization: Bearer <key>)", _CHALLENGE)
         gate = get_gate(request)
         try:

@@ -28,13 +28,13 @@ def create_ops_app(settings: CommonSettings, ops: OpsSettings) -> FastAPI:
 
 
 @asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running, behind an in-process HTTP client."""
+async def serve(app: FastAPI, *, with_key: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, behind an in-process HTTP client (sending a key with
+    every scope unless `with_key` is False: probes need none, and the database may be absent)."""
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
+        headers = await all_scopes_headers(app.state.runtime.settings) if with_key else {}
         async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://ops",
-            headers=await all_scopes_headers(app.state.runtime.settings),
+            transport=transport, base_url="http://ops", headers=headers
         ) as client:
             yield client
