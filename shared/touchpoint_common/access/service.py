@@ -119,19 +119,17 @@ async def revoke_key(*, db_session: AsyncSession, key_id: str) -> bool:
     return result.first() is not None
 
 
+async def _live_key(db_session: AsyncSession, key_id: str) -> RowMapping | None:
+    """The row of a key that is not revoked."""
+    result = await db_session.execute(
+        select(api_keys).where(and_(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None)))
+    )
+    return result.mappings().first()
+
+
 async def rotate_key(*, db_session: AsyncSession, key_id: str) -> KeyCreated | None:
     """A new key with the same name, scopes and bindings; the old one is revoked. None: no key."""
-    row = (
-        (
-            await db_session.execute(
-                select(api_keys).where(
-                    and_(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
-                )
-            )
-        )
-        .mappings()
-        .first()
-    )
+    row = await _live_key(db_session, key_id)
     if row is None:
         return None
     created = await create_key(
@@ -154,17 +152,7 @@ async def find_principal(*, db_session: AsyncSession, token: str) -> Principal |
     if parsed is None:
         return None
     key_id, secret = parsed
-    row = (
-        (
-            await db_session.execute(
-                select(api_keys).where(
-                    and_(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
-                )
-            )
-        )
-        .mappings()
-        .first()
-    )
+    row = await _live_key(db_session, key_id)
     if row is None or not hmac.compare_digest(row["secret_sha256"], hash_secret(secret)):
         return None
     return Principal(
