@@ -94,9 +94,18 @@ rotate-keys: install
 INGEST_URL ?= http://localhost:8001
 demo: install
 	@curl -sf $(INGEST_URL)/readyz >/dev/null || { echo "ingest is not ready at $(INGEST_URL): start it with 'make run'" >&2; exit 1; }
+	@[ -n "$$TOUCHPOINT_API_KEY" ] || [ -s .touchpoint/api-key ] || { echo "no API key: 'make run' writes .touchpoint/api-key, or set TOUCHPOINT_API_KEY" >&2; exit 1; }
 	$(BIN)/python -m touchpoint_devtools.generator --url $(INGEST_URL) --customers 200 --rate 50 --duration 30 --seed 42 $(ARGS)
 
 .PHONY: demo
+
+# API keys on the database of TOUCHPOINT_DATABASE_URL (docs/security.md):
+# `make keys ARGS="create --name 'till 12' --scope events:write --store 12 --event-type purchase"`,
+# `make keys ARGS=list`, `make keys ARGS="rotate <key id>"`, `make keys ARGS="revoke <key id>"`.
+keys: install
+	$(BIN)/python -m touchpoint_common.access keys $(ARGS)
+
+.PHONY: keys
 
 # Speed and memory figures (ingest, profile, recommend) on real servers started like the tests'
 # (TOUCHPOINT_KAFKA_BOOTSTRAP / TOUCHPOINT_DATABASE_URL reuse running ones); prints a table and

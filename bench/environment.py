@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from touchpoint_common.access.cli import API_KEY_ENV, create_key_at
+from touchpoint_common.access.models import ALL_SCOPES, KeyIn
 from touchpoint_common.db.engine import create_engine
 from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.kafka.admin import create_topics
@@ -150,6 +152,18 @@ async def wait_ready(service: Service, timeout_s: float = 90.0) -> None:
     raise RuntimeError(f"{service.name} did not become ready on {service.url}:\n{tail}")
 
 
+async def _create_bench_key(database_url: str) -> None:
+    """A key with every scope for the bench clients, in TOUCHPOINT_API_KEY."""
+    created = await create_key_at(database_url, KeyIn(name="bench", scopes=sorted(ALL_SCOPES)))
+    os.environ[API_KEY_ENV] = created.token
+
+
+def api_headers() -> dict[str, str]:
+    """The Authorization header of the bench key (empty before the environment made one)."""
+    token = os.environ.get(API_KEY_ENV)
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 @asynccontextmanager
 async def bench_environment(workdir: Path, partitions: int) -> AsyncIterator[BenchEnvironment]:
     """Servers up, a migrated database `touchpoint_bench_<id>`, topics; all torn down after."""
@@ -173,6 +187,7 @@ async def bench_environment(workdir: Path, partitions: int) -> AsyncIterator[Ben
             finally:
                 await engine.dispose()
             await create_topics(settings)
+            await _create_bench_key(url)
             environment = BenchEnvironment(settings, servers, workdir, run_id)
             try:
                 yield environment

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from bench.environment import api_headers
 from bench.stats import Report, run_load
 from touchpoint_devtools.generator.traffic import TrafficModel
 
@@ -17,7 +18,9 @@ async def bench_single(
 ) -> None:
     """One event per request; every 202 means the broker acknowledged it (acks=all)."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=30.0, limits=limits, headers=api_headers()
+    ) as client:
 
         async def post(_: int) -> bool:
             response = await client.post("/v1/events", json=model.next_event(datetime.now(UTC)))
@@ -42,7 +45,7 @@ async def bench_batch(
 ) -> None:
     """`size` events per request, one request at a time; throughput counts accepted events."""
     accepted = 0
-    async with httpx.AsyncClient(base_url=url, timeout=60.0) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=60.0, headers=api_headers()) as client:
 
         async def post(_: int) -> bool:
             nonlocal accepted

@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 
+from bench.environment import api_headers
 from bench.stats import Report, run_load
 
 SECTION = "recommend"
@@ -16,7 +17,7 @@ async def bench_next_offers(
     report: Report, *, url: str, known: dict[str, list[str]], calls: int
 ) -> None:
     """Sequential decisions for each group of known customers, and for unknown ids."""
-    async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30.0, headers=api_headers()) as client:
         groups: dict[str, list[str]] = {
             **known,
             "unknown customer": [f"unknown-{uuid.uuid4().hex}" for _ in range(calls)],

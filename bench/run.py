@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import ingest, profile, recommend
-from bench.environment import BenchEnvironment, bench_environment
+from bench.environment import BenchEnvironment, api_headers, bench_environment
 from bench.stats import Figure, Report
 from bench.wire import history
 from touchpoint_common.db.engine import create_engine, create_session_factory
@@ -94,7 +94,9 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
 
         step("profile: customers with 10 .. 10,000 events posted through ingest (batches)")
         heavy = profile.heavy_histories(now=now, seed=seed, run_id=env.run_id)
-        async with httpx.AsyncClient(base_url=ingest_service.url, timeout=60.0) as client:
+        async with httpx.AsyncClient(
+            base_url=ingest_service.url, timeout=60.0, headers=api_headers()
+        ) as client:
             for events in heavy.values():
                 for start in range(0, len(events), 500):
                     response = await client.post(
@@ -130,7 +132,9 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
         step("profile: view reads")
         typical = await profile.sample_customers(sessions, count=300, seed=seed)
         reads = 100 if quick else 400
-        async with httpx.AsyncClient(base_url=profile_service.url, timeout=30.0) as client:
+        async with httpx.AsyncClient(
+            base_url=profile_service.url, timeout=30.0, headers=api_headers()
+        ) as client:
             await profile.read_views(
                 report,
                 client,

@@ -9,6 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from touchpoint_common.access.dependencies import ACCESS_RESPONSES
+from touchpoint_common.access.views import router as access_router
+from touchpoint_common.access.views import unguarded_paths
 from touchpoint_common.observability.health import get_health_router
 from touchpoint_common.observability.logging import configure_logging
 from touchpoint_common.observability.metrics import RequestMetricsMiddleware, get_metrics_router
@@ -27,7 +30,10 @@ def create_service_app(
     on_startup: Hook | None = None,
     on_shutdown: Hook | None = None,
 ) -> FastAPI:
-    """A service app with /healthz, /readyz, /metrics, /docs and JSON errors (never a bare 500)."""
+    """A service app with /healthz, /readyz, /metrics, /docs, key admin and JSON errors.
+
+    Every other route must declare a `require_scopes` guard, or the app refuses to be built.
+    """
     settings = runtime.settings
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
@@ -50,8 +56,11 @@ def create_service_app(
     app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
     app.include_router(get_health_router(runtime.readiness_checks(), service=settings.service_name))
     app.include_router(get_metrics_router())
-    for router in routers:
-        app.include_router(router)
+    unguarded = unguarded_paths([*routers, access_router])
+    if unguarded:
+        raise RuntimeError(f"routes without an access guard (require_scopes): {unguarded}")
+    for router in [*routers, access_router]:
+        app.include_router(router, responses=ACCESS_RESPONSES)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from touchpoint_common.access.cli import bearer_headers
 from touchpoint_recommend.domain.config import ConfigError
 from touchpoint_recommend.loader import DEFAULT_CONFIG_PATH, load_config
 
@@ -67,8 +68,8 @@ LOCAL_URL = "http://127.0.0.1:8003"
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
-    """The Authorization header when a key is given."""
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    """The Authorization header: the given key, else TOUCHPOINT_API_KEY or the dev key file."""
+    return bearer_headers(api_key)
 
 
 def _report(response: httpx.Response) -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from touchpoint_common.access.cli import bearer_headers
 from touchpoint_common.ops.collector import LagCollector
 from touchpoint_common.ops.models import LagReportOut
 from touchpoint_common.settings import CommonSettings
@@ -67,9 +68,12 @@ async def _collect(bootstrap: str, groups: list[str] | None, timeout_s: float) -
 
 
 def _fetch(url: str, groups: list[str] | None, timeout_s: float) -> LagReportOut:
-    """The lag a running service reports at GET /v1/ops/lag."""
+    """The lag a running service reports at GET /v1/ops/lag (key: TOUCHPOINT_API_KEY or file)."""
     response = httpx.get(
-        f"{url.rstrip('/')}/v1/ops/lag", params={"refresh": "true"}, timeout=timeout_s
+        f"{url.rstrip('/')}/v1/ops/lag",
+        params={"refresh": "true"},
+        timeout=timeout_s,
+        headers=bearer_headers(),
     )
     response.raise_for_status()
     report = LagReportOut.model_validate(response.json())

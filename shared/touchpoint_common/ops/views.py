@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 
+from touchpoint_common.access.dependencies import require_scopes
+from touchpoint_common.access.models import Scope
 from touchpoint_common.kafka.configuration import get_security_config
 from touchpoint_common.observability.health import run_readiness_checks
 from touchpoint_common.ops.collector import LagCollector
@@ -63,7 +65,12 @@ def get_lag_router(settings: OpsSettings | None = None) -> APIRouter:
             LAG_METRICS.remove(monitor)
             await monitor.stop()
 
-    router = APIRouter(prefix="/v1/ops", tags=["ops"], lifespan=lifespan)
+    router = APIRouter(
+        prefix="/v1/ops",
+        tags=["ops"],
+        lifespan=lifespan,
+        dependencies=[Depends(require_scopes(Scope.OPS_READ))],
+    )
 
     @router.get(
         "/lag",

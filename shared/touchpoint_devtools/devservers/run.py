@@ -24,6 +24,7 @@ from types import FrameType
 import httpx
 from sqlalchemy.engine import make_url
 
+from touchpoint_common.access.cli import DEV_KEY_FILE, create_development_key
 from touchpoint_devtools.devservers import (
     DATABASE_ENV,
     KAFKA_ENV,
@@ -132,6 +133,21 @@ def _compose_servers() -> Servers:
     )
 
 
+def announce_development_key(database_url: str) -> None:
+    """Create a key with every scope, write it to .touchpoint/api-key and print it."""
+    try:
+        created = create_development_key(database_url, DEV_KEY_FILE)
+    except Exception as exc:
+        _say(f"could not create the development API key: {exc}")
+        return
+    _say(f"development API key (every scope, id {created.key_id}) written to {DEV_KEY_FILE}:")
+    _say(f"  {created.token}")
+    _say(
+        f'  curl -H "Authorization: Bearer $(cat {DEV_KEY_FILE})" '
+        "'http://127.0.0.1:8002/v1/customers/lookup?loyalty_id=L-1'"
+    )
+
+
 def _print_urls(services: list[Service], servers: Servers) -> None:
     _say("everything is up:")
     for service in services:
@@ -186,6 +202,7 @@ def _run_compose(stop: _StopFlag) -> int:
         try:
             _wait_ready(services, {}, timeout=900)  # the first run builds the images
             _print_urls(services, _compose_servers())
+            announce_development_key(_compose_servers().database_url)
         except RuntimeError as exc:
             _say(str(exc))
 
@@ -244,6 +261,7 @@ def _run_local(services: list[Service], stop: _StopFlag) -> int:
             info.port_note for info in (servers.kafka, servers.postgres) if info.port_note
         )
         _print_urls(services, Servers(servers.kafka_bootstrap, servers.database_url, notes))
+        announce_development_key(servers.database_url)
         while not stop.event.wait(1.0):
             exited = [name for name, p in processes.items() if p.poll() is not None]
             if exited:

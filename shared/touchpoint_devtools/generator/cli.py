@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from touchpoint_common.access.cli import API_KEY_ENV, DEV_KEY_FILE, bearer_headers
 from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -70,6 +71,7 @@ async def run(
     concurrency: int,
     retries: int,
     progress: Progress | None,
+    api_key: str | None = None,
 ) -> Tally:
     """Send `rate` events per second for `duration` seconds; returns the tally."""
     model = TrafficModel(customers=customers, seed=seed)
@@ -78,7 +80,10 @@ async def run(
     gate = asyncio.Semaphore(concurrency)
     task_id = progress.add_task("sending", total=total) if progress is not None else None
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+    headers = bearer_headers(api_key)
+    async with httpx.AsyncClient(
+        base_url=url, timeout=30.0, limits=limits, headers=headers
+    ) as client:
         start = time.perf_counter()
         pending: set[asyncio.Task[None]] = set()
 
@@ -137,6 +142,13 @@ def main(
     url: Annotated[str, typer.Option(help="Ingest base URL.")] = "http://localhost:8001",
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at most.")] = 32,
     retries: Annotated[int, typer.Option(min=0, help="Retries of 409/503 answers.")] = 3,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=API_KEY_ENV,
+            help=f"API key (events:write, identity:link, offers:respond); default: {DEV_KEY_FILE}",
+        ),
+    ] = None,
 ) -> None:
     """Send realistic mixed traffic (POS, web, calls, complaints, visits, offers)."""
     console = Console()
@@ -157,6 +169,7 @@ def main(
                 concurrency=concurrency,
                 retries=retries,
                 progress=progress,
+                api_key=api_key,
             )
         )
     render(tally, console)

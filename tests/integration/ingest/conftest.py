@@ -13,6 +13,7 @@ from aiokafka.structs import ConsumerRecord
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from tests.integration.keys import all_scopes_headers
 from touchpoint_common.settings import CommonSettings
 from touchpoint_ingest.main import create_app
 from touchpoint_ingest.settings import IngestSettings
@@ -87,7 +88,11 @@ async def ingest_app(ingest_settings: IngestSettings) -> AsyncIterator[FastAPI]:
 async def client(ingest_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the in-process app."""
     transport = httpx.ASGITransport(app=ingest_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://ingest",
+        headers=await all_scopes_headers(ingest_app.state.runtime.settings),
+    ) as http:
         yield http
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from tests.integration.ingest.conftest import TopicReader, make_ingest_settings
 from tests.integration.ingest.test_events_api import fresh, unique_phone
+from tests.integration.keys import all_scopes_headers
 from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers import LocalKafka
 from touchpoint_ingest.main import create_app
@@ -36,7 +37,11 @@ async def test_broker_down_gives_503_and_nothing_accepted_is_lost(
     accepted: list[str] = []
     async with (
         LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://t",
+            headers=await all_scopes_headers(settings),
+        ) as client,
     ):
         phone = unique_phone()
         for _ in range(5):
@@ -94,7 +99,11 @@ async def test_database_unreachable_gives_503_and_nothing_is_produced(
     app = create_app(make_ingest_settings(settings, retry_after_s=4))
     async with (
         LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://t",
+            headers=await all_scopes_headers(settings),
+        ) as client,
     ):
         dead = create_async_engine(
             "postgresql+asyncpg://nobody:nothing@127.0.0.1:1/none", pool_timeout=2

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.ingest.conftest import TopicReader, make_ingest_settings
+from tests.integration.keys import all_scopes_headers
 from tests.integration.profile.conftest import make_profile_settings
 from tests.integration.records import drain
 from touchpoint_common.db.engine import create_engine, create_session_factory
@@ -141,7 +142,11 @@ async def poster(
     app = create_app(fuzz_settings[0])
     async with (
         LifespanManager(app, startup_timeout=60, shutdown_timeout=30),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://f") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://f",
+            headers=await all_scopes_headers(fuzz_settings[0]),
+        ) as client,
     ):
         yield Poster(client, asyncio.get_running_loop())
 

@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from tests.integration.ingest.conftest import TopicReader, make_ingest_settings
 from tests.integration.ingest.test_events_api import fresh, unique_phone
+from tests.integration.keys import all_scopes_headers
 from touchpoint_common.events.codec import decode_event
 from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers import LocalKafka
@@ -289,7 +290,9 @@ async def test_merge_is_announced_when_the_first_produce_failed(
     await manager.__aenter__()
     try:
         transport = httpx.ASGITransport(app=doomed)
-        async with httpx.AsyncClient(transport=transport, base_url="http://d") as first:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://d", headers=await all_scopes_headers(settings)
+        ) as first:
             await asyncio.to_thread(broker.stop)
             refused = await first.post("/v1/events", json=identify)
             assert refused.status_code == 503, refused.text
@@ -345,7 +348,9 @@ async def test_claim_of_a_killed_ingest_process_is_taken_over_at_once(
     )
     event = fresh("call", phone=unique_phone())
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as doomed:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=await all_scopes_headers(settings)
+        ) as doomed:
             deadline = asyncio.get_running_loop().time() + 60
             while True:
                 with contextlib.suppress(httpx.TransportError):

@@ -9,6 +9,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from tests.integration.keys import all_scopes_headers
 from touchpoint_common.app import create_service_app
 from touchpoint_common.ops.settings import OpsSettings
 from touchpoint_common.ops.views import get_lag_router
@@ -27,9 +28,13 @@ def create_ops_app(settings: CommonSettings, ops: OpsSettings) -> FastAPI:
 
 
 @asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running, behind an in-process HTTP client."""
+async def serve(app: FastAPI, *, with_key: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, behind an in-process HTTP client (sending a key with
+    every scope unless `with_key` is False: probes need none, and the database may be absent)."""
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ops") as client:
+        headers = await all_scopes_headers(app.state.runtime.settings) if with_key else {}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://ops", headers=headers
+        ) as client:
             yield client

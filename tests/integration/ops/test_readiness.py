@@ -96,7 +96,7 @@ async def test_not_ready_until_migrations_have_run(settings: CommonSettings) -> 
         update={"database_url": empty_url, "run_migrations": False, "service_name": "ops-schema"}
     )
     try:
-        async with serve(create_ops_app(local, FAST_OPS)) as client:
+        async with serve(create_ops_app(local, FAST_OPS), with_key=False) as client:
             before = await client.get("/readyz")
             assert before.status_code == 503
             assert before.json()["checks"]["database"] == "failed: SchemaNotCurrent"
@@ -124,7 +124,7 @@ async def test_not_ready_while_the_database_is_unreachable(settings: CommonSetti
             "service_name": "ops-nodb",
         }
     )
-    async with serve(create_ops_app(local, FAST_OPS)) as client:
+    async with serve(create_ops_app(local, FAST_OPS), with_key=False) as client:
         started = time.monotonic()
         response = await client.get("/readyz")
         assert time.monotonic() - started < 3.0

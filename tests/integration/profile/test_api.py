@@ -15,6 +15,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.integration.keys import all_scopes_headers
 from tests.integration.profile.conftest import Produce
 from tests.unit.profile.factories import purchase_payload, wire_event
 from touchpoint_common.identity.store import make_identifier, resolve_customer
@@ -55,7 +56,11 @@ async def serve(settings: ProfileSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://profile") as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://profile",
+            headers=await all_scopes_headers(settings),
+        ) as client:
             yield client
 
 

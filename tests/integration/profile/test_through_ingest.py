@@ -12,6 +12,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from tests.integration.keys import all_scopes_headers
 from tests.integration.profile.test_api import eventually, random_cn_mobile, serve
 from touchpoint_profile.settings import ProfileSettings
 
@@ -28,7 +29,11 @@ async def serve_ingest(settings: ProfileSettings) -> AsyncIterator[httpx.AsyncCl
     app = ingest_main.create_app(ingest_settings.IngestSettings(**fields))
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://ingest",
+            headers=await all_scopes_headers(settings),
+        ) as client:
             yield client
 
 

@@ -18,6 +18,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.integration.keys import all_scopes_headers
 from touchpoint_common.db.engine import create_engine
 from touchpoint_common.settings import CommonSettings
 from touchpoint_ingest.main import create_app as create_ingest_app
@@ -77,9 +78,10 @@ async def apps(
         LifespanManager(profile, startup_timeout=60, shutdown_timeout=30),
         LifespanManager(recommend, startup_timeout=60, shutdown_timeout=30),
     ):
+        headers = await all_scopes_headers(settings)
         clients = {
             name: httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url=f"http://{name}"
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=headers
             )
             for name, app in (("ingest", ingest), ("profile", profile), ("recommend", recommend))
         }

@@ -12,6 +12,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.integration.keys import all_scopes_headers
 from tests.integration.recommend.conftest import event, new_loyalty_id, post_event
 from touchpoint_devtools.devservers import LocalKafka
 from touchpoint_recommend.main import create_app
@@ -53,7 +54,11 @@ async def test_broker_down_gives_503_and_the_decision_is_rolled_back(
     params = {"loyalty_id": loyalty_id, "channel": "pos"}
     async with (
         LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://r",
+            headers=await all_scopes_headers(recommend_settings),
+        ) as client,
     ):
         up = await client.get("/v1/customers/lookup/next-offers", params=params)
         assert up.status_code == 200, up.text

@@ -14,9 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from touchpoint_common.access.dependencies import get_principal, require_scopes
+from touchpoint_common.access.service import EVENT_POSTING_SCOPES, event_refusal
 from touchpoint_common.observability.metrics import EVENTS_REJECTED
 from touchpoint_ingest.events.admission import Admission
 from touchpoint_ingest.events.bounds import measure, unstorable
@@ -46,7 +48,11 @@ from touchpoint_ingest.events.validation import (
 logger = logging.getLogger(__name__)
 _DIGITS = re.compile(r"[0-9]+")
 _MAX_LENGTH_DIGITS = 15
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["events"],
+    dependencies=[Depends(require_scopes(*EVENT_POSTING_SCOPES))],
+)
 
 
 class RequestProblem(Exception):
@@ -111,6 +117,7 @@ async def post_event(request: Request) -> JSONResponse:
             return _overloaded(context, "too many requests in flight")
         try:
             raw = await _read_body(request, context)
+            _check_permitted(request, [raw])
         except RequestProblem as problem:
             return _refuse(problem, context)
         except _EnvelopeInvalid as invalid:
@@ -146,6 +153,7 @@ async def post_batch(request: Request) -> JSONResponse:
         try:
             raw = await _read_body(request, context)
             items = _batch_items(raw, max_events=context.settings.max_batch_events)
+            _check_permitted(request, items)
         except RequestProblem as problem:
             return _refuse(problem, context)
         except _EnvelopeInvalid as invalid:
@@ -317,6 +325,16 @@ def _get_coalescer(request: Request) -> Coalescer:
 
 def _retry_after(context: IngestContext) -> dict[str, str]:
     return {"Retry-After": str(context.settings.retry_after_s)}
+
+
+def _check_permitted(request: Request, items: list[Any]) -> None:
+    """403 naming why when the request's key may not post one of these events."""
+    principal = get_principal(request)
+    for index, item in enumerate(items):
+        refusal = event_refusal(principal, item)
+        if refusal is not None:
+            where = "" if len(items) == 1 else f"event {index}: "
+            raise RequestProblem(403, f"{where}{refusal}", "forbidden")
 
 
 def _refuse(problem: RequestProblem, context: IngestContext) -> JSONResponse:

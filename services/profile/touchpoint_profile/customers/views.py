@@ -6,10 +6,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from touchpoint_common.access.audit import audit_read
+from touchpoint_common.access.dependencies import require_scopes
+from touchpoint_common.access.models import Scope
 from touchpoint_common.app import get_runtime
 from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
@@ -24,8 +27,14 @@ from touchpoint_profile.customers.service import (
 )
 from touchpoint_profile.settings import ProfileSettings
 
-router = APIRouter(prefix="/v1/customers", tags=["customers"])
+router = APIRouter(
+    prefix="/v1/customers",
+    tags=["customers"],
+    dependencies=[Depends(require_scopes(Scope.PROFILES_READ))],
+)
 NOT_FOUND = "unknown or erased customer"
+# What a view reveals (identifiers masked), as the audit log names it.
+VIEW_FIELDS = ("identifiers.masked", "figures")
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -74,6 +83,8 @@ def _unprocessable(field: str, message: str) -> HTTPException:
 
 @router.get("/lookup", response_model=CustomerView, summary="Find a customer by identifier")
 async def lookup(
+    request: Request,
+    background: BackgroundTasks,
     db_session: Session,
     settings: Settings,
     phone: Annotated[str | None, Query(max_length=64, examples=["138 1234 5678"])] = None,
@@ -107,12 +118,24 @@ async def lookup(
         raise _unprocessable(exc.field, exc.reason) from exc
     if view is None:
         raise HTTPException(status_code=404, detail=f"no customer with this {kind}")
+    audit_read(
+        background,
+        request,
+        customer_id=view.customer_id,
+        action=f"profile.lookup.{kind}",
+        fields=VIEW_FIELDS,
+    )
     return view
 
 
 @router.get("/{customer_id}", response_model=CustomerView, summary="The live customer view")
 async def read_customer(
-    customer_id: CustomerIdPath, db_session: Session, settings: Settings, as_of: AsOf = None
+    request: Request,
+    background: BackgroundTasks,
+    customer_id: CustomerIdPath,
+    db_session: Session,
+    settings: Settings,
+    as_of: AsOf = None,
 ) -> CustomerView:
     """The view at `as_of` (default now); 404 for an unknown or erased customer."""
     view = await get_customer_view(
@@ -123,6 +146,9 @@ async def read_customer(
     )
     if view is None:
         raise HTTPException(status_code=404, detail=NOT_FOUND)
+    audit_read(
+        background, request, customer_id=view.customer_id, action="profile.view", fields=VIEW_FIELDS
+    )
     return view
 
 
@@ -130,6 +156,8 @@ async def read_customer(
     "/{customer_id}/timeline", response_model=CustomerTimeline, summary="Latest interactions"
 )
 async def read_timeline(
+    request: Request,
+    background: BackgroundTasks,
     customer_id: CustomerIdPath,
     db_session: Session,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -140,4 +168,7 @@ async def read_timeline(
     )
     if timeline is None:
         raise HTTPException(status_code=404, detail=NOT_FOUND)
+    audit_read(
+        background, request, customer_id=customer_id, action="profile.timeline", fields=["timeline"]
+    )
     return timeline

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 
+from touchpoint_common.access.dependencies import require_scopes
+from touchpoint_common.access.models import Scope
 from touchpoint_recommend.configuration.holder import ConfigHolder
 from touchpoint_recommend.configuration.models import (
     ConfigDocument,
@@ -20,7 +22,9 @@ from touchpoint_recommend.configuration.models import (
 from touchpoint_recommend.configuration.service import list_config_versions
 from touchpoint_recommend.domain.config import ConfigError
 
-router = APIRouter(prefix="/v1/admin/config", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin/config", tags=["admin"], dependencies=[Depends(require_scopes(Scope.ADMIN))]
+)
 
 
 def get_holder(request: Request) -> ConfigHolder:

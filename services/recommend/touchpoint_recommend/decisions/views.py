@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlalchemy.exc import SQLAlchemyError
 
+from touchpoint_common.access.dependencies import require_scopes
+from touchpoint_common.access.models import Scope
 from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
@@ -23,7 +25,11 @@ from touchpoint_recommend.decisions.models import DecisionChannel, NextOffers
 from touchpoint_recommend.decisions.service import DecisionDeps, create_next_offers
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/customers", tags=["next offers"])
+router = APIRouter(
+    prefix="/v1/customers",
+    tags=["next offers"],
+    dependencies=[Depends(require_scopes(Scope.OFFERS_READ))],
+)
 
 ChannelQuery = Annotated[
     DecisionChannel, Query(description="where the customer is: pos, call_centre or web")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
+from touchpoint_common.access.dependencies import require_scopes
+from touchpoint_common.access.models import Scope
 from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.runtime import Runtime
 from touchpoint_recommend.store.postgres import PostgresRecommendStore
 from touchpoint_recommend.store.protocol import ArmSummary
 
-router = APIRouter(prefix="/v1/admin/learning", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin/learning", tags=["admin"], dependencies=[Depends(require_scopes(Scope.ADMIN))]
+)
 
 
 class LearningSummary(BaseModel):
