@@ -180,6 +180,14 @@ ENDPOINTS = [
     Endpoint(
         "recommend",
         "GET",
+        "/v1/admin/config/versions",
+        (Scope.ADMIN,),
+        get("/v1/admin/config/versions"),
+        frozenset({200}),
+    ),
+    Endpoint(
+        "recommend",
+        "GET",
         "/v1/admin/config/status",
         (Scope.ADMIN,),
         get("/v1/admin/config/status"),

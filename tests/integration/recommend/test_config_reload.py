@@ -26,6 +26,11 @@ Apps = dict[str, httpx.AsyncClient]
 AUTHOR = {"X-Touchpoint-Author": "test-admin"}
 
 
+def key_id_of(client: httpx.AsyncClient) -> str:
+    """The id of the API key a client sends (tokens are tp_<id>_<secret>)."""
+    return client.headers["Authorization"].removeprefix("Bearer ").split("_")[1]
+
+
 def _contents(*paths: Path) -> list[str]:
     """The text of each file (to show none was written)."""
     return [path.read_text() for path in paths]
@@ -45,7 +50,7 @@ async def _document(client: httpx.AsyncClient) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def _another_instance(
-    settings: RecommendSettings, *, poll_s: float
+    settings: RecommendSettings, *, poll_s: float, headers: httpx.Headers
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A second recommend app on the same database (no learner: one is enough)."""
     app = create_app(
@@ -53,7 +58,9 @@ async def _another_instance(
     )
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://second") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://second", headers=headers
+        ) as client:
             yield client
 
 
@@ -106,7 +113,7 @@ async def test_put_on_one_instance_is_seen_by_another(
     the same database puts it in force by its poll; no file is written."""
     first = apps["recommend"]
     files_before = _contents(recommend_config_path, DEFAULT_CONFIG_PATH)
-    async with _another_instance(recommend_settings, poll_s=0.2) as second:
+    async with _another_instance(recommend_settings, poll_s=0.2, headers=first.headers) as second:
         before = await _status(first)
         assert (await _status(second))["revision"] == before["revision"]
         async with _restoring(first) as document:
@@ -115,7 +122,7 @@ async def test_put_on_one_instance_is_seen_by_another(
             assert response.status_code == 200, response.text
             stored = response.json()["status"]
             assert stored["revision"] == before["revision"] + 1
-            assert stored["author"] == "header:test-admin"
+            assert stored["author"] == key_id_of(first)
 
             async def second_caught_up() -> bool:
                 return bool((await _status(second))["revision"] == stored["revision"])
@@ -128,7 +135,7 @@ async def test_put_on_one_instance_is_seen_by_another(
             versions = (await first.get("/v1/admin/config/versions")).json()
             newest = versions[0]
             assert newest["version"] == stored["revision"]
-            assert newest["author"] == "header:test-admin"
+            assert newest["author"] == key_id_of(first)
             assert newest["fingerprint"] == stored["version"]
             assert newest["created_at"]
     assert _contents(recommend_config_path, DEFAULT_CONFIG_PATH) == files_before
@@ -141,7 +148,7 @@ async def test_reload_puts_the_newest_stored_version_in_force_at_once(
     newest stored version in force for the very next answer."""
     first = apps["recommend"]
     async with (
-        _another_instance(recommend_settings, poll_s=0) as second,
+        _another_instance(recommend_settings, poll_s=0, headers=first.headers) as second,
         _restoring(first) as document,
     ):
         document["holdout"]["share"] = 0.25
@@ -154,8 +161,8 @@ async def test_reload_puts_the_newest_stored_version_in_force_at_once(
         assert (await _document(second))["holdout"]["share"] == 0.25
 
 
-async def test_an_unattributed_put_is_recorded_as_unknown(apps: Apps, db: AsyncEngine) -> None:
-    """Without a key or author header the version's author is 'unknown', never empty."""
+async def test_a_put_is_recorded_under_the_callers_key(apps: Apps, db: AsyncEngine) -> None:
+    """Without an author header the version's author is the caller's key id, never empty."""
     client = apps["recommend"]
     async with _restoring(client) as document:
         document["contact_policy"]["rejection_suppression_days"] = 30
@@ -167,5 +174,5 @@ async def test_an_unattributed_put_is_recorded_as_unknown(apps: Apps, db: AsyncE
                 text("SELECT author FROM recommend_config_versions WHERE version = :v"),
                 {"v": revision},
             )
-        assert author == "unknown"
+        assert author == key_id_of(client)
         assert (await _document(client))["contact_policy"]["rejection_suppression_days"] == 30
