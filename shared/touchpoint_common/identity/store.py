@@ -93,6 +93,11 @@ class ErasedCustomer(LookupError):
     """The customer asked to be forgotten; events naming it directly are refused."""
 
 
+class LinkNotPermitted(LookupError):
+    """The event would move an identifier between customers (link, merge or unmerge) and its
+    sender lacks `identity:link`."""
+
+
 @dataclass(frozen=True, slots=True)
 class Identifier:
     """A normalised identifier with its HMAC digest; `value` is personal data."""
@@ -303,6 +308,16 @@ async def link_identifiers(
                 current, data_key, resolved.created, tuple(sorted(merged)), tuple(sorted(owned))
             )
     raise UnknownCustomer("identity linking kept losing races; retry")
+
+
+async def get_owning_customers(
+    *, db_session: AsyncSession, identifiers: Sequence[Identifier], customer_ids: Iterable[str]
+) -> set[str]:
+    """The live customers owning any of the identifiers or named by customer_ids."""
+    owners = set((await _get_owners(db_session, identifiers, None)).values())
+    for customer_id in customer_ids:
+        owners.add(await get_live_customer_id(db_session=db_session, customer_id=customer_id))
+    return owners
 
 
 async def erase_customer(*, db_session: AsyncSession, customer_id: str) -> list[str]:

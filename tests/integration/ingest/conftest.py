@@ -13,6 +13,7 @@ from aiokafka.structs import ConsumerRecord
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from tests.integration.linking import granting_link
 from touchpoint_common.settings import CommonSettings
 from touchpoint_ingest.main import create_app
 from touchpoint_ingest.settings import IngestSettings
@@ -85,7 +86,15 @@ async def ingest_app(ingest_settings: IngestSettings) -> AsyncIterator[FastAPI]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def client(ingest_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the in-process app."""
+    """An HTTP client talking to the in-process app as a sender holding `identity:link`."""
+    transport = httpx.ASGITransport(app=granting_link(ingest_app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+        yield http
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def till_client(ingest_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the in-process app without `identity:link` (the default)."""
     transport = httpx.ASGITransport(app=ingest_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
         yield http

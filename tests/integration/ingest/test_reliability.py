@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from tests.integration.ingest.conftest import TopicReader, make_ingest_settings
 from tests.integration.ingest.test_events_api import fresh, unique_phone
+from tests.integration.linking import granting_link
 from touchpoint_common.events.codec import decode_event
 from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers import LocalKafka
@@ -180,7 +181,7 @@ async def test_overload_is_503_with_retry_after(
 
 def validated(context: IngestContext, event: dict[str, Any]) -> ValidEvent:
     """The event as the service validates it (for its fingerprint)."""
-    checked = validate_event(event, now=datetime.now(UTC), rules=context.rules)
+    checked = validate_event(event, now=datetime.now(UTC), rules=context.rules, may_link=True)
     assert isinstance(checked, ValidEvent), checked
     return checked
 
@@ -288,7 +289,7 @@ async def test_merge_is_announced_when_the_first_produce_failed(
     manager = LifespanManager(doomed, startup_timeout=60, shutdown_timeout=30)
     await manager.__aenter__()
     try:
-        transport = httpx.ASGITransport(app=doomed)
+        transport = httpx.ASGITransport(app=granting_link(doomed))
         async with httpx.AsyncClient(transport=transport, base_url="http://d") as first:
             await asyncio.to_thread(broker.stop)
             refused = await first.post("/v1/events", json=identify)

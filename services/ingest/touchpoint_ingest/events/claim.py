@@ -92,7 +92,7 @@ async def claim_and_resolve(
                     resolved = await resolve_event(
                         db_session=session, valid=valid, kek=context.kek, cache=context.cache
                     )
-            except (store.UnknownCustomer, store.ErasedCustomer) as exc:
+            except (store.UnknownCustomer, store.ErasedCustomer, store.LinkNotPermitted) as exc:
                 result.outcomes[index] = identity_outcome(valid, exc, paths[index])
                 released.append(valid.event_id)
                 continue
@@ -122,6 +122,10 @@ async def resolve_event(
             mint=valid.event.type is not EventType.ERASE,
         )
     everything = (*spec.identifiers, *valid.link.identifiers)
+    if not valid.may_link:
+        return await _resolve_without_linking(
+            db_session=db_session, valid=valid, kek=kek, cache=cache
+        )
     resolved = await store.resolve_customer(
         db_session=db_session,
         identifiers=everything,
@@ -139,6 +143,36 @@ async def resolve_event(
     for merged in resolved.merged_customer_ids:
         cache.forget_customer(merged)
     return resolved
+
+
+async def _resolve_without_linking(
+    *, db_session: AsyncSession, valid: ValidEvent, kek: bytes, cache: IdentityCache
+) -> ResolvedCustomer:
+    """identify from a sender without `identity:link`: only unowned identifiers are attached,
+    and only when everything it names belongs to at most one customer (else LinkNotPermitted).
+
+    The identifiers are advisory-locked by the caller, so their owners cannot change between
+    this check and the insert.
+    """
+    spec, link = valid.customer, valid.link
+    assert link is not None
+    everything = (*spec.identifiers, *link.identifiers)
+    named = [cid for cid in (spec.customer_id, link.customer_id) if cid is not None]
+    owners = await store.get_owning_customers(
+        db_session=db_session, identifiers=everything, customer_ids=named
+    )
+    if len(owners) > 1:
+        raise store.LinkNotPermitted(
+            "these identifiers belong to different customers; linking or merging them "
+            "needs the identity:link scope"
+        )
+    return await store.resolve_customer(
+        db_session=db_session,
+        identifiers=everything,
+        customer_id=next(iter(owners), None),
+        kek=kek,
+        cache=cache,
+    )
 
 
 def with_earlier_merges(resolved: ResolvedCustomer, earlier: Sequence[str]) -> ResolvedCustomer:

@@ -1,0 +1,117 @@
+"""Identity that cannot be hijacked: linking across customers needs `identity:link`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.ingest.conftest import TopicReader
+from tests.integration.ingest.test_events_api import fresh, unique_phone
+from tests.integration.ingest.test_identity import landed, post, sessions_of
+from touchpoint_common.events.payloads import IdentifierKind
+from touchpoint_common.identity import lookup
+from touchpoint_ingest.settings import IngestSettings
+
+pytestmark = pytest.mark.integration
+
+
+async def owner_of(
+    app: Any, settings: IngestSettings, kind: IdentifierKind, raw: str
+) -> str | None:
+    """The customer the identity tables give for an identifier."""
+    async with sessions_of(app)() as session:
+        return await lookup.find_customer_by_identifier(
+            db_session=session,
+            kind=kind,
+            raw=raw,
+            hmac_key=settings.identifier_hmac_key(),
+            default_region="CN",
+        )
+
+
+async def victim_and_attacker(
+    client: httpx.AsyncClient, topic: TopicReader
+) -> tuple[str, str, str, str]:
+    """A victim known by phone and an attacker known by e-mail: (phone, email, victim, attacker)."""
+    phone, email = unique_phone(), f"mallory.{uuid.uuid4().hex[:8]}@example.com"
+    victim_event, attacker_event = fresh("purchase", phone=phone), fresh("page_view", email=email)
+    await post(client, victim_event)
+    await post(client, attacker_event)
+    victim = (await landed(topic, victim_event)).customer_id
+    attacker = (await landed(topic, attacker_event)).customer_id
+    assert victim != attacker
+    return phone, email, victim, attacker
+
+
+async def test_takeover_without_identity_link_is_refused_and_the_phone_stays(
+    till_client: httpx.AsyncClient,
+    topic: TopicReader,
+    ingest_app: Any,
+    ingest_settings: IngestSettings,
+) -> None:
+    """An identify linking a victim's phone to the attacker's e-mail, from a sender without
+    identity:link, is a 403 naming the scope (either direction, single or batch), and the
+    identity tables still give each identifier its own customer."""
+    phone, email, victim, attacker = await victim_and_attacker(till_client, topic)
+    grab = fresh("identify", email=email)
+    grab["payload"] = {"link": {"phone": phone}}
+    response = await till_client.post("/v1/events", json=grab)
+    assert response.status_code == 403, response.text
+    assert "identity:link" in response.json()["detail"]
+
+    reverse = fresh("identify", phone=phone)
+    reverse["payload"] = {"link": {"email": email}}
+    by_id = fresh("identify", customer_id=attacker)
+    by_id["payload"] = {"link": {"customer_id": victim}}
+    batch = await till_client.post("/v1/events/batch", json={"events": [reverse, by_id]})
+    assert batch.status_code == 200, batch.text
+    results = batch.json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "rejected"]
+    assert results[0]["errors"][0]["type"] == "identity_link_required"
+    assert results[0]["errors"][0]["loc"] == ["body", "events", 0, "payload", "link"]
+
+    assert await owner_of(ingest_app, ingest_settings, "phone", phone) == victim
+    assert await owner_of(ingest_app, ingest_settings, "email", email) == attacker
+    assert await topic.with_event_id(grab["event_id"]) == []
+    retry = await till_client.post("/v1/events", json=grab)
+    assert retry.status_code == 403, "the refused event_id was released, not recorded"
+
+
+async def test_identify_without_identity_link_still_links_unowned_identifiers(
+    till_client: httpx.AsyncClient,
+    topic: TopicReader,
+    ingest_app: Any,
+    ingest_settings: IngestSettings,
+) -> None:
+    """Without identity:link an identify may still attach identifiers nobody owns yet."""
+    loyalty, phone = f"L-{uuid.uuid4().hex[:10]}", unique_phone()
+    first = fresh("store_visit", loyalty_id=loyalty)
+    await post(till_client, first)
+    link = fresh("identify", loyalty_id=loyalty)
+    link["payload"] = {"link": {"phone": phone}}
+    await post(till_client, link)
+    owner = (await landed(topic, first)).customer_id
+    linked = await landed(topic, link)
+    assert linked.customer_id == owner
+    assert linked.payload["merged_customer_ids"] == []
+    assert await owner_of(ingest_app, ingest_settings, "phone", phone) == owner
+
+
+async def test_takeover_with_identity_link_merges(
+    client: httpx.AsyncClient,
+    topic: TopicReader,
+    ingest_app: Any,
+    ingest_settings: IngestSettings,
+) -> None:
+    """The same identify from a sender holding identity:link merges the two customers."""
+    phone, email, victim, attacker = await victim_and_attacker(client, topic)
+    merge = fresh("identify", email=email)
+    merge["payload"] = {"link": {"phone": phone}}
+    await post(client, merge)
+    wire = await landed(topic, merge)
+    assert wire.customer_id == victim, "the older customer survives"
+    assert wire.payload["merged_customer_ids"] == [attacker]
+    assert await owner_of(ingest_app, ingest_settings, "email", email) == victim
