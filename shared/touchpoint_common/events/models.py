@@ -39,6 +39,7 @@ from touchpoint_common.events.payloads import (
     Severity,
     StoreVisitPayload,
     Text,
+    UnmergePayload,
 )
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -102,6 +103,7 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.OFFER_PRESENTED: OfferPresentedPayload,
     EventType.OFFER_RESPONSE: OfferResponsePayload,
     EventType.ERASE: ErasePayload,
+    EventType.UNMERGE: UnmergePayload,
 }
 
 

@@ -130,6 +130,12 @@ class ErasePayload(Payload):
     reason: Text | None = None
 
 
+class UnmergePayload(Payload):
+    """Undo the merge of `customer_id` (the loser) into the event's customer (the survivor)."""
+
+    customer_id: Text
+
+
 class EventType(StrEnum):
     PURCHASE = "purchase"
     RETURN = "return"
@@ -143,6 +149,7 @@ class EventType(StrEnum):
     OFFER_PRESENTED = "offer_presented"
     OFFER_RESPONSE = "offer_response"
     ERASE = "erase"
+    UNMERGE = "unmerge"
 
 
 class Channel(StrEnum):

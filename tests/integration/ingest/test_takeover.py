@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.integration.ingest.conftest import TopicReader
 from tests.integration.ingest.test_events_api import fresh, unique_phone
@@ -115,3 +116,53 @@ async def test_takeover_with_identity_link_merges(
     assert wire.customer_id == victim, "the older customer survives"
     assert wire.payload["merged_customer_ids"] == [attacker]
     assert await owner_of(ingest_app, ingest_settings, "email", email) == victim
+
+
+async def test_unmerge_gives_each_customer_its_identifiers_back(
+    client: httpx.AsyncClient,
+    till_client: httpx.AsyncClient,
+    topic: TopicReader,
+    ingest_app: Any,
+    ingest_settings: IngestSettings,
+) -> None:
+    """A merge is recorded (event id, time) and an unmerge from a holder of identity:link
+    points the loser's identifiers back to it; without the scope an unmerge is a 403, and
+    unmerging what is not merged is a 422 at payload.customer_id."""
+    phone, email, victim, attacker = await victim_and_attacker(client, topic)
+    merge = fresh("identify", email=email)
+    merge["payload"] = {"link": {"phone": phone}}
+    await post(client, merge)
+    assert await owner_of(ingest_app, ingest_settings, "email", email) == victim
+    async with sessions_of(ingest_app)() as session:
+        [row] = (
+            await session.execute(
+                text(
+                    "SELECT survivor_id, event_id::text, merged_at FROM customer_merges "
+                    "WHERE loser_id = :loser"
+                ),
+                {"loser": attacker},
+            )
+        ).all()
+    assert (row.survivor_id, row.event_id) == (victim, merge["event_id"])
+    assert row.merged_at is not None
+
+    unmerge = fresh("unmerge", customer_id=victim)
+    unmerge["payload"] = {"customer_id": attacker}
+    refused = await till_client.post("/v1/events", json=unmerge)
+    assert refused.status_code == 403, refused.text
+    assert "identity:link" in refused.json()["detail"]
+    await post(client, unmerge)
+    wire = await landed(topic, unmerge)
+    assert wire.customer_id == victim
+    assert wire.payload == {"customer_id": attacker}
+    assert await owner_of(ingest_app, ingest_settings, "email", email) == attacker
+    assert await owner_of(ingest_app, ingest_settings, "phone", phone) == victim
+    later = fresh("page_view", email=email)
+    await post(client, later)
+    assert (await landed(topic, later)).customer_id == attacker
+
+    again = fresh("unmerge", customer_id=victim)
+    again["payload"] = {"customer_id": attacker}
+    response = await client.post("/v1/events", json=again)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "payload", "customer_id"]

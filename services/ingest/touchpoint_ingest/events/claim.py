@@ -13,7 +13,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from touchpoint_common.events.payloads import EventType
+from touchpoint_common.events.payloads import EventType, UnmergePayload
 from touchpoint_common.identity import store
 from touchpoint_common.identity.store import IdentityCache, ResolvedCustomer
 from touchpoint_ingest.events.context import IngestContext
@@ -85,14 +85,15 @@ async def claim_and_resolve(
             if state is not ClaimState.CLAIMED:
                 result.outcomes[index] = claim_outcome(valid.event_id, state, paths[index])
                 continue
-            # Only identify writes before it can fail; other events fail before any write.
-            savepoint = session.begin_nested() if valid.link is not None else nullcontext()
+            # Only identify and unmerge write before they can fail; others fail before any write.
+            writes = valid.link is not None or valid.event.type is EventType.UNMERGE
+            savepoint = session.begin_nested() if writes else nullcontext()
             try:
                 async with savepoint:
                     resolved = await resolve_event(
                         db_session=session, valid=valid, kek=context.kek, cache=context.cache
                     )
-            except (store.UnknownCustomer, store.ErasedCustomer, store.LinkNotPermitted) as exc:
+            except store.IdentityRefusal as exc:
                 result.outcomes[index] = identity_outcome(valid, exc, paths[index])
                 released.append(valid.event_id)
                 continue
@@ -110,8 +111,11 @@ async def claim_and_resolve(
 async def resolve_event(
     *, db_session: AsyncSession, valid: ValidEvent, kek: bytes, cache: IdentityCache
 ) -> ResolvedCustomer:
-    """The customer an event lands on; identify links (and merges), erase never mints."""
+    """The customer an event lands on; identify links (and merges), unmerge splits, erase never
+    mints."""
     spec = valid.customer
+    if valid.event.type is EventType.UNMERGE:
+        return await _unmerge(db_session=db_session, valid=valid, kek=kek, cache=cache)
     if valid.link is None:
         return await store.resolve_customer(
             db_session=db_session,
@@ -139,10 +143,40 @@ async def resolve_event(
         identifiers=everything,
         customer_id=valid.link.customer_id,
         kek=kek,
+        event_id=valid.event_id,
     )
     for merged in resolved.merged_customer_ids:
         cache.forget_customer(merged)
     return resolved
+
+
+async def _unmerge(
+    *, db_session: AsyncSession, valid: ValidEvent, kek: bytes, cache: IdentityCache
+) -> ResolvedCustomer:
+    """unmerge (needs `identity:link`): the event lands on the survivor, the loser comes back."""
+    if not valid.may_link:
+        raise store.LinkNotPermitted("unmerging customers needs the identity:link scope")
+    assert isinstance(valid.payload, UnmergePayload)
+    loser = valid.payload.customer_id
+    spec = valid.customer
+    survivor = await store.resolve_customer(
+        db_session=db_session,
+        identifiers=spec.identifiers,
+        customer_id=spec.customer_id,
+        kek=kek,
+        cache=cache,
+        mint=False,
+    )
+    await store.unmerge_customer(
+        db_session=db_session,
+        survivor_id=survivor.customer_id,
+        loser_id=loser,
+        kek=kek,
+        event_id=valid.event_id,
+    )
+    cache.forget_customer(survivor.customer_id)
+    cache.forget_customer(loser)
+    return ResolvedCustomer(survivor.customer_id, survivor.data_key)
 
 
 async def _resolve_without_linking(

@@ -21,6 +21,7 @@ class Refusal(StrEnum):
     UNKNOWN_CUSTOMER = "unknown_customer"
     UNAVAILABLE = "unavailable"
     LINK_NOT_PERMITTED = "identity_link_required"
+    NOT_MERGED = "not_merged"
 
 
 @dataclass(kw_only=True)
@@ -79,6 +80,9 @@ def identity_outcome(valid: ValidEvent, exc: LookupError, path: Path) -> ItemOut
         where_link: Path = (*path, "payload", "link") if valid.link is not None else path
         return refused(valid.event_id, Refusal.LINK_NOT_PERMITTED, where_link, str(exc))
     named_directly = valid.customer.customer_id is not None
+    if isinstance(exc, store.NotMerged):
+        msg = "this customer is not merged into the event's customer (nothing to unmerge)"
+        return refused(valid.event_id, Refusal.NOT_MERGED, (*path, "payload", "customer_id"), msg)
     if isinstance(exc, store.ErasedCustomer):
         refusal, msg = Refusal.ERASED, "this customer has been erased (asked to be forgotten)"
     elif named_directly:

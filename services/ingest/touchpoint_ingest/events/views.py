@@ -350,7 +350,7 @@ def _single_response(outcome: ItemOutcome, context: IngestContext) -> JSONRespon
     if outcome.status in (ItemStatus.ACCEPTED, ItemStatus.DUPLICATE):
         accepted = EventAccepted(event_id=outcome.event_id, status=outcome.status)
         return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
-    if outcome.refusal is Refusal.UNKNOWN_CUSTOMER:
+    if outcome.refusal in (Refusal.UNKNOWN_CUSTOMER, Refusal.NOT_MERGED):
         return _validation_response(field_errors(outcome.errors))
     message = outcome.errors[0].reason if outcome.errors else "broker or database unavailable"
     if outcome.refusal is Refusal.IN_PROGRESS:

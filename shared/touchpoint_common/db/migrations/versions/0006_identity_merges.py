@@ -1,0 +1,44 @@
+"""Merges are recorded so that they can be undone (`unmerge`).
+
+customer_merges: one row per loser of a merge: survivor, loser, the event that merged them and
+when, the identifier keys ("kind:digest") the loser owned then, and the customers that had been
+merged into the loser before (their merged_into was repointed to the survivor). An unmerge
+stamps unmerged_at and its event id.
+
+Revision ID: 0006_identity_merges
+Revises: 0005_ingest_claim_owner
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0006_identity_merges"
+down_revision = "0005_ingest_claim_owner"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Create customer_merges."""
+    op.create_table(
+        "customer_merges",
+        sa.Column("merge_id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("survivor_id", sa.Text, nullable=False),
+        sa.Column("loser_id", sa.Text, nullable=False),
+        sa.Column("event_id", postgresql.UUID(as_uuid=True), nullable=True),
+        sa.Column(
+            "merged_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column("identifier_keys", postgresql.ARRAY(sa.Text), nullable=False),
+        sa.Column("followers", postgresql.ARRAY(sa.Text), nullable=False),
+        sa.Column("unmerged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("unmerge_event_id", postgresql.UUID(as_uuid=True), nullable=True),
+    )
+    op.create_index("customer_merges_loser", "customer_merges", ["loser_id", "merged_at"])
+
+
+def downgrade() -> None:
+    """Drop customer_merges."""
+    op.drop_index("customer_merges_loser", table_name="customer_merges")
+    op.drop_table("customer_merges")
