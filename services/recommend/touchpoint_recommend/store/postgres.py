@@ -183,7 +183,21 @@ class PostgresRecommendStore:
             return
         for table in (decisions, contacts):
             await self.db_session.execute(
-                update(table).where(table.c.customer_id.in_(sources)).values(customer_id=into)
+                update(table)
+                .where(table.c.customer_id.in_(sources))
+                .values(
+                    customer_id=into,
+                    merged_from=func.coalesce(table.c.merged_from, table.c.customer_id),
+                )
+            )
+
+    async def unmerge_customer(self, *, survivor: str, restored: str) -> None:
+        """Move the contact history a merge brought from `restored` back to it."""
+        for table in (decisions, contacts):
+            await self.db_session.execute(
+                update(table)
+                .where(table.c.customer_id == survivor, table.c.merged_from == restored)
+                .values(customer_id=restored, merged_from=None)
             )
 
     async def get_arm_summary(self) -> dict[str, ArmSummary]:

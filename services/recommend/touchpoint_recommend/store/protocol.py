@@ -92,6 +92,10 @@ class RecommendStore(Protocol):
         """Move merged customers' contact history to the surviving customer."""
         ...
 
+    async def unmerge_customer(self, *, survivor: str, restored: str) -> None:
+        """Move the contact history a merge brought from `restored` back to it."""
+        ...
+
     async def get_arm_summary(self) -> dict[str, ArmSummary]:
         """Acceptance of the top offer, learned arm vs holdout: the measured gain."""
         ...

@@ -4,6 +4,8 @@ customer_merges: one row per loser of a merge: survivor, loser, the event that m
 when, the identifier keys ("kind:digest") the loser owned then, and the customers that had been
 merged into the loser before (their merged_into was repointed to the survivor). An unmerge
 stamps unmerged_at and its event id.
+recommend_decisions.merged_from, recommend_contacts.merged_from: the customer a row belonged
+to before a merge moved it, so the learner can move it back on unmerge.
 
 Revision ID: 0006_identity_merges
 Revises: 0005_ingest_claim_owner
@@ -36,9 +38,13 @@ def upgrade() -> None:
         sa.Column("unmerge_event_id", postgresql.UUID(as_uuid=True), nullable=True),
     )
     op.create_index("customer_merges_loser", "customer_merges", ["loser_id", "merged_at"])
+    for table in ("recommend_decisions", "recommend_contacts"):
+        op.add_column(table, sa.Column("merged_from", sa.Text, nullable=True))
 
 
 def downgrade() -> None:
-    """Drop customer_merges."""
+    """Drop customer_merges and recommend's merged_from."""
+    for table in ("recommend_contacts", "recommend_decisions"):
+        op.drop_column(table, "merged_from")
     op.drop_index("customer_merges_loser", table_name="customer_merges")
     op.drop_table("customer_merges")
