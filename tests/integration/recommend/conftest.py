@@ -18,6 +18,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.integration.linking import granting_link
 from touchpoint_common.db.engine import create_engine
 from touchpoint_common.settings import CommonSettings
 from touchpoint_ingest.main import create_app as create_ingest_app
@@ -66,7 +67,8 @@ async def recommend_settings(
 async def apps(
     settings: CommonSettings, recommend_settings: RecommendSettings
 ) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    """Ingest (POST events), profile (live fold) and recommend, each started by its lifespan."""
+    """Ingest (POST events; "till" without identity:link), profile (live fold) and recommend,
+    each started by its lifespan."""
     ingest = create_ingest_app(IngestSettings(**_fields(settings, service_name="ingest")))
     profile = create_profile_app(
         ProfileSettings(**_fields(settings, service_name="profile", consumer_batch_timeout_ms=100))
@@ -77,11 +79,17 @@ async def apps(
         LifespanManager(profile, startup_timeout=60, shutdown_timeout=30),
         LifespanManager(recommend, startup_timeout=60, shutdown_timeout=30),
     ):
+        # "ingest" posts as a holder of identity:link (the web login, the CRM), "till" without
         clients = {
             name: httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url=f"http://{name}"
             )
-            for name, app in (("ingest", ingest), ("profile", profile), ("recommend", recommend))
+            for name, app in (
+                ("ingest", granting_link(ingest)),
+                ("till", ingest),
+                ("profile", profile),
+                ("recommend", recommend),
+            )
         }
         try:
             yield clients
