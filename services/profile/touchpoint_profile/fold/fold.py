@@ -153,23 +153,19 @@ def _merge_sources_into(
         outcome.merged.append(source_id)
 
 
-def _split_off(
-    work: _WorkingSet,
-    customer_id: str,
-    parsed: ParsedEvent,
-    now: datetime,
-    rules: FoldRules,
-    outcome: BatchOutcome,
-) -> None:
-    """Undo a merge: the loser's snapshot comes back, the survivor loses what it brought."""
-    for loser_id in merge_sources(parsed):
+def _split_off(work: _WorkingSet, customer_id: str, loser_ids: list[str]) -> list[str]:
+    """Undo merges: each loser's state as merged comes back, the survivor loses what it
+    brought; returns the losers split off."""
+    split: list[str] = []
+    for loser_id in loser_ids:
         loser = work.read(loser_id)
         if loser is None or loser.merged_into != customer_id or loser.is_erased:
             continue  # not merged here (or already split: a redelivery): nothing to undo
         survivor = work.read(customer_id) or new_state(customer_id)
         work.write(split_states(survivor, loser))
         work.write(restored(loser))
-        outcome.unmerged.append(loser_id)
+        split.append(loser_id)
+    return split
 
 
 def fold_batch(
@@ -193,7 +189,7 @@ def fold_batch(
             continue
         outcome.folded[parsed.event.type.value] += 1
         if parsed.event.type == EventType.UNMERGE:
-            _split_off(work, customer_id, parsed, now, rules, outcome)
+            outcome.unmerged += _split_off(work, customer_id, merge_sources(parsed))
             continue
         if parsed.event.type == EventType.ERASE:
             work.write(tombstone(customer_id, parsed.event.occurred_at))
