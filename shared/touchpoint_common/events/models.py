@@ -165,10 +165,17 @@ class IdentifyWirePayload(Payload):
     merged_customer_ids: list[str] = Field(default_factory=list)
 
 
+class UnmergeWirePayload(UnmergePayload):
+    """An unmerge on the wire: the restored customer, and those once merged into it."""
+
+    followers: list[str] = Field(default_factory=list)
+
+
 WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     **PAYLOAD_MODELS,
     EventType.COMPLAINT: ComplaintWirePayload,
     EventType.IDENTIFY: IdentifyWirePayload,
+    EventType.UNMERGE: UnmergeWirePayload,
 }
 """The payload models of InteractionEvent.payload (PAYLOAD_MODELS with the sealed variants)."""
 

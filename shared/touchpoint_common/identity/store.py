@@ -147,6 +147,8 @@ class ResolvedCustomer:
     merged_customer_ids: tuple[str, ...] = ()
     owned: tuple[DigestKey, ...] = field(default=())
     """Identifier keys that now belong to this customer (safe to cache after commit)."""
+    unmerged_followers: tuple[str, ...] = ()
+    """unmerge: the customers once merged into the restored one, which follow it again."""
 
 
 class IdentityCache:
@@ -546,18 +548,19 @@ async def unmerge_customer(
     loser_id: str,
     kek: bytes,
     event_id: uuid.UUID,
-) -> None:
+) -> list[str]:
     """Undo the latest merge of `loser_id` into `survivor_id`: the identifiers the loser owned
     then (and still with the survivor) go back to it, resealed with its own key, and the
     customers once merged into the loser follow it again. Identifiers linked after the merge
-    stay with the survivor. Idempotent per event_id; raises NotMerged or ErasedCustomer.
+    stay with the survivor. Returns those followers. Idempotent per event_id; raises NotMerged
+    or ErasedCustomer.
     """
     merges = customer_merges.c
-    done = select(merges.merge_id).where(
+    done = select(merges.followers).where(
         merges.unmerge_event_id == event_id, merges.loser_id == loser_id
     )
-    if (await db_session.execute(done)).first() is not None:
-        return
+    if (earlier := (await db_session.execute(done)).first()) is not None:
+        return list(earlier.followers)
     locked = (
         select(customers.c.customer_id, customers.c.merged_into, customers.c.erased_at)
         .where(customers.c.customer_id.in_(sorted({survivor_id, loser_id})))
@@ -606,6 +609,7 @@ async def unmerge_customer(
         .where(merges.merge_id == record.merge_id)
         .values(unmerged_at=func.now(), unmerge_event_id=event_id)
     )
+    return list(record.followers)
 
 
 async def _reseal_identifiers(

@@ -154,7 +154,7 @@ async def test_unmerge_gives_each_customer_its_identifiers_back(
     await post(client, unmerge)
     wire = await landed(topic, unmerge)
     assert wire.customer_id == victim
-    assert wire.payload == {"customer_id": attacker}
+    assert wire.payload == {"customer_id": attacker, "followers": []}
     assert await owner_of(ingest_app, ingest_settings, "email", email) == attacker
     assert await owner_of(ingest_app, ingest_settings, "phone", phone) == victim
     later = fresh("page_view", email=email)

@@ -167,7 +167,7 @@ async def _unmerge(
         cache=cache,
         mint=False,
     )
-    await store.unmerge_customer(
+    followers = await store.unmerge_customer(
         db_session=db_session,
         survivor_id=survivor.customer_id,
         loser_id=loser,
@@ -176,7 +176,9 @@ async def _unmerge(
     )
     cache.forget_customer(survivor.customer_id)
     cache.forget_customer(loser)
-    return ResolvedCustomer(survivor.customer_id, survivor.data_key)
+    return ResolvedCustomer(
+        survivor.customer_id, survivor.data_key, unmerged_followers=tuple(followers)
+    )
 
 
 async def _resolve_without_linking(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from touchpoint_common.events.models import InteractionEvent, SealedIdentifier
-from touchpoint_common.events.payloads import ComplaintPayload
+from touchpoint_common.events.payloads import ComplaintPayload, UnmergePayload
 from touchpoint_common.identity import pii
 from touchpoint_common.identity.store import Identifier, ResolvedCustomer
 from touchpoint_ingest.events.validation import ValidEvent
@@ -38,6 +38,8 @@ def build_wire_payload(valid: ValidEvent, resolved: ResolvedCustomer) -> dict[st
             "merged_customer_ids": list(resolved.merged_customer_ids),
         }
     payload = valid.payload.model_dump(mode="json", exclude_none=True)
+    if isinstance(valid.payload, UnmergePayload):
+        payload["followers"] = list(resolved.unmerged_followers)
     if isinstance(valid.payload, ComplaintPayload) and valid.payload.text is not None:
         del payload["text"]
         payload["text_sealed"] = pii.seal(

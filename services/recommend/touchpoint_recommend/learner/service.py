@@ -68,7 +68,12 @@ async def apply_event(store: RecommendStore, event: InteractionEvent) -> Applied
             return "merge"
     if event.type == EventType.UNMERGE:
         restored = event.payload.get("customer_id")
-        if isinstance(restored, str) and restored:
-            await store.unmerge_customer(survivor=event.customer_id, restored=restored)
+        followers = event.payload.get("followers") or []
+        if isinstance(restored, str) and restored and isinstance(followers, list):
+            await store.unmerge_customer(
+                survivor=event.customer_id,
+                restored=restored,
+                followers=[str(item) for item in followers],
+            )
             return "unmerge"
     return "ignored"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import case, func, select, update
@@ -191,13 +191,21 @@ class PostgresRecommendStore:
                 )
             )
 
-    async def unmerge_customer(self, *, survivor: str, restored: str) -> None:
-        """Move the contact history a merge brought from `restored` back to it."""
+    async def unmerge_customer(
+        self, *, survivor: str, restored: str, followers: Sequence[str] = ()
+    ) -> None:
+        """Move the contact history a merge brought from `restored` (and from the `followers`,
+        once merged into it) back to `restored`."""
         for table in (decisions, contacts):
             await self.db_session.execute(
                 update(table)
-                .where(table.c.customer_id == survivor, table.c.merged_from == restored)
-                .values(customer_id=restored, merged_from=None)
+                .where(
+                    table.c.customer_id == survivor,
+                    table.c.merged_from.in_([restored, *followers]),
+                )
+                .values(
+                    customer_id=restored, merged_from=func.nullif(table.c.merged_from, restored)
+                )
             )
 
     async def get_arm_summary(self) -> dict[str, ArmSummary]:
