@@ -13,7 +13,7 @@ from tests.integration.ingest.conftest import TopicReader
 from tests.integration.ingest.test_events_api import fresh, unique_phone
 from tests.integration.ingest.test_identity import landed, post, sessions_of
 from touchpoint_common.events.payloads import IdentifierKind
-from touchpoint_common.identity import lookup
+from touchpoint_common.identity import lookup, pii, store
 from touchpoint_ingest.settings import IngestSettings
 
 pytestmark = pytest.mark.integration
@@ -166,3 +166,58 @@ async def test_unmerge_gives_each_customer_its_identifiers_back(
     response = await client.post("/v1/events", json=again)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", "payload", "customer_id"]
+
+
+async def test_unmerge_of_a_chain_brings_the_followers_back_with_their_identifiers(
+    ingest_app: Any, ingest_settings: IngestSettings
+) -> None:
+    """A merged into L, then L into S: unmerging L from S gives L back its own and A's
+    identifiers, A follows L again, and S keeps its own; a second unmerge with the same
+    event id is a no-op answering the same followers."""
+    key = ingest_settings.identifier_hmac_key()
+    kek = pii.decode_kek(ingest_settings.pii_kek.get_secret_value())
+    factory = sessions_of(ingest_app)
+    phones = [unique_phone() for _ in range(3)]
+    idents = [store.make_identifier("phone", p, hmac_key=key, default_region="CN") for p in phones]
+    resolved = []
+    for ident in idents:  # s, l, a: created in this order, so the older survives each merge
+        async with factory() as session, session.begin():
+            resolved.append(
+                await store.resolve_customer(db_session=session, identifiers=[ident], kek=kek)
+            )
+    survivor, loser, follower = resolved
+    async with factory() as session, session.begin():
+        await store.link_identifiers(
+            db_session=session,
+            resolved=loser,
+            identifiers=[idents[2]],
+            kek=kek,
+            event_id=uuid.uuid4(),
+        )
+    async with factory() as session, session.begin():
+        await store.link_identifiers(
+            db_session=session,
+            resolved=survivor,
+            identifiers=[idents[1]],
+            kek=kek,
+            event_id=uuid.uuid4(),
+        )
+    assert await owner_of(ingest_app, ingest_settings, "phone", phones[2]) == survivor.customer_id
+    undo = uuid.uuid4()
+    for _ in range(2):
+        async with factory() as session, session.begin():
+            followers = await store.unmerge_customer(
+                db_session=session,
+                survivor_id=survivor.customer_id,
+                loser_id=loser.customer_id,
+                kek=kek,
+                event_id=undo,
+            )
+        assert followers == [follower.customer_id]
+    owners = [await owner_of(ingest_app, ingest_settings, "phone", p) for p in phones]
+    assert owners == [survivor.customer_id, loser.customer_id, loser.customer_id]
+    async with factory() as session:
+        assert (
+            await lookup.find_live_customer_id(db_session=session, customer_id=follower.customer_id)
+            == loser.customer_id
+        )
