@@ -9,6 +9,8 @@ from touchpoint_common.access.models import ALL_SCOPES, KeyIn, Scope
 from touchpoint_common.settings import CommonSettings
 
 _all_scopes_tokens: dict[str, str] = {}
+TILL_SCOPES = (Scope.EVENTS_WRITE, Scope.OFFERS_RESPOND)
+"""What a till's key holds: it posts its sales and offer answers, never links or erases."""
 
 
 async def create_token(

@@ -33,6 +33,7 @@ TOKEN_PREFIX = "tp"  # noqa: S105 (a prefix, not a secret)
 # Event types that need a scope beyond events:write (the rest need events:write itself).
 EVENT_TYPE_SCOPES: Mapping[str, Scope] = {
     "identify": Scope.IDENTITY_LINK,
+    "unmerge": Scope.IDENTITY_LINK,
     "erase": Scope.EVENTS_ERASE,
     "offer_response": Scope.OFFERS_RESPOND,
 }

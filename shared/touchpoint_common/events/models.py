@@ -45,6 +45,7 @@ from touchpoint_common.events.payloads import (
     Severity,
     StoreVisitPayload,
     Text,
+    UnmergePayload,
 )
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -109,6 +110,7 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.OFFER_RESPONSE: OfferResponsePayload,
     EventType.ERASE: ErasePayload,
     EventType.CONSENT: ConsentPayload,
+    EventType.UNMERGE: UnmergePayload,
 }
 
 
@@ -208,6 +210,12 @@ class IdentifyWirePayload(Payload):
     merged_customer_ids: list[str] = Field(default_factory=list)
 
 
+class UnmergeWirePayload(UnmergePayload):
+    """An unmerge on the wire: the restored customer, and those once merged into it."""
+
+    followers: list[str] = Field(default_factory=list)
+
+
 WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     **PAYLOAD_MODELS,
     EventType.CALL: CallWirePayload,
@@ -216,6 +224,7 @@ WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.PAGE_VIEW: PageViewWirePayload,
     EventType.ERASE: EraseWirePayload,
     EventType.IDENTIFY: IdentifyWirePayload,
+    EventType.UNMERGE: UnmergeWirePayload,
 }
 """The payload models of InteractionEvent.payload (PAYLOAD_MODELS with the sealed variants)."""
 

@@ -130,6 +130,12 @@ class ErasePayload(Payload):
     reason: Text | None = None
 
 
+class UnmergePayload(Payload):
+    """Undo the merge of `customer_id` (the loser) into the event's customer (the survivor)."""
+
+    customer_id: Text
+
+
 class EventType(StrEnum):
     PURCHASE = "purchase"
     RETURN = "return"
@@ -144,6 +150,7 @@ class EventType(StrEnum):
     OFFER_RESPONSE = "offer_response"
     ERASE = "erase"
     CONSENT = "consent"
+    UNMERGE = "unmerge"
 
 
 class Channel(StrEnum):

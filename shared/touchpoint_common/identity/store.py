@@ -1,6 +1,7 @@
 """Identity resolution in PostgreSQL: identifier digests to customers, keys, merges, erasure.
 
-This module alone writes the identity tables (customers, customer_identifiers, customer_keys);
+This module alone writes the identity tables (customers, customer_identifiers, customer_keys,
+customer_merges);
 other packages read them through `touchpoint_common.identity.lookup`.
 
 Race safety: a new customer is minted inside a savepoint together with its identifiers, which
@@ -24,12 +25,14 @@ from typing import cast
 
 from cachetools import TTLCache
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     LargeBinary,
     MetaData,
     Table,
     Text,
+    Uuid,
     delete,
     func,
     or_,
@@ -38,7 +41,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.events.payloads import IdentifierKind
@@ -71,6 +74,20 @@ customer_keys = Table(
     Column("kek_id", Text, nullable=False),
 )
 
+customer_merges = Table(
+    "customer_merges",
+    metadata,
+    Column("merge_id", BigInteger, primary_key=True),
+    Column("survivor_id", Text),
+    Column("loser_id", Text),
+    Column("event_id", Uuid),
+    Column("merged_at", DateTime(timezone=True)),
+    Column("identifier_keys", ARRAY(Text)),
+    Column("followers", ARRAY(Text)),
+    Column("unmerged_at", DateTime(timezone=True)),
+    Column("unmerge_event_id", Uuid),
+)
+
 _CREATE_CUSTOMER = text(
     "WITH minted AS (INSERT INTO customers (customer_id) VALUES (:customer_id) "
     "RETURNING customer_id) "
@@ -88,12 +105,25 @@ _MAX_ATTEMPTS = 5
 DigestKey = tuple[str, str]
 
 
-class UnknownCustomer(LookupError):
+class IdentityRefusal(LookupError):
+    """An event the identity rules refuse (the subclasses say why)."""
+
+
+class UnknownCustomer(IdentityRefusal):
     """No customer has this id (or, when minting is off, these identifiers)."""
 
 
-class ErasedCustomer(LookupError):
+class ErasedCustomer(IdentityRefusal):
     """The customer asked to be forgotten; events naming it directly are refused."""
+
+
+class NotMerged(IdentityRefusal):
+    """An unmerge names a customer that is not (or no longer) merged into the event's customer."""
+
+
+class LinkNotPermitted(IdentityRefusal):
+    """The event would move an identifier between customers (link, merge or unmerge) and its
+    sender lacks `identity:link`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +154,8 @@ class ResolvedCustomer:
     merged_customer_ids: tuple[str, ...] = ()
     owned: tuple[DigestKey, ...] = field(default=())
     """Identifier keys that now belong to this customer (safe to cache after commit)."""
+    unmerged_followers: tuple[str, ...] = ()
+    """unmerge: the customers once merged into the restored one, which follow it again."""
 
 
 class IdentityCache:
@@ -305,15 +337,17 @@ async def link_identifiers(
     identifiers: Sequence[Identifier],
     customer_id: str | None = None,
     kek: pii.KeyRing,
+    event_id: uuid.UUID | None = None,
 ) -> ResolvedCustomer:
-    """`identify`: attach identifiers to a customer, merging any customer that already owns one."""
+    """`identify`: attach identifiers to a customer, merging any customer that already owns one
+    (each merge recorded in customer_merges under `event_id`)."""
     current, data_key = resolved.customer_id, resolved.data_key
     merged: set[str] = set()
     for _ in range(_MAX_ATTEMPTS):
         others = await _get_owning_customers(db_session, identifiers, customer_id)
         others.discard(current)
         if others:
-            outcome = await _merge(db_session, {current, *others}, kek)
+            outcome = await _merge(db_session, {current, *others}, kek, event_id)
             if outcome is None:  # a concurrent merge moved someone: look again
                 current = await get_live_customer_id(db_session=db_session, customer_id=current)
                 data_key = await _require_key(db_session, current, kek)
@@ -335,6 +369,16 @@ async def link_identifiers(
                 current, data_key, resolved.created, tuple(sorted(merged)), tuple(sorted(owned))
             )
     raise UnknownCustomer("identity linking kept losing races; retry")
+
+
+async def get_owning_customers(
+    *, db_session: AsyncSession, identifiers: Sequence[Identifier], customer_ids: Iterable[str]
+) -> set[str]:
+    """The live customers owning any of the identifiers or named by customer_ids."""
+    owners = set((await _get_owners(db_session, identifiers, None)).values())
+    for customer_id in customer_ids:
+        owners.add(await get_live_customer_id(db_session=db_session, customer_id=customer_id))
+    return owners
 
 
 async def erase_customer(*, db_session: AsyncSession, customer_id: str) -> list[str]:
@@ -500,7 +544,10 @@ async def _require_key(db_session: AsyncSession, customer_id: str, kek: pii.KeyR
 
 
 async def _merge(
-    db_session: AsyncSession, customer_ids: set[str], kek: pii.KeyRing
+    db_session: AsyncSession,
+    customer_ids: set[str],
+    kek: pii.KeyRing,
+    event_id: uuid.UUID | None,
 ) -> tuple[str, bytes, tuple[str, ...]] | None:
     """Merge live customers into the oldest one; None when one was merged or erased meanwhile."""
     query = (
@@ -523,6 +570,7 @@ async def _merge(
     winner_key = await _require_key(db_session, winner, kek)
     losers = tuple(sorted(row.customer_id for row in rows if row.customer_id != winner))
     for loser in losers:
+        await _record_merge(db_session, winner, loser, event_id)
         await _reseal_identifiers(db_session, loser, winner, winner_key, kek)
     await db_session.execute(
         update(customers)
@@ -532,12 +580,116 @@ async def _merge(
     return winner, winner_key, losers
 
 
-async def _reseal_identifiers(
-    db_session: AsyncSession, loser: str, winner: str, winner_key: bytes, kek: pii.KeyRing
+async def _record_merge(
+    db_session: AsyncSession, survivor: str, loser: str, event_id: uuid.UUID | None
 ) -> None:
-    loser_key = await get_data_key(db_session=db_session, customer_id=loser, kek=kek)
+    """A customer_merges row: what the loser owned and who followed it, to undo the merge."""
+    table = customer_identifiers.c
+    keys = select(table.kind, table.digest).where(table.customer_id == loser)
+    identifier_keys = [f"{row.kind}:{row.digest}" for row in await db_session.execute(keys)]
+    query = select(customers.c.customer_id).where(customers.c.merged_into == loser)
+    followers: list[str] = list((await db_session.execute(query)).scalars())
+    await db_session.execute(
+        insert(customer_merges).values(
+            survivor_id=survivor,
+            loser_id=loser,
+            event_id=event_id,
+            merged_at=func.now(),
+            identifier_keys=sorted(identifier_keys),
+            followers=sorted(followers),
+        )
+    )
+
+
+async def unmerge_customer(
+    *,
+    db_session: AsyncSession,
+    survivor_id: str,
+    loser_id: str,
+    kek: pii.KeyRing,
+    event_id: uuid.UUID,
+) -> list[str]:
+    """Undo the latest merge of `loser_id` into `survivor_id`: the identifiers the loser owned
+    then (and still with the survivor) go back to it, resealed with its own key, and the
+    customers once merged into the loser follow it again. Identifiers linked after the merge
+    stay with the survivor. Returns those followers. Idempotent per event_id; raises NotMerged
+    or ErasedCustomer.
+    """
+    merges = customer_merges.c
+    done = select(merges.followers).where(
+        merges.unmerge_event_id == event_id, merges.loser_id == loser_id
+    )
+    if (earlier := (await db_session.execute(done)).first()) is not None:
+        return list(earlier.followers)
+    locked = (
+        select(customers.c.customer_id, customers.c.merged_into, customers.c.erased_at)
+        .where(customers.c.customer_id.in_(sorted({survivor_id, loser_id})))
+        .order_by(customers.c.customer_id)
+        .with_for_update()
+    )
+    rows = {row.customer_id: row for row in await db_session.execute(locked)}
+    loser, survivor = rows.get(loser_id), rows.get(survivor_id)
+    if loser is None or survivor is None or loser.merged_into != survivor_id:
+        raise NotMerged(loser_id)
+    if loser.erased_at is not None or survivor.erased_at is not None:
+        raise ErasedCustomer(loser_id)
+    latest = (
+        select(merges.merge_id, merges.identifier_keys, merges.followers)
+        .where(
+            merges.loser_id == loser_id,
+            merges.survivor_id == survivor_id,
+            merges.unmerged_at.is_(None),
+        )
+        .order_by(merges.merged_at.desc(), merges.merge_id.desc())
+        .limit(1)
+    )
+    record = (await db_session.execute(latest)).one_or_none()
+    if record is None:
+        raise NotMerged(loser_id)
+    survivor_key = await _require_key(db_session, survivor_id, kek)
+    loser_key = await _require_key(db_session, loser_id, kek)
+    keys = [tuple(key.split(":", 1)) for key in record.identifier_keys]
+    await _reseal_identifiers(
+        db_session, survivor_id, loser_id, loser_key, kek, only=keys, owner_key=survivor_key
+    )
+    await db_session.execute(
+        update(customers).where(customers.c.customer_id == loser_id).values(merged_into=None)
+    )
+    if record.followers:
+        await db_session.execute(
+            update(customers)
+            .where(
+                customers.c.customer_id.in_(record.followers),
+                customers.c.merged_into == survivor_id,
+            )
+            .values(merged_into=loser_id)
+        )
+    await db_session.execute(
+        update(customer_merges)
+        .where(merges.merge_id == record.merge_id)
+        .values(unmerged_at=func.now(), unmerge_event_id=event_id)
+    )
+    return list(record.followers)
+
+
+async def _reseal_identifiers(
+    db_session: AsyncSession,
+    loser: str,
+    winner: str,
+    winner_key: bytes,
+    kek: pii.KeyRing,
+    *,
+    only: Sequence[tuple[str, ...]] | None = None,
+    owner_key: bytes | None = None,
+) -> None:
+    """Move `loser`'s identifiers (or `only` those keys) to `winner`, resealed with its key."""
+    loser_key = owner_key or await get_data_key(db_session=db_session, customer_id=loser, kek=kek)
     table = customer_identifiers.c
     query = select(table.kind, table.digest, table.sealed).where(table.customer_id == loser)
+    if only is not None:
+        if not only:
+            return
+        query = query.where(tuple_(table.kind, table.digest).in_(only))
     for row in (await db_session.execute(query)).all():
         sealed = row.sealed
         if sealed is not None and loser_key is not None:

@@ -13,7 +13,7 @@ from aiokafka.structs import ConsumerRecord
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from tests.integration.keys import all_scopes_headers
+from tests.integration.keys import TILL_SCOPES, all_scopes_headers, bearer, create_token
 from touchpoint_common.settings import CommonSettings
 from touchpoint_ingest.main import create_app
 from touchpoint_ingest.settings import IngestSettings
@@ -86,12 +86,24 @@ async def ingest_app(ingest_settings: IngestSettings) -> AsyncIterator[FastAPI]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def client(ingest_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the in-process app."""
+    """An HTTP client talking to the in-process app with a key holding every scope."""
     transport = httpx.ASGITransport(app=ingest_app)
     async with httpx.AsyncClient(
         transport=transport,
         base_url="http://ingest",
         headers=await all_scopes_headers(ingest_app.state.runtime.settings),
+    ) as http:
+        yield http
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def till_client(ingest_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client with a till's key: events:write and offers:respond, no identity:link."""
+    database_url = ingest_app.state.runtime.settings.database_url
+    till = await create_token(database_url, TILL_SCOPES, name="test-till")
+    transport = httpx.ASGITransport(app=ingest_app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://ingest", headers=bearer(till)
     ) as http:
         yield http
 

@@ -181,7 +181,7 @@ async def test_overload_is_503_with_retry_after(
 
 def validated(context: IngestContext, event: dict[str, Any]) -> ValidEvent:
     """The event as the service validates it (for its fingerprint)."""
-    checked = validate_event(event, now=datetime.now(UTC), rules=context.rules)
+    checked = validate_event(event, now=datetime.now(UTC), rules=context.rules, may_link=True)
     assert isinstance(checked, ValidEvent), checked
     return checked
 

@@ -81,7 +81,10 @@ async def test_merge_pointer_and_first_fold_of_a_new_customer_serialise(
     assert waited, "the second batch must queue on the first one's lock"
     pointer = await state_of(sessions, loser)
     assert pointer.merged_into == survivor
-    assert pointer.days == {}
+    # Folded first, the purchase is in the loser's state as merged (kept for an unmerge);
+    # after the pointer it followed the pointer. Either way the survivor counts it once.
+    kept = sum(day.purchases for day in pointer.days.values())
+    assert kept == (0 if pointer_first else 1)
     assert get_rfm(await state_of(sessions, survivor), NOW).frequency == 1
 
 

@@ -18,7 +18,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.integration.keys import all_scopes_headers
+from tests.integration.keys import TILL_SCOPES, all_scopes_headers, bearer, create_token
 from touchpoint_common.db.engine import create_engine
 from touchpoint_common.settings import CommonSettings
 from touchpoint_ingest.main import create_app as create_ingest_app
@@ -67,7 +67,8 @@ async def recommend_settings(
 async def apps(
     settings: CommonSettings, recommend_settings: RecommendSettings
 ) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    """Ingest (POST events), profile (live fold) and recommend, each started by its lifespan."""
+    """Ingest (POST events; "till" without identity:link), profile (live fold) and recommend,
+    each started by its lifespan."""
     ingest = create_ingest_app(IngestSettings(**_fields(settings, service_name="ingest")))
     profile = create_profile_app(
         ProfileSettings(**_fields(settings, service_name="profile", consumer_batch_timeout_ms=100))
@@ -78,12 +79,19 @@ async def apps(
         LifespanManager(profile, startup_timeout=60, shutdown_timeout=30),
         LifespanManager(recommend, startup_timeout=60, shutdown_timeout=30),
     ):
+        # "ingest" posts with every scope (the web login, the CRM), "till" with a till's key
         headers = await all_scopes_headers(settings)
+        till = bearer(await create_token(settings.database_url, TILL_SCOPES, name="test-till"))
         clients = {
             name: httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=headers
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=keys
             )
-            for name, app in (("ingest", ingest), ("profile", profile), ("recommend", recommend))
+            for name, app, keys in (
+                ("ingest", ingest, headers),
+                ("till", ingest, till),
+                ("profile", profile, headers),
+                ("recommend", recommend, headers),
+            )
         }
         try:
             yield clients

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from touchpoint_common.events.payloads import EventType
+from touchpoint_common.events.payloads import EventType, UnmergePayload
 from touchpoint_common.identity import store
 from touchpoint_common.identity.pii import KeyRing
 from touchpoint_common.identity.store import IdentityCache, ResolvedCustomer
@@ -86,14 +86,15 @@ async def claim_and_resolve(
             if state is not ClaimState.CLAIMED:
                 result.outcomes[index] = claim_outcome(valid.event_id, state, paths[index])
                 continue
-            # Only identify writes before it can fail; other events fail before any write.
-            savepoint = session.begin_nested() if valid.link is not None else nullcontext()
+            # Only identify and unmerge write before they can fail; others fail before any write.
+            writes = valid.link is not None or valid.event.type is EventType.UNMERGE
+            savepoint = session.begin_nested() if writes else nullcontext()
             try:
                 async with savepoint:
                     resolved = await resolve_event(
                         db_session=session, valid=valid, kek=context.kek, cache=context.cache
                     )
-            except (store.UnknownCustomer, store.ErasedCustomer) as exc:
+            except store.IdentityRefusal as exc:
                 result.outcomes[index] = identity_outcome(valid, exc, paths[index])
                 released.append(valid.event_id)
                 continue
@@ -111,8 +112,11 @@ async def claim_and_resolve(
 async def resolve_event(
     *, db_session: AsyncSession, valid: ValidEvent, kek: KeyRing, cache: IdentityCache
 ) -> ResolvedCustomer:
-    """The customer an event lands on; identify links (and merges), erase never mints."""
+    """The customer an event lands on; identify links (and merges), unmerge splits, erase never
+    mints."""
     spec = valid.customer
+    if valid.event.type is EventType.UNMERGE:
+        return await _unmerge(db_session=db_session, valid=valid, kek=kek, cache=cache)
     if valid.link is None:
         return await store.resolve_customer(
             db_session=db_session,
@@ -123,6 +127,10 @@ async def resolve_event(
             mint=valid.event.type is not EventType.ERASE,
         )
     everything = (*spec.identifiers, *valid.link.identifiers)
+    if not valid.may_link:
+        return await _resolve_without_linking(
+            db_session=db_session, valid=valid, kek=kek, cache=cache
+        )
     resolved = await store.resolve_customer(
         db_session=db_session,
         identifiers=everything,
@@ -136,10 +144,72 @@ async def resolve_event(
         identifiers=everything,
         customer_id=valid.link.customer_id,
         kek=kek,
+        event_id=valid.event_id,
     )
     for merged in resolved.merged_customer_ids:
         cache.forget_customer(merged)
     return resolved
+
+
+async def _unmerge(
+    *, db_session: AsyncSession, valid: ValidEvent, kek: KeyRing, cache: IdentityCache
+) -> ResolvedCustomer:
+    """unmerge (needs `identity:link`): the event lands on the survivor, the loser comes back."""
+    if not valid.may_link:
+        raise store.LinkNotPermitted("unmerging customers needs the identity:link scope")
+    assert isinstance(valid.payload, UnmergePayload)
+    loser = valid.payload.customer_id
+    spec = valid.customer
+    survivor = await store.resolve_customer(
+        db_session=db_session,
+        identifiers=spec.identifiers,
+        customer_id=spec.customer_id,
+        kek=kek,
+        cache=cache,
+        mint=False,
+    )
+    followers = await store.unmerge_customer(
+        db_session=db_session,
+        survivor_id=survivor.customer_id,
+        loser_id=loser,
+        kek=kek,
+        event_id=valid.event_id,
+    )
+    cache.forget_customer(survivor.customer_id)
+    cache.forget_customer(loser)
+    return ResolvedCustomer(
+        survivor.customer_id, survivor.data_key, unmerged_followers=tuple(followers)
+    )
+
+
+async def _resolve_without_linking(
+    *, db_session: AsyncSession, valid: ValidEvent, kek: KeyRing, cache: IdentityCache
+) -> ResolvedCustomer:
+    """identify from a sender without `identity:link`: only unowned identifiers are attached,
+    and only when everything it names belongs to at most one customer (else LinkNotPermitted).
+
+    The identifiers are advisory-locked by the caller, so their owners cannot change between
+    this check and the insert.
+    """
+    spec, link = valid.customer, valid.link
+    assert link is not None
+    everything = (*spec.identifiers, *link.identifiers)
+    named = [cid for cid in (spec.customer_id, link.customer_id) if cid is not None]
+    owners = await store.get_owning_customers(
+        db_session=db_session, identifiers=everything, customer_ids=named
+    )
+    if len(owners) > 1:
+        raise store.LinkNotPermitted(
+            "these identifiers belong to different customers; linking or merging them "
+            "needs the identity:link scope"
+        )
+    return await store.resolve_customer(
+        db_session=db_session,
+        identifiers=everything,
+        customer_id=next(iter(owners), None),
+        kek=kek,
+        cache=cache,
+    )
 
 
 def with_earlier_merges(resolved: ResolvedCustomer, earlier: Sequence[str]) -> ResolvedCustomer:

@@ -20,6 +20,8 @@ class Refusal(StrEnum):
     ERASED = "customer_erased"
     UNKNOWN_CUSTOMER = "unknown_customer"
     UNAVAILABLE = "unavailable"
+    LINK_NOT_PERMITTED = "identity_link_required"
+    NOT_MERGED = "not_merged"
 
 
 @dataclass(kw_only=True)
@@ -74,7 +76,13 @@ def claim_outcome(event_id: UUID, state: ClaimState, path: Path) -> ItemOutcome:
 
 def identity_outcome(valid: ValidEvent, exc: LookupError, path: Path) -> ItemOutcome:
     """The outcome of an event whose customer is unknown or erased, named where it is wrong."""
+    if isinstance(exc, store.LinkNotPermitted):
+        where_link: Path = (*path, "payload", "link") if valid.link is not None else path
+        return refused(valid.event_id, Refusal.LINK_NOT_PERMITTED, where_link, str(exc))
     named_directly = valid.customer.customer_id is not None
+    if isinstance(exc, store.NotMerged):
+        msg = "this customer is not merged into the event's customer (nothing to unmerge)"
+        return refused(valid.event_id, Refusal.NOT_MERGED, (*path, "payload", "customer_id"), msg)
     if isinstance(exc, store.ErasedCustomer):
         refusal, msg = Refusal.ERASED, "this customer has been erased (asked to be forgotten)"
     elif named_directly:

@@ -81,6 +81,9 @@ class ValidEvent:
     customer: IdentitySpec
     link: IdentitySpec | None = None
     fingerprint: str = field(repr=False)
+    may_link: bool = False
+    """Whether the sender holds `identity:link`: only then may the event link identifiers
+    across customers, merge or unmerge (the safe default refuses that, see docs/ingest.md)."""
 
 
 def parse_json(body: bytes) -> Any:
@@ -96,7 +99,7 @@ def _refuse_constant(name: str) -> Any:
 
 
 def validate_event(
-    raw: object, *, now: datetime, rules: Rules, path: Path = ("body",)
+    raw: object, *, now: datetime, rules: Rules, path: Path = ("body",), may_link: bool = False
 ) -> ValidEvent | list[Violation]:
     """Check one event; return it normalised, or every problem found with its path."""
     prefix = tuple(path)
@@ -145,6 +148,7 @@ def validate_event(
         customer=customer,
         link=link,
         fingerprint=fingerprint(event, payload, customer, key=rules.hmac_key),
+        may_link=may_link,
     )
 
 

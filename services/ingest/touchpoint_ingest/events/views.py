@@ -36,6 +36,7 @@ from touchpoint_ingest.events.models import (
     field_errors,
 )
 from touchpoint_ingest.events.outcomes import ItemOutcome, Refusal
+from touchpoint_ingest.events.permission import sender_may_link
 from touchpoint_ingest.events.validation import (
     MalformedBody,
     Path,
@@ -105,6 +106,13 @@ def _request_body(schema: str, examples: dict[str, Any]) -> dict[str, Any]:
     response_model=EventAccepted,
     responses={
         **_COMMON_RESPONSES,
+        403: {
+            "model": Problem,
+            "description": (
+                "The event would link identifiers across customers, merge or unmerge, and "
+                "the sender lacks identity:link."
+            ),
+        },
         409: {"model": Problem, "description": "event_id reused, in progress, or erased."},
     },
     openapi_extra=_request_body("EventIn", EVENT_EXAMPLES),
@@ -123,7 +131,13 @@ async def post_event(request: Request) -> JSONResponse:
         except _EnvelopeInvalid as invalid:
             EVENTS_REJECTED.labels(SERVICE, "validation").inc()
             return _validation_response(invalid.errors)
-        checked = _check_event(raw, context=context, now=datetime.now(UTC), path=("body",))
+        checked = _check_event(
+            raw,
+            context=context,
+            now=datetime.now(UTC),
+            path=("body",),
+            may_link=sender_may_link(request),
+        )
         if isinstance(checked, list):
             EVENTS_REJECTED.labels(SERVICE, "validation").inc()
             return _validation_response(field_errors(checked))
@@ -165,10 +179,13 @@ async def post_batch(request: Request) -> JSONResponse:
 async def _accept_batch(request: Request, context: IngestContext, items: list[Any]) -> JSONResponse:
     """Validate each item, pass the valid ones to the pipeline, answer one result per item."""
     now = datetime.now(UTC)
+    may_link = sender_may_link(request)
     results: list[BatchItemResult | None] = [None] * len(items)
     valid: list[tuple[int, ValidEvent]] = []
     for index, item in enumerate(items):
-        checked = _check_event(item, context=context, now=now, path=_item_path(index))
+        checked = _check_event(
+            item, context=context, now=now, path=_item_path(index), may_link=may_link
+        )
         if isinstance(checked, list):
             EVENTS_REJECTED.labels(SERVICE, "validation").inc()
             event_id = item.get("event_id") if isinstance(item, dict) else None
@@ -197,13 +214,13 @@ async def _accept_batch(request: Request, context: IngestContext, items: list[An
 
 
 def _check_event(
-    raw: object, *, context: IngestContext, now: datetime, path: Path
+    raw: object, *, context: IngestContext, now: datetime, path: Path, may_link: bool
 ) -> ValidEvent | list[Violation]:
     """What cannot be stored downstream first (validation would trip on it), then the rest."""
     problems = unstorable(raw, path)
     if problems:
         return problems
-    return validate_event(raw, now=now, rules=context.rules, path=path)
+    return validate_event(raw, now=now, rules=context.rules, path=path, may_link=may_link)
 
 
 @contextlib.contextmanager
@@ -351,13 +368,15 @@ def _single_response(outcome: ItemOutcome, context: IngestContext) -> JSONRespon
     if outcome.status in (ItemStatus.ACCEPTED, ItemStatus.DUPLICATE):
         accepted = EventAccepted(event_id=outcome.event_id, status=outcome.status)
         return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
-    if outcome.refusal is Refusal.UNKNOWN_CUSTOMER:
+    if outcome.refusal in (Refusal.UNKNOWN_CUSTOMER, Refusal.NOT_MERGED):
         return _validation_response(field_errors(outcome.errors))
     message = outcome.errors[0].reason if outcome.errors else "broker or database unavailable"
     if outcome.refusal is Refusal.IN_PROGRESS:
         return JSONResponse({"detail": message}, status_code=409, headers={"Retry-After": "1"})
     if outcome.refusal in (Refusal.CONFLICT, Refusal.ERASED):
         return JSONResponse({"detail": message}, status_code=409)
+    if outcome.refusal is Refusal.LINK_NOT_PERMITTED:
+        return JSONResponse({"detail": message}, status_code=403)
     return JSONResponse(
         {"detail": "the event could not be written to Kafka in time; retry (nothing accepted)"},
         status_code=503,

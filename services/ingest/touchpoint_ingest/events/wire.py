@@ -15,6 +15,7 @@ from touchpoint_common.events.payloads import (
     ErasePayload,
     PageViewPayload,
     Payload,
+    UnmergePayload,
 )
 from touchpoint_common.identity import pii
 from touchpoint_common.identity.store import Identifier, ResolvedCustomer
@@ -52,6 +53,8 @@ def build_wire_payload(valid: ValidEvent, resolved: ResolvedCustomer) -> dict[st
             "merged_customer_ids": list(resolved.merged_customer_ids),
         }
     payload = valid.payload.model_dump(mode="json", exclude_none=True)
+    if isinstance(valid.payload, UnmergePayload):
+        payload["followers"] = list(resolved.unmerged_followers)
     sealed_text = SEALED_TEXT.get(type(valid.payload))
     if sealed_text is not None:
         name, context = sealed_text

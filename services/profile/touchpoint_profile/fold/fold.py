@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from touchpoint_common.events.models import IdentifyWirePayload
-from touchpoint_common.events.payloads import EventType
+from touchpoint_common.events.payloads import EventType, UnmergePayload
 from touchpoint_common.identity.merges import MAX_MERGE_HOPS, MergeChainBroken, follow_merges
 from touchpoint_profile.fold.apply import apply_event, is_duplicate, own_copy, prune
 from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.merge import merge_states
 from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
 from touchpoint_profile.fold.state import CustomerState, new_state, tombstone
+from touchpoint_profile.fold.unmerge import restored, split_states
 
 StoredStates = Mapping[str, CustomerState | None]
 """customer_id → the stored state, None for a customer with no row yet."""
@@ -43,6 +44,7 @@ class BatchOutcome:
     ignored_erased: int = 0
     erased: list[str] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
+    unmerged: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +66,11 @@ class BatchFold:
 
 
 def merge_sources(parsed: ParsedEvent) -> list[str]:
-    """The customers an identify event merges into its customer (none for other events)."""
+    """The customers an identify event merges into its customer, or the one an unmerge splits
+    off (none for other events)."""
     payload = parsed.payload
+    if isinstance(payload, UnmergePayload):
+        return [payload.customer_id]
     return list(payload.merged_customer_ids) if isinstance(payload, IdentifyWirePayload) else []
 
 
@@ -141,9 +146,26 @@ def _merge_sources_into(
             continue
         if source is not None:
             work.write(merge_states(work.writable(customer_id), source, now, rules))
-        # A pointer, also when the source has no row yet: its late events follow it here.
-        work.write(CustomerState(customer_id=source_id, merged_into=customer_id))
+        # A pointer, also when the source has no row yet: its late events follow it here. It
+        # keeps the source's state as merged, which an unmerge subtracts and restores.
+        snapshot = source or CustomerState(customer_id=source_id)
+        work.write(snapshot.model_copy(deep=True, update={"merged_into": customer_id}))
         outcome.merged.append(source_id)
+
+
+def _split_off(work: _WorkingSet, customer_id: str, loser_ids: list[str]) -> list[str]:
+    """Undo merges: each loser's state as merged comes back, the survivor loses what it
+    brought; returns the losers split off."""
+    split: list[str] = []
+    for loser_id in loser_ids:
+        loser = work.read(loser_id)
+        if loser is None or loser.merged_into != customer_id or loser.is_erased:
+            continue  # not merged here (or already split: a redelivery): nothing to undo
+        survivor = work.read(customer_id) or new_state(customer_id)
+        work.write(split_states(survivor, loser))
+        work.write(restored(loser))
+        split.append(loser_id)
+    return split
 
 
 def fold_batch(
@@ -166,6 +188,9 @@ def fold_batch(
             outcome.duplicates += 1
             continue
         outcome.folded[parsed.event.type.value] += 1
+        if parsed.event.type == EventType.UNMERGE:
+            outcome.unmerged += _split_off(work, customer_id, merge_sources(parsed))
+            continue
         if parsed.event.type == EventType.ERASE:
             work.write(tombstone(customer_id, parsed.event.occurred_at))
             erasures.append(Erasure(customer_id, parsed.event.occurred_at))

@@ -17,7 +17,7 @@ from touchpoint_recommend.store.protocol import PresentedDecision, RecommendStor
 
 logger = logging.getLogger(__name__)
 Applied = Literal[
-    "presented", "presented_known", "response", "response_unmatched", "erase", "merge",
+    "presented", "presented_known", "response", "response_unmatched", "erase", "merge", "unmerge",
     "ignored", "invalid",
 ]  # fmt: skip
 
@@ -66,4 +66,14 @@ async def apply_event(store: RecommendStore, event: InteractionEvent) -> Applied
                 into=event.customer_id, merged=[str(item) for item in merged]
             )
             return "merge"
+    if event.type == EventType.UNMERGE:
+        restored = event.payload.get("customer_id")
+        followers = event.payload.get("followers") or []
+        if isinstance(restored, str) and restored and isinstance(followers, list):
+            await store.unmerge_customer(
+                survivor=event.customer_id,
+                restored=restored,
+                followers=[str(item) for item in followers],
+            )
+            return "unmerge"
     return "ignored"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import case, func, select, update
@@ -183,7 +183,29 @@ class PostgresRecommendStore:
             return
         for table in (decisions, contacts):
             await self.db_session.execute(
-                update(table).where(table.c.customer_id.in_(sources)).values(customer_id=into)
+                update(table)
+                .where(table.c.customer_id.in_(sources))
+                .values(
+                    customer_id=into,
+                    merged_from=func.coalesce(table.c.merged_from, table.c.customer_id),
+                )
+            )
+
+    async def unmerge_customer(
+        self, *, survivor: str, restored: str, followers: Sequence[str] = ()
+    ) -> None:
+        """Move the contact history a merge brought from `restored` (and from the `followers`,
+        once merged into it) back to `restored`."""
+        for table in (decisions, contacts):
+            await self.db_session.execute(
+                update(table)
+                .where(
+                    table.c.customer_id == survivor,
+                    table.c.merged_from.in_([restored, *followers]),
+                )
+                .values(
+                    customer_id=restored, merged_from=func.nullif(table.c.merged_from, restored)
+                )
             )
 
     async def get_arm_summary(self) -> dict[str, ArmSummary]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -90,6 +90,13 @@ class RecommendStore(Protocol):
 
     async def merge_customers(self, *, into: str, merged: list[str]) -> None:
         """Move merged customers' contact history to the surviving customer."""
+        ...
+
+    async def unmerge_customer(
+        self, *, survivor: str, restored: str, followers: Sequence[str] = ()
+    ) -> None:
+        """Move the contact history a merge brought from `restored` (and from the `followers`,
+        once merged into it) back to `restored`."""
         ...
 
     async def get_arm_summary(self) -> dict[str, ArmSummary]:

@@ -19,6 +19,7 @@ decisions = Table(
     Column("offers", JSONB, nullable=False),
     Column("config_version", Text),
     Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("merged_from", Text),
 )
 contacts = Table(
     "recommend_contacts",
@@ -34,6 +35,7 @@ contacts = Table(
     Column("presented_at", DateTime(timezone=True), nullable=False),
     Column("outcome", Text),
     Column("outcome_at", DateTime(timezone=True)),
+    Column("merged_from", Text),
 )
 posteriors = Table(
     "recommend_posteriors",
