@@ -116,6 +116,8 @@ class Cluster:
             KAFKA_ENV: bootstrap,
             DATABASE_ENV: database_url,
             "TOUCHPOINT_OPS_LAG_INTERVAL_S": "5",
+            # The whole history in the timeline, so a mismatch can be traced to event ids.
+            "TOUCHPOINT_PROFILE_RULES__TIMELINE_SIZE": "500",
         }
         logs = self.workdir / "logs"
         logs.mkdir(exist_ok=True)

@@ -26,6 +26,7 @@ from touchpoint_devtools.chaos.verify import (
     Mismatch,
     TopicAnomalies,
     compare,
+    diagnose_timeline,
     expected_by_customer,
     find_topic_anomalies,
     observed_figures,
@@ -36,6 +37,7 @@ from touchpoint_devtools.generator.traffic import TrafficModel
 logger = logging.getLogger(__name__)
 GROUPS = ("touchpoint-profile", "touchpoint-recommend-learner")
 RECOVERY_TIMEOUT_S = 180.0
+MISMATCHES_DIAGNOSED = 20
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,15 @@ class ChaosReport:
     anomalies: TopicAnomalies | None = None
     mismatches: list[Mismatch] = field(default_factory=list)
     dead_letters: int = 0
+    copies_on_topic: int = 0
+    """Accepted event_ids written more than once (a retry after a crash): the fold counts once."""
     unplanned_exits: dict[str, list[int]] = field(default_factory=dict)
     drain_s: float = 0.0
     not_recovered: list[str] = field(default_factory=list)
     final_lag: dict[str, int | None] = field(default_factory=dict)
     workdir: str = ""
+    load_started: float = 0.0
+    """time.monotonic() when the load and the fault clock started."""
 
     @property
     def ok(self) -> bool:
@@ -124,7 +130,10 @@ class ChaosReport:
                 f"topic: accepted but missing {len(anomalies.missing)}, on the topic without a "
                 f"2xx {len(anomalies.unexpected)}, keyed by two customers {len(anomalies.split)}"
             )
-        lines.append(f"dead letters {self.dead_letters}")
+        lines.append(
+            f"event_ids written to the topic more than once {self.copies_on_topic} "
+            f"(each must count once); dead letters {self.dead_letters}"
+        )
         lines.append(f"mismatches {len(self.mismatches)}")
         lines.extend(f"  {m.describe()}" for m in self.mismatches[:20])
         lines.extend(
@@ -147,7 +156,7 @@ async def _inject_faults(
     cluster: Cluster, config: ChaosConfig, report: ChaosReport, load_done: asyncio.Event
 ) -> None:
     """Inject the planned faults at their moments; measure each recovery."""
-    started = time.monotonic()
+    started = report.load_started
     names = list(cluster.services)
     for planned in plan_faults(faults=config.faults, duration=config.duration, seed=config.seed):
         wait = started + planned.at - time.monotonic()
@@ -303,6 +312,7 @@ async def check(cluster: Cluster, ledger: Ledger, report: ChaosReport) -> None:
     accepted = set(ledger.accepted)
     report.anomalies = find_topic_anomalies(accepted, keyed_by, set(ledger.sent))
     ours = {e: owners for e, owners in keyed_by.items() if e in accepted}
+    report.copies_on_topic = sum(1 for owners in ours.values() if len(owners) > 1)
     customer_ids = {owner for owners in ours.values() for owner in owners}
     survivor, views = await fetch_views(cluster.url("profile"), customer_ids)
     expected = expected_by_customer(ledger.accepted_events(), ours, survivor)
@@ -311,6 +321,39 @@ async def check(cluster: Cluster, ledger: Ledger, report: ChaosReport) -> None:
     }
     report.customers_checked = len(expected.keys() | observed.keys())
     report.mismatches = compare(expected, observed)
+    await _diagnose(cluster.url("profile"), report, ledger)
+
+
+async def _diagnose(profile_url: str, report: ChaosReport, ledger: Ledger) -> None:
+    """Name the event ids behind each mismatch (from the timeline) and the fault before each."""
+    async with httpx.AsyncClient(base_url=profile_url, timeout=30.0) as client:
+        for mismatch in report.mismatches[:MISMATCHES_DIAGNOSED]:
+            response = await client.get(
+                f"/v1/customers/{mismatch.customer_id}/timeline", params={"limit": 500}
+            )
+            if response.status_code != 200:
+                mismatch.diagnosis.append(f"timeline: HTTP {response.status_code}")
+                continue
+            timeline = [str(line["event_id"]) for line in response.json()["timeline"]]
+            found = diagnose_timeline(mismatch.event_ids, timeline)
+            for what, event_ids in found.items():
+                for event_id in event_ids[:10]:
+                    mismatch.diagnosis.append(
+                        f"{what} {event_id}: {_place(event_id, ledger, report)}"
+                    )
+
+
+def _place(event_id: str, ledger: Ledger, report: ChaosReport) -> str:
+    """The event's type and send time, and the last fault injected before it was sent."""
+    sent_at = ledger.first_sent.get(event_id)
+    event = ledger.sent.get(event_id)
+    kind = event["type"] if event else "not sent by this client"
+    if sent_at is None:
+        return kind
+    at = sent_at - report.load_started
+    before = [f for f in report.faults if f.at <= at]
+    fault = f"after {before[-1].kind} at {before[-1].at:.1f}s" if before else "before any fault"
+    return f"{kind} sent at {at:.1f}s, {fault}; answer {ledger.accepted.get(event_id)}"
 
 
 async def run_chaos(config: ChaosConfig) -> ChaosReport:
@@ -338,6 +381,7 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
                 load_done.set()
 
         supervisor = asyncio.create_task(_supervise(cluster, stop_supervising))
+        report.load_started = time.monotonic()
         await asyncio.gather(load(), _inject_faults(cluster, config, report, load_done))
         report.drain_s, report.final_lag = await _wait_drained(cluster, config.drain_timeout_s)
         stop_supervising.set()

@@ -93,7 +93,7 @@ def expected_by_customer(
     return dict(expected)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Mismatch:
     """One customer whose view differs from the client's count."""
 
@@ -101,13 +101,26 @@ class Mismatch:
     expected: tuple[int, Decimal, dict[str, int]] | None
     observed: tuple[int, Decimal, dict[str, int]] | None
     event_ids: list[str]
+    diagnosis: list[str] = field(default_factory=list)
+    """Which event ids the timeline lacks or repeats, and the fault nearest each."""
 
     def describe(self) -> str:
-        """One line: the customer, both figures and how many events are involved."""
-        return (
+        """The customer, both figures, how many events are involved, and the diagnosis."""
+        head = (
             f"customer {self.customer_id}: expected (purchases, net spend, channels) "
             f"{self.expected}, view {self.observed}; {len(self.event_ids)} accepted events"
         )
+        return "\n    ".join([head, *self.diagnosis])
+
+
+def diagnose_timeline(expected_ids: list[str], timeline_ids: list[str]) -> dict[str, list[str]]:
+    """Event ids the timeline lacks, repeats, or holds without the client expecting them here."""
+    counts = Counter(timeline_ids)
+    return {
+        "missing": sorted(set(expected_ids) - counts.keys()),
+        "repeated": sorted(e for e, n in counts.items() if n > 1),
+        "unexpected": sorted(counts.keys() - set(expected_ids)),
+    }
 
 
 def compare(expected: dict[str, Figures], observed: dict[str, Figures | None]) -> list[Mismatch]:

@@ -37,6 +37,8 @@ class Ledger:
     answers: Counter[str] = field(default_factory=Counter)
     """Every answer seen, retries included, by status (or exception name)."""
     retries: int = 0
+    first_sent: dict[str, float] = field(default_factory=dict)
+    """event_id -> time.monotonic() of its first attempt (to place it among the faults)."""
 
     def accepted_events(self) -> list[Event]:
         """The events that got a 2xx, in sending order."""
@@ -60,6 +62,7 @@ async def post_until_answered(
     """Post one event until it gets a final answer; record that answer in the ledger."""
     event_id = str(event["event_id"])
     ledger.sent[event_id] = event
+    ledger.first_sent.setdefault(event_id, time.monotonic())
     deadline = time.monotonic() + give_up_after
     delay = BACKOFF_FIRST_S
     last = ""

@@ -12,6 +12,7 @@ from touchpoint_devtools.chaos.faults import FaultKind, count_kinds, plan_faults
 from touchpoint_devtools.chaos.verify import (
     Figures,
     compare,
+    diagnose_timeline,
     expected_by_customer,
     find_topic_anomalies,
     observed_figures,
@@ -102,3 +103,9 @@ def test_topic_anomalies_name_lost_unexpected_and_split_events() -> None:
     assert anomalies.missing == ["a"]
     assert anomalies.unexpected == ["x"]
     assert anomalies.split == {"s": ["c1", "c2"]}
+
+
+def test_the_diagnosis_names_missing_repeated_and_foreign_event_ids() -> None:
+    """A mismatch is traced to event ids: lost, folded twice, or folded into this customer."""
+    found = diagnose_timeline(["a", "b", "c"], ["a", "b", "b", "z"])
+    assert found == {"missing": ["c"], "repeated": ["b"], "unexpected": ["z"]}
