@@ -17,8 +17,8 @@ app = typer.Typer(add_completion=False, help=__doc__)
 @app.command()
 def main(
     faults: Annotated[int, typer.Option(min=1, help="Faults to inject (every kind from 5).")] = 50,
-    duration: Annotated[float, typer.Option(min=5, help="Seconds of load.")] = 600.0,
-    rate: Annotated[float, typer.Option(min=0.1, help="Events per second.")] = 40.0,
+    duration: Annotated[float, typer.Option(min=5, help="Seconds of load.")] = 900.0,
+    rate: Annotated[float, typer.Option(min=0.1, help="Events per second.")] = 30.0,
     customers: Annotated[int, typer.Option(min=1, help="Simulated customers.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the traffic and the fault plan.")] = 7,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at most.")] = 32,

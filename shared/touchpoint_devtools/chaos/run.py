@@ -45,8 +45,8 @@ class ChaosConfig:
     """How hard and how long to shake the system."""
 
     faults: int = 50
-    duration: float = 600.0
-    rate: float = 40.0
+    duration: float = 900.0
+    rate: float = 30.0
     customers: int = 300
     seed: int = 7
     concurrency: int = 32
@@ -67,6 +67,8 @@ class ChaosReport:
     refused: dict[str, str] = field(default_factory=dict)
     answers: dict[str, int] = field(default_factory=dict)
     retries: int = 0
+    time_to_2xx: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Seconds from an event's first attempt to its 2xx: median, p99, max."""
     customers_checked: int = 0
     anomalies: TopicAnomalies | None = None
     mismatches: list[Mismatch] = field(default_factory=list)
@@ -123,6 +125,11 @@ class ChaosReport:
             f"refused or given up {len(self.refused)}, retries {self.retries}"
         )
         lines.append(f"answers seen: {dict(sorted(self.answers.items()))}")
+        median, p99, slowest = self.time_to_2xx
+        lines.append(
+            f"time to 2xx (retries included): median {median:.2f}s, p99 {p99:.2f}s, "
+            f"max {slowest:.2f}s"
+        )
         lines.append(f"customers checked {self.customers_checked}")
         anomalies = self.anomalies
         if anomalies is not None:
@@ -399,6 +406,12 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
         report.refused = dict(ledger.refused)
         report.answers = dict(ledger.answers)
         report.retries = ledger.retries
+        took = sorted(ledger.took.values()) or [0.0]
+        report.time_to_2xx = (
+            statistics.median(took),
+            took[min(len(took) - 1, int(0.99 * len(took)))],
+            took[-1],
+        )
         report.unplanned_exits = {n: p.unplanned_exits for n, p in cluster.services.items()}
         await asyncio.to_thread(cluster.close)
         (workdir / "report.txt").write_text(report.render())

@@ -40,6 +40,9 @@ class Ledger:
     first_sent: dict[str, float] = field(default_factory=dict)
     """event_id -> time.monotonic() of its first attempt (to place it among the faults)."""
 
+    took: dict[str, float] = field(default_factory=dict)
+    """event_id -> seconds from its first attempt to its 2xx (retries included)."""
+
     def accepted_events(self) -> list[Event]:
         """The events that got a 2xx, in sending order."""
         return [event for event_id, event in self.sent.items() if event_id in self.accepted]
@@ -78,6 +81,7 @@ async def post_until_answered(
             ledger.answers[str(status)] += 1
             if 200 <= status < 300:
                 ledger.accepted[event_id] = status
+                ledger.took[event_id] = time.monotonic() - ledger.first_sent[event_id]
                 return
             if not is_retryable(status, body, retry_after="retry-after" in response.headers):
                 ledger.refused[event_id] = last
