@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import httpx
 
+from touchpoint_devtools.generator.pacing import open_client, send_paced
 from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -103,29 +102,12 @@ async def send_recorded(
     concurrency: int,
     ledger: Ledger,
     give_up_after: float = 300.0,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
     """Send `rate` events per second for `duration` seconds, every answer kept in `ledger`."""
-    total = max(1, int(rate * duration))
-    gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
-        start = time.perf_counter()
-        pending: set[asyncio.Task[None]] = set()
+    async with open_client(url, concurrency) as client:
 
-        async def one(event: Event) -> None:
-            try:
-                await post_until_answered(client, event, ledger, give_up_after=give_up_after)
-            finally:
-                gate.release()
+        async def post(event: Event) -> None:
+            await post_until_answered(client, event, ledger, give_up_after=give_up_after)
 
-        for index in range(total):
-            delay = start + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await gate.acquire()  # back-pressure: never more than `concurrency` in flight
-            task = asyncio.create_task(one(model.next_event(clock())))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        if pending:
-            await asyncio.gather(*pending)
+        total = max(1, int(rate * duration))
+        await send_paced(model=model, total=total, rate=rate, concurrency=concurrency, post=post)

@@ -1,0 +1,51 @@
+"""Sending at a steady rate with a cap on requests in flight (the generator's and chaos's load)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import httpx
+
+from touchpoint_devtools.generator.traffic import Event, TrafficModel
+
+
+def open_client(url: str, concurrency: int) -> httpx.AsyncClient:
+    """An HTTP client to the ingest API sized for `concurrency` requests in flight."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits)
+
+
+async def send_paced(
+    *,
+    model: TrafficModel,
+    total: int,
+    rate: float,
+    concurrency: int,
+    post: Callable[[Event], Awaitable[None]],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> float:
+    """`total` events from `model` at `rate` per second through `post`; the seconds it took."""
+    gate = asyncio.Semaphore(concurrency)
+    start = time.perf_counter()
+    pending: set[asyncio.Task[None]] = set()
+
+    async def one(event: Event) -> None:
+        try:
+            await post(event)
+        finally:
+            gate.release()
+
+    for index in range(total):
+        delay = start + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await gate.acquire()  # back-pressure: never more than `concurrency` in flight
+        task = asyncio.create_task(one(model.next_event(clock())))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    if pending:
+        await asyncio.gather(*pending)
+    return time.perf_counter() - start
