@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
+import math
 import statistics
 import tempfile
 import time
@@ -80,6 +82,8 @@ class ChaosReport:
     not_recovered: list[str] = field(default_factory=list)
     final_lag: dict[str, int | None] = field(default_factory=dict)
     workdir: str = ""
+    first_2xx_after: dict[str, list[float]] = field(default_factory=dict)
+    """Per fault kind: seconds from the end of each fault to the next 2xx the client got."""
     load_started: float = 0.0
     """time.monotonic() when the load and the fault clock started."""
 
@@ -119,6 +123,12 @@ class ChaosReport:
             lines.append(
                 f"  {kind:<27} {low:6.1f} / {mid:6.1f} / {high:6.1f}"
                 f"   (outage median {statistics.median(outage):.1f})"
+            )
+        lines.append("first 2xx after the fault ended (ingest accepting again), seconds:")
+        for kind, delays in sorted(self.first_2xx_after.items()):
+            lines.append(
+                f"  {kind:<27} {min(delays):6.1f} / {statistics.median(delays):6.1f} / "
+                f"{max(delays):6.1f}"
             )
         lines.append(
             f"events sent {self.events_sent}, accepted (2xx) {self.events_accepted}, "
@@ -331,6 +341,21 @@ async def check(cluster: Cluster, ledger: Ledger, report: ChaosReport) -> None:
     await _diagnose(cluster.url("profile"), report, ledger)
 
 
+def _first_2xx_after(report: ChaosReport, ledger: Ledger) -> dict[str, list[float]]:
+    """Per fault kind, seconds from each fault's end to the first 2xx after it (inf: none)."""
+    accepted = sorted(at - report.load_started for at in ledger.accepted_at.values())
+    last_sent = max(ledger.first_sent.values(), default=0.0) - report.load_started
+    delays: dict[str, list[float]] = defaultdict(list)
+    for fault in report.faults:
+        ended = fault.at + fault.outage_s
+        if ended > last_sent:
+            continue  # the load was over: nothing was sent that could be accepted
+        index = bisect.bisect_left(accepted, ended)
+        delay = accepted[index] - ended if index < len(accepted) else math.inf
+        delays[str(fault.kind)].append(delay)
+    return dict(delays)
+
+
 async def _diagnose(profile_url: str, report: ChaosReport, ledger: Ledger) -> None:
     """Name the event ids behind each mismatch (from the timeline) and the fault before each."""
     async with httpx.AsyncClient(base_url=profile_url, timeout=30.0) as client:
@@ -406,6 +431,13 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
         report.refused = dict(ledger.refused)
         report.answers = dict(ledger.answers)
         report.retries = ledger.retries
+        report.first_2xx_after = _first_2xx_after(report, ledger)
+        report.not_recovered += [
+            f"{kind}: no 2xx for {delay:.0f}s after the fault"
+            for kind, delays in report.first_2xx_after.items()
+            for delay in delays
+            if delay > RECOVERY_TIMEOUT_S
+        ]
         took = sorted(ledger.took.values()) or [0.0]
         report.time_to_2xx = (
             statistics.median(took),

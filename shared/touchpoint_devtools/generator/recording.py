@@ -39,6 +39,8 @@ class Ledger:
     first_sent: dict[str, float] = field(default_factory=dict)
     """event_id -> time.monotonic() of its first attempt (to place it among the faults)."""
 
+    accepted_at: dict[str, float] = field(default_factory=dict)
+    """event_id -> time.monotonic() of its 2xx."""
     took: dict[str, float] = field(default_factory=dict)
     """event_id -> seconds from its first attempt to its 2xx (retries included)."""
 
@@ -80,7 +82,8 @@ async def post_until_answered(
             ledger.answers[str(status)] += 1
             if 200 <= status < 300:
                 ledger.accepted[event_id] = status
-                ledger.took[event_id] = time.monotonic() - ledger.first_sent[event_id]
+                ledger.accepted_at[event_id] = time.monotonic()
+                ledger.took[event_id] = ledger.accepted_at[event_id] - ledger.first_sent[event_id]
                 return
             if not is_retryable(status, body, retry_after="retry-after" in response.headers):
                 ledger.refused[event_id] = last
