@@ -95,6 +95,8 @@ class Cluster:
     kafka: LocalKafka = field(init=False)
     postgres: LocalPostgres = field(init=False)
     services: dict[str, ServiceProcess] = field(init=False, default_factory=dict)
+    stopping: bool = field(init=False, default=False)
+    """Set by stop(): the supervisor restarts nothing from then on."""
     lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     """Held while a service is killed and restarted, so the supervisor never sees it dead."""
 
@@ -160,10 +162,14 @@ class Cluster:
     def supervise(self) -> list[str]:
         """Restart any service that exited by itself; the names restarted."""
         with self.lock:
+            if self.stopping:
+                return []
             return [name for name, proc in self.services.items() if proc.restart_if_exited()]
 
     def stop(self) -> None:
         """Stop the services, then the broker and database, and delete nothing."""
+        with self.lock:
+            self.stopping = True
         for process in self.services.values():
             process.stop()
         self.kafka.stop()

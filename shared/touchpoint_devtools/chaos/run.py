@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 GROUPS = ("touchpoint-profile", "touchpoint-recommend-learner")
 RECOVERY_TIMEOUT_S = 180.0
 MISMATCHES_DIAGNOSED = 20
+GIVE_UP_AFTER_S = 180.0
+"""A client retries one event this long: a 30 s database stop plus a 30 s stale claim, twice."""
+LOAD_OVERRUN_S = 120.0
+"""The load may run this much past its duration when the API slows; then it stops sending."""
 
 
 @dataclass(frozen=True)
@@ -408,6 +412,8 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
                     duration=config.duration,
                     concurrency=config.concurrency,
                     ledger=ledger,
+                    give_up_after=GIVE_UP_AFTER_S,
+                    stop_after=config.duration + LOAD_OVERRUN_S,
                 )
             finally:
                 load_done.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -26,8 +27,13 @@ async def send_paced(
     concurrency: int,
     post: Callable[[Event], Awaitable[None]],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stop_after: float = math.inf,
 ) -> float:
-    """`total` events from `model` at `rate` per second through `post`; the seconds it took."""
+    """`total` events from `model` at `rate` per second through `post`; the seconds it took.
+
+    No event is started after `stop_after` seconds (a stalled API must not stretch the load
+    for ever); those in flight are awaited.
+    """
     gate = asyncio.Semaphore(concurrency)
     start = time.perf_counter()
     pending: set[asyncio.Task[None]] = set()
@@ -39,6 +45,8 @@ async def send_paced(
             gate.release()
 
     for index in range(total):
+        if time.perf_counter() - start > stop_after:
+            break
         delay = start + index / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)

@@ -9,6 +9,7 @@ answer or the give-up deadline.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -105,12 +106,23 @@ async def send_recorded(
     concurrency: int,
     ledger: Ledger,
     give_up_after: float = 300.0,
+    stop_after: float = math.inf,
 ) -> None:
-    """Send `rate` events per second for `duration` seconds, every answer kept in `ledger`."""
+    """Send `rate` events per second for `duration` seconds, every answer kept in `ledger`.
+
+    No event is started after `stop_after` seconds; each is retried for `give_up_after` at most.
+    """
     async with open_client(url, concurrency) as client:
 
         async def post(event: Event) -> None:
             await post_until_answered(client, event, ledger, give_up_after=give_up_after)
 
         total = max(1, int(rate * duration))
-        await send_paced(model=model, total=total, rate=rate, concurrency=concurrency, post=post)
+        await send_paced(
+            model=model,
+            total=total,
+            rate=rate,
+            concurrency=concurrency,
+            post=post,
+            stop_after=stop_after,
+        )
