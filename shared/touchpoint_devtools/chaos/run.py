@@ -345,7 +345,7 @@ async def check(cluster: Cluster, ledger: Ledger, report: ChaosReport) -> None:
     await _diagnose(cluster.url("profile"), report, ledger)
 
 
-def _first_2xx_after(report: ChaosReport, ledger: Ledger) -> dict[str, list[float]]:
+def first_2xx_after(report: ChaosReport, ledger: Ledger) -> dict[str, list[float]]:
     """Per fault kind, seconds from each fault's end to the first 2xx after it (inf: none)."""
     accepted = sorted(at - report.load_started for at in ledger.accepted_at.values())
     last_sent = max(ledger.first_sent.values(), default=0.0) - report.load_started
@@ -437,7 +437,7 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
         report.refused = dict(ledger.refused)
         report.answers = dict(ledger.answers)
         report.retries = ledger.retries
-        report.first_2xx_after = _first_2xx_after(report, ledger)
+        report.first_2xx_after = first_2xx_after(report, ledger)
         report.not_recovered += [
             f"{kind}: no 2xx for {delay:.0f}s after the fault"
             for kind, delays in report.first_2xx_after.items()

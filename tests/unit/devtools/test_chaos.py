@@ -8,7 +8,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from touchpoint_devtools.chaos.faults import FaultKind, count_kinds, plan_faults
+from touchpoint_devtools.chaos.faults import FaultKind, InjectedFault, count_kinds, plan_faults
+from touchpoint_devtools.chaos.run import ChaosConfig, ChaosReport, first_2xx_after
 from touchpoint_devtools.chaos.verify import (
     Figures,
     compare,
@@ -17,8 +18,9 @@ from touchpoint_devtools.chaos.verify import (
     find_topic_anomalies,
     observed_figures,
 )
-from touchpoint_devtools.generator.recording import is_retryable
-from touchpoint_devtools.generator.traffic import Event
+from touchpoint_devtools.generator.pacing import send_paced
+from touchpoint_devtools.generator.recording import Ledger, is_retryable
+from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
 
 @given(faults=st.integers(min_value=5, max_value=200))
@@ -109,3 +111,38 @@ def test_the_diagnosis_names_missing_repeated_and_foreign_event_ids() -> None:
     """A mismatch is traced to event ids: lost, folded twice, or folded into this customer."""
     found = diagnose_timeline(["a", "b", "c"], ["a", "b", "b", "z"])
     assert found == {"missing": ["c"], "repeated": ["b"], "unexpected": ["z"]}
+
+
+def test_ingest_recovery_is_thefirst_2xx_after_each_fault_ends() -> None:
+    """Per fault: seconds from its end to the next 2xx; faults after the last send are skipped."""
+    report = ChaosReport(config=ChaosConfig(), load_started=100.0)
+    report.faults = [
+        InjectedFault(FaultKind.KILL_INGEST, at=10.0, outage_s=1.0, recovery_s=2.0),
+        InjectedFault(FaultKind.RESTART_KAFKA, at=20.0, outage_s=5.0, recovery_s=0.5),
+        InjectedFault(FaultKind.STOP_POSTGRES, at=90.0, outage_s=30.0, recovery_s=0.1),
+    ]
+    ledger = Ledger()
+    ledger.first_sent = {"a": 105.0, "b": 112.0, "c": 150.0}
+    ledger.accepted_at = {"a": 105.5, "b": 113.0, "c": 160.0}
+    assert first_2xx_after(report, ledger) == {
+        str(FaultKind.KILL_INGEST): [2.0],
+        str(FaultKind.RESTART_KAFKA): [35.0],
+    }
+
+
+async def test_the_paced_sender_starts_nothing_after_its_stop() -> None:
+    """A load told to stop at once sends only the first event, however many were planned."""
+    posted: list[Event] = []
+
+    async def post(event: Event) -> None:
+        posted.append(event)
+
+    await send_paced(
+        model=TrafficModel(customers=5, seed=1),
+        total=1000,
+        rate=1.0,
+        concurrency=4,
+        post=post,
+        stop_after=0.0,
+    )
+    assert len(posted) <= 1
