@@ -24,7 +24,7 @@ REDUCED = ChaosConfig(
 )
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(600)
 async def test_faults_under_load_lose_nothing_and_count_nothing_twice(tmp_path: Path) -> None:
     """kill -9 of ingest, profile and learner, a broker restart and a database stop, twice
     each, under ~3,000 events on private servers: every accepted event is on the topic once
