@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from touchpoint_devtools.generator.pacing import open_client, send_paced
+from touchpoint_devtools.generator.pacing import Pace, open_client, send_paced
 from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -93,9 +93,7 @@ async def run(
                 if progress is not None and task_id is not None:
                     progress.advance(task_id)
 
-        tally.elapsed = await send_paced(
-            model=model, total=total, rate=rate, concurrency=concurrency, post=post
-        )
+        tally.elapsed = await send_paced(model, Pace(total, rate, concurrency), post)
     return tally
 
 

@@ -6,11 +6,22 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
 
 from touchpoint_devtools.generator.traffic import Event, TrafficModel
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How many events, how fast, how many in flight, and when to start no more (seconds)."""
+
+    total: int
+    rate: float
+    concurrency: int
+    stop_after: float = math.inf
 
 
 def open_client(url: str, concurrency: int) -> httpx.AsyncClient:
@@ -20,21 +31,18 @@ def open_client(url: str, concurrency: int) -> httpx.AsyncClient:
 
 
 async def send_paced(
-    *,
     model: TrafficModel,
-    total: int,
-    rate: float,
-    concurrency: int,
+    pace: Pace,
     post: Callable[[Event], Awaitable[None]],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    stop_after: float = math.inf,
 ) -> float:
-    """`total` events from `model` at `rate` per second through `post`; the seconds it took.
+    """`pace.total` events from `model` at `pace.rate` per second through `post`; seconds taken.
 
-    No event is started after `stop_after` seconds (a stalled API must not stretch the load
-    for ever); those in flight are awaited.
+    No event is started after `pace.stop_after` seconds (a stalled API must not stretch the
+    load for ever); those in flight are awaited.
     """
-    gate = asyncio.Semaphore(concurrency)
+    total, rate, stop_after = pace.total, pace.rate, pace.stop_after
+    gate = asyncio.Semaphore(pace.concurrency)
     start = time.perf_counter()
     pending: set[asyncio.Task[None]] = set()
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from touchpoint_devtools.generator.pacing import open_client, send_paced
+from touchpoint_devtools.generator.pacing import Pace, open_client, send_paced
 from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -117,12 +117,5 @@ async def send_recorded(
         async def post(event: Event) -> None:
             await post_until_answered(client, event, ledger, give_up_after=give_up_after)
 
-        total = max(1, int(rate * duration))
-        await send_paced(
-            model=model,
-            total=total,
-            rate=rate,
-            concurrency=concurrency,
-            post=post,
-            stop_after=stop_after,
-        )
+        pace = Pace(max(1, int(rate * duration)), rate, concurrency, stop_after)
+        await send_paced(model, pace, post)

@@ -18,7 +18,7 @@ from touchpoint_devtools.chaos.verify import (
     find_topic_anomalies,
     observed_figures,
 )
-from touchpoint_devtools.generator.pacing import send_paced
+from touchpoint_devtools.generator.pacing import Pace, send_paced
 from touchpoint_devtools.generator.recording import Ledger, is_retryable
 from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
@@ -137,12 +137,6 @@ async def test_the_paced_sender_starts_nothing_after_its_stop() -> None:
     async def post(event: Event) -> None:
         posted.append(event)
 
-    await send_paced(
-        model=TrafficModel(customers=5, seed=1),
-        total=1000,
-        rate=1.0,
-        concurrency=4,
-        post=post,
-        stop_after=0.0,
-    )
+    pace = Pace(total=1000, rate=1.0, concurrency=4, stop_after=0.0)
+    await send_paced(TrafficModel(customers=5, seed=1), pace, post)
     assert len(posted) <= 1
