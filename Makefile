@@ -114,3 +114,12 @@ bench: install
 	$(BIN)/python -m bench.run $(ARGS)
 
 .PHONY: bench
+
+# Reliability: a private broker, database and the three services under steady generator load;
+# kill -9 ingest / the profile consumer / the recommend learner, restart Kafka, stop PostgreSQL
+# (30 s), then check every customer's view against the 2xx the client got. Exit 1 on any mismatch.
+# `make chaos ARGS="--faults 50 --duration 900 --rate 40"` (see docs/operations.md).
+chaos: install
+	$(BIN)/python -m touchpoint_devtools.chaos $(ARGS)
+
+.PHONY: chaos

@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated
 
 import httpx
@@ -16,10 +15,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from touchpoint_common.access.cli import API_KEY_ENV, DEV_KEY_FILE, bearer_headers
+from touchpoint_devtools.generator.pacing import Pace, open_client, send_paced
 from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
 RETRYABLE = {409, 429, 502, 503, 504}
+
+# The load options, shared with `python -m touchpoint_devtools.chaos`.
+CustomersOption = Annotated[int, typer.Option(min=1, help="Simulated customers.")]
+RateOption = Annotated[float, typer.Option(min=0.1, help="Target events per second.")]
+DurationOption = Annotated[float, typer.Option(min=0.1, help="Seconds to send for.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed: same seed, same traffic.")]
+ConcurrencyOption = Annotated[int, typer.Option(min=1, help="Requests in flight at most.")]
 
 
 @dataclass
@@ -77,37 +84,18 @@ async def run(
     model = TrafficModel(customers=customers, seed=seed)
     tally = Tally()
     total = max(1, int(rate * duration))
-    gate = asyncio.Semaphore(concurrency)
     task_id = progress.add_task("sending", total=total) if progress is not None else None
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = bearer_headers(api_key)
-    async with httpx.AsyncClient(
-        base_url=url, timeout=30.0, limits=limits, headers=headers
-    ) as client:
-        start = time.perf_counter()
-        pending: set[asyncio.Task[None]] = set()
+    async with open_client(url, concurrency, headers=bearer_headers(api_key)) as client:
 
-        async def one(event: Event) -> None:
+        async def post(event: Event) -> None:
+            tally.sent[event["type"]] += 1
             try:
                 await post_with_retries(client, event, tally, retries)
             finally:
-                gate.release()
                 if progress is not None and task_id is not None:
                     progress.advance(task_id)
 
-        for index in range(total):
-            delay = start + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await gate.acquire()  # back-pressure: never more than `concurrency` in flight
-            event = model.next_event(datetime.now(UTC))
-            tally.sent[event["type"]] += 1
-            task = asyncio.create_task(one(event))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        if pending:
-            await asyncio.gather(*pending)
-        tally.elapsed = time.perf_counter() - start
+        tally.elapsed = await send_paced(model, Pace(total, rate, concurrency), post)
     return tally
 
 
@@ -135,12 +123,12 @@ def render(tally: Tally, console: Console) -> None:
 
 @app.command()
 def main(
-    customers: Annotated[int, typer.Option(min=1, help="Simulated customers.")] = 200,
-    rate: Annotated[float, typer.Option(min=0.1, help="Target events per second.")] = 50.0,
-    duration: Annotated[float, typer.Option(min=0.1, help="Seconds to send for.")] = 30.0,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same traffic.")] = 42,
+    customers: CustomersOption = 200,
+    rate: RateOption = 50.0,
+    duration: DurationOption = 30.0,
+    seed: SeedOption = 42,
     url: Annotated[str, typer.Option(help="Ingest base URL.")] = "http://localhost:8001",
-    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at most.")] = 32,
+    concurrency: ConcurrencyOption = 32,
     retries: Annotated[int, typer.Option(min=0, help="Retries of 409/503 answers.")] = 3,
     api_key: Annotated[
         str | None,
