@@ -19,6 +19,7 @@ from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.db.migrate import MIGRATIONS_DIR, run_migrations
 from touchpoint_common.kafka.admin import create_admin, create_topics
 from touchpoint_common.kafka.producer import create_producer
+from touchpoint_common.kafka.publisher import Publisher, watch_producer
 from touchpoint_common.observability.health import ReadinessCheck
 from touchpoint_common.observability.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE
 from touchpoint_common.settings import CommonSettings
@@ -42,6 +43,8 @@ class Runtime:
     schema_head: str | None = field(init=False, default=None)
     _admin: AIOKafkaAdminClient | None = field(init=False, default=None)
     _admin_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    _publisher: Publisher | None = field(init=False, default=None)
+    _producer_watch: asyncio.Task[None] | None = field(init=False, default=None)
 
     async def start(self) -> None:
         """Connect to the database, migrate, create topics, start the producer."""
@@ -68,8 +71,35 @@ class Runtime:
             raise RuntimeError("this runtime was started without a producer (with_producer=False)")
         return self.producer
 
+    def get_publisher(self) -> Publisher:
+        """The runtime's one publisher, watched: a producer whose sends stall is replaced."""
+        if self._publisher is None:
+            self._publisher = Publisher(self.require_producer())
+            self._producer_watch = asyncio.get_running_loop().create_task(
+                watch_producer(
+                    self._publisher,
+                    create=self._start_producer,
+                    stall_s=self.settings.kafka_producer_stall_s,
+                    on_replaced=self._use_producer,
+                ),
+                name="producer-watch",
+            )
+        return self._publisher
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        producer = create_producer(self.settings)
+        await producer.start()
+        return producer
+
+    def _use_producer(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+
     async def stop(self) -> None:
         """Flush and close the producer and the readiness admin client, dispose of the pool."""
+        if self._producer_watch is not None:
+            self._producer_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._producer_watch
         if self.producer is not None:
             await self.producer.stop()
         if self._admin is not None:

@@ -44,6 +44,8 @@ class CommonSettings(BaseSettings):
     topic_retention_ms: int = Field(default=180 * 24 * 3600 * 1000, ge=-1)
     kafka_compression: str = "lz4"
     kafka_request_timeout_ms: int = Field(default=5000, ge=100)
+    kafka_producer_stall_s: float = Field(default=30.0, gt=0)
+    """A send waiting this long for the broker means a wedged producer: it is replaced."""
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_ssl_cafile: str | None = None
     """CA bundle file that signed the brokers' certificates (default: the system's CAs)."""

@@ -16,7 +16,6 @@ from pydantic import BaseModel
 from touchpoint_common.app import create_service_app
 from touchpoint_common.events.models import PAYLOAD_MODELS, EventIn
 from touchpoint_common.identity.store import IdentityCache
-from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
 from touchpoint_ingest.events.admission import Admission
@@ -41,14 +40,13 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     runtime = Runtime(settings)
 
     async def start(app: FastAPI) -> None:
-        assert runtime.producer is not None
         owner = ClaimOwner(runtime.engine)
         await owner.start()
         app.state.ingest = IngestContext(
             owner=owner,
             settings=settings,
             sessions=runtime.sessions,
-            publisher=Publisher(runtime.producer),
+            publisher=runtime.get_publisher(),
             cache=IdentityCache(
                 maxsize=settings.identity_cache_size, ttl_s=settings.identity_cache_ttl_s
             ),

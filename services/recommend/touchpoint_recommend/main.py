@@ -9,7 +9,6 @@ import random
 from fastapi import FastAPI
 
 from touchpoint_common.app import create_service_app
-from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
 from touchpoint_recommend.configuration.holder import ConfigHolder, watch_config
@@ -38,7 +37,7 @@ def create_app(
             settings=settings,
             holder=holder,
             reader=reader or ProfileCustomerReader(rules=settings.profile_rules),
-            publisher=Publisher(runtime.require_producer()),
+            publisher=runtime.get_publisher(),
             rng=random.Random(settings.recommend_seed),
         )
         if settings.recommend_config_poll_s > 0:

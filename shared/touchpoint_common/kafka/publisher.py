@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from touchpoint_common.events.codec import build_headers, encode_event, encode_key
 from touchpoint_common.events.models import InteractionEvent
+from touchpoint_common.observability.metrics import PRODUCERS_REPLACED
 
 logger = logging.getLogger(__name__)
 Delivery = asyncio.Future[Any]
@@ -68,6 +69,21 @@ class Publisher:
         self.producer = producer
         self.inflight: dict[Hashable, Delivery] = {}
         self._late_watched: set[Hashable] = set()
+        self._started: dict[int, float] = {}
+        """id(delivery) -> loop time the send began, while it is not settled."""
+
+    def get_oldest_pending_s(self) -> float:
+        """How long the oldest send still waiting for the broker has waited (0: none waits)."""
+        if not self._started:
+            return 0.0
+        return asyncio.get_running_loop().time() - min(self._started.values())
+
+    def replace_producer(self, producer: AIOKafkaProducer) -> AIOKafkaProducer:
+        """Send through `producer` from now on; the old one is returned for the caller to stop.
+        Sends still waiting on the old one are no longer counted as pending here."""
+        old, self.producer = self.producer, producer
+        self._started.clear()
+        return old
 
     async def publish(
         self,
@@ -116,11 +132,13 @@ class Publisher:
         track = _track_key(record, delivery)
         if record.dedup_key is not None:
             self.inflight[track] = delivery
+        self._started[id(delivery)] = asyncio.get_running_loop().time()
         delivery.add_done_callback(partial(self._settled, track))
         return delivery
 
     def _settled(self, track: Hashable, delivery: Delivery) -> None:
         """Forget a finished send, unless a late success must stay findable for retries."""
+        self._started.pop(id(delivery), None)
         if not delivery.cancelled():
             delivery.exception()  # retrieved, so asyncio does not log it as forgotten
         if not _succeeded(delivery) or track not in self._late_watched:
@@ -156,3 +174,48 @@ def _track_key(record: OutgoingRecord, delivery: Delivery) -> Hashable:
 def _succeeded(delivery: Delivery) -> bool:
     """Done, not cancelled, and without an exception: the broker acknowledged it."""
     return delivery.done() and not delivery.cancelled() and delivery.exception() is None
+
+
+ProducerFactory = Callable[[], Awaitable[AIOKafkaProducer]]
+
+
+async def watch_producer(
+    publisher: Publisher,
+    *,
+    create: ProducerFactory,
+    stall_s: float,
+    on_replaced: Callable[[AIOKafkaProducer], None],
+    check_every_s: float = 1.0,
+    stop_old_within_s: float = 10.0,
+) -> None:
+    """Replace the publisher's producer when a send has waited `stall_s` for the broker.
+
+    After some broker restarts an idempotent aiokafka producer stops completing sends for good
+    while the broker itself answers (seen under `make chaos`): without this, every request
+    would be refused until the process is restarted. A fresh producer, with a fresh producer
+    id, sends again; a record the old one still delivers late is a duplicate the consumers
+    drop by event_id. Runs until cancelled.
+    """
+    while True:
+        await asyncio.sleep(check_every_s)
+        waited = publisher.get_oldest_pending_s()
+        if waited < stall_s:
+            continue
+        logger.error("producer stalled; replacing it", extra={"oldest_pending_s": round(waited, 1)})
+        try:
+            fresh = await create()
+        except (KafkaError, OSError) as exc:
+            logger.warning("no new producer yet", extra={"error": type(exc).__name__})
+            continue
+        old = publisher.replace_producer(fresh)
+        on_replaced(fresh)
+        PRODUCERS_REPLACED.inc()
+        asyncio.get_running_loop().create_task(_stop_quietly(old, within_s=stop_old_within_s))
+
+
+async def _stop_quietly(producer: AIOKafkaProducer, *, within_s: float) -> None:
+    """Stop a replaced producer, giving up after `within_s` (it may be wedged)."""
+    try:
+        await asyncio.wait_for(producer.stop(), timeout=within_s)
+    except Exception as exc:  # a wedged producer may fail to stop in any way; it is dropped
+        logger.warning("replaced producer did not stop cleanly", extra={"error": repr(exc)})

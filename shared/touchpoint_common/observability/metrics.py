@@ -77,6 +77,10 @@ def get_metrics_router() -> APIRouter:
 EVENTS_PRODUCED = Counter(
     "touchpoint_events_produced_total", "Events acknowledged by the broker.", ["service", "type"]
 )
+PRODUCERS_REPLACED = Counter(
+    "touchpoint_kafka_producers_replaced_total",
+    "Kafka producers replaced because a send waited too long for the broker (a wedged client).",
+)
 EVENTS_REJECTED = Counter(
     "touchpoint_events_rejected_total",
     "Events refused at the door, by reason (validation, size, identity, unavailable).",

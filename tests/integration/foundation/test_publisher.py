@@ -4,10 +4,12 @@ late acknowledgements reported once, and a retry of the same event_id never a se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from tests.integration.foundation.test_kafka_roundtrip import make_event as make_customer_event
 from tests.integration.ingest.conftest import TopicReader
@@ -19,6 +21,7 @@ from touchpoint_common.kafka.publisher import (
     OutgoingRecord,
     Publisher,
     event_record,
+    watch_producer,
 )
 from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers import LocalKafka
@@ -140,3 +143,61 @@ async def test_broker_down_not_acked_then_late_ack_once_and_no_second_copy(
     written = await read_topic(broker.bootstrap, topic, 1)
     copies = [ids for _, _, ids in written if ids == str(event.event_id).encode()]
     assert len(copies) == 1, "a retry wrote a second copy"
+
+
+async def test_a_producer_whose_sends_stall_is_replaced_and_sending_resumes(
+    settings: CommonSettings, own_kafka: Callable[[], LocalKafka]
+) -> None:
+    """A send that waits longer than the stall limit (here: the broker is down) makes the
+    watchdog replace the publisher's producer; with the broker back, the new producer's sends
+    are acknowledged, and the replaced one is stopped."""
+    broker = await asyncio.to_thread(own_kafka)
+    private = CommonSettings(
+        **{
+            **settings.model_dump(),
+            "kafka_bootstrap": broker.bootstrap,
+            "topic_partitions": 1,
+            "kafka_request_timeout_ms": 120_000,
+        }
+    )
+    await create_topics(private)
+    topic = private.topic_interactions
+    first = create_producer(private)
+    await first.start()
+    publisher = Publisher(first)
+    used: list[AIOKafkaProducer] = []
+    replaced = asyncio.Event()
+
+    def on_replaced(producer: AIOKafkaProducer) -> None:
+        used.append(producer)
+        replaced.set()
+
+    async def create() -> AIOKafkaProducer:
+        fresh = create_producer(private)
+        await fresh.start()
+        return fresh
+
+    watch = asyncio.create_task(
+        watch_producer(
+            publisher, create=create, stall_s=2.0, on_replaced=on_replaced, check_every_s=0.2
+        )
+    )
+    try:
+        assert await publisher.publish([event_record(make_event(), topic=topic)], timeout_s=10)
+        assert publisher.get_oldest_pending_s() == 0.0
+        await asyncio.to_thread(broker.stop)
+        stalled = await publisher.publish([event_record(make_event(), topic=topic)], timeout_s=1)
+        assert stalled == [False]
+        assert publisher.get_oldest_pending_s() > 0
+        await asyncio.to_thread(broker.start)
+        await asyncio.wait_for(replaced.wait(), timeout=60)
+        assert publisher.producer is used[0] is not first
+        acked = await publisher.publish([event_record(make_event(), topic=topic)], timeout_s=30)
+        assert acked == [True]
+    finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
+        for producer in {publisher.producer, first}:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), timeout=10)
