@@ -8,16 +8,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
+from touchpoint_common.access.audit import close_audit
 from touchpoint_common.access.dependencies import ACCESS_RESPONSES
 from touchpoint_common.access.views import router as access_router
 from touchpoint_common.access.views import unguarded_paths
+from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.observability.health import get_health_router
 from touchpoint_common.observability.logging import configure_logging
 from touchpoint_common.observability.metrics import RequestMetricsMiddleware, get_metrics_router
 from touchpoint_common.runtime import Runtime
 
 logger = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_S = 2
 Hook = Callable[[FastAPI], Awaitable[None]]
 
 
@@ -49,6 +53,7 @@ def create_service_app(
         finally:
             if on_shutdown is not None:
                 await on_shutdown(app)
+            await close_audit(app)
             await runtime.stop()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
@@ -61,6 +66,22 @@ def create_service_app(
         raise RuntimeError(f"routes without an access guard (require_scopes): {unguarded}")
     for router in [*routers, access_router]:
         app.include_router(router, responses=ACCESS_RESPONSES)
+
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not is_retryable(exc):
+            return await unexpected(request, exc)
+        # The one error policy: the database cannot answer now (down, pool exhausted, race).
+        logger.warning(
+            "database unavailable", extra={"route": request.url.path, "error": type(exc).__name__}
+        )
+        return JSONResponse(
+            {"detail": "database unavailable, try again"},
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
+
+    app.add_exception_handler(SQLAlchemyError, database_error)
+    app.add_exception_handler(OSError, database_error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

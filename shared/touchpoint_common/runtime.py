@@ -18,7 +18,7 @@ from sqlalchemy.pool import QueuePool
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.db.migrate import MIGRATIONS_DIR, run_migrations
 from touchpoint_common.kafka.admin import create_admin, create_topics
-from touchpoint_common.kafka.producer import create_producer
+from touchpoint_common.kafka.producer import create_producer, start_producer
 from touchpoint_common.kafka.publisher import Publisher, watch_producer
 from touchpoint_common.observability.health import ReadinessCheck
 from touchpoint_common.observability.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE
@@ -87,9 +87,7 @@ class Runtime:
         return self._publisher
 
     async def _start_producer(self) -> AIOKafkaProducer:
-        producer = create_producer(self.settings)
-        await producer.start()
-        return producer
+        return await start_producer(self.settings)
 
     def _use_producer(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer

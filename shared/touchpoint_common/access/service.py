@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, insert, select, update
@@ -225,21 +226,31 @@ def event_refusal(principal: Principal, raw: object) -> str | None:
     return None
 
 
-async def record_reads(
-    *,
-    db_session: AsyncSession,
-    key_id: str,
-    action: str,
-    customer_ids: Iterable[str | None],
-    fields: Sequence[str],
-) -> None:
-    """Append one audit row per customer read (ids and field names only, never values)."""
-    rows = [
-        {"key_id": key_id, "customer_id": customer_id, "action": action, "fields": list(fields)}
-        for customer_id in customer_ids
-    ]
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """Who read which customer's fields, and how (ids and field names only, never values)."""
+
+    key_id: str
+    customer_id: str | None
+    action: str
+    fields: tuple[str, ...]
+
+
+async def record_audit_rows(*, db_session: AsyncSession, rows: Sequence[AuditRow]) -> None:
+    """Append audit rows in one multi-row insert."""
     if rows:
-        await db_session.execute(insert(audit_log), rows)
+        await db_session.execute(
+            insert(audit_log),
+            [
+                {
+                    "key_id": row.key_id,
+                    "customer_id": row.customer_id,
+                    "action": row.action,
+                    "fields": list(row.fields),
+                }
+                for row in rows
+            ],
+        )
 
 
 async def query_audit(

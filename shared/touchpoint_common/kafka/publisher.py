@@ -187,6 +187,7 @@ async def watch_producer(
     on_replaced: Callable[[AIOKafkaProducer], None],
     check_every_s: float = 1.0,
     stop_old_within_s: float = 10.0,
+    create_within_s: float = 10.0,
 ) -> None:
     """Replace the publisher's producer when a send has waited `stall_s` for the broker.
 
@@ -203,8 +204,9 @@ async def watch_producer(
             continue
         logger.error("producer stalled; replacing it", extra={"oldest_pending_s": round(waited, 1)})
         try:
-            fresh = await create()
-        except (KafkaError, OSError) as exc:
+            # A producer's start() can wait for a broker that is down: try again next round.
+            fresh = await asyncio.wait_for(create(), timeout=create_within_s)
+        except (TimeoutError, KafkaError, OSError) as exc:
             logger.warning("no new producer yet", extra={"error": type(exc).__name__})
             continue
         old = publisher.replace_producer(fresh)

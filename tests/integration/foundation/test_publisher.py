@@ -15,7 +15,7 @@ from tests.integration.foundation.test_kafka_roundtrip import make_event as make
 from tests.integration.ingest.conftest import TopicReader
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.kafka.admin import create_topics
-from touchpoint_common.kafka.producer import create_producer
+from touchpoint_common.kafka.producer import create_producer, start_producer
 from touchpoint_common.kafka.publisher import (
     NotAcknowledged,
     OutgoingRecord,
@@ -173,9 +173,7 @@ async def test_a_producer_whose_sends_stall_is_replaced_and_sending_resumes(
         replaced.set()
 
     async def create() -> AIOKafkaProducer:
-        fresh = create_producer(private)
-        await fresh.start()
-        return fresh
+        return await start_producer(private)
 
     watch = asyncio.create_task(
         watch_producer(
@@ -190,7 +188,7 @@ async def test_a_producer_whose_sends_stall_is_replaced_and_sending_resumes(
         assert stalled == [False]
         assert publisher.get_oldest_pending_s() > 0
         await asyncio.to_thread(broker.start)
-        await asyncio.wait_for(replaced.wait(), timeout=60)
+        await asyncio.wait_for(replaced.wait(), timeout=120)
         assert publisher.producer is used[0] is not first
         acked = await publisher.publish([event_record(make_event(), topic=topic)], timeout_s=30)
         assert acked == [True]

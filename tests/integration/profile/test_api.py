@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -197,3 +198,30 @@ async def eventually_offsets_reach(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("consumer did not reach the offsets")
         await asyncio.sleep(0.2)
+
+
+async def test_an_exhausted_database_pool_is_a_503_with_retry_after(
+    profile_settings: ProfileSettings,
+) -> None:
+    """When every pooled connection is busy past the pool timeout, a read is answered 503 with
+    Retry-After by the one error policy (an outage), never a 500 (make chaos saw 500s)."""
+    settings = profile_settings.model_copy(
+        update={"database_pool_size": 1, "consumer_enabled": False}
+    )
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        headers = await all_scopes_headers(settings)
+        engine = app.state.runtime.engine
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://p", headers=headers) as client,
+            contextlib.AsyncExitStack() as held,
+        ):
+            await client.get("/v1/customers/anyone")  # the key is checked and cached first
+            capacity = 2 * settings.database_pool_size  # pool size plus as many overflow
+            while engine.pool.checkedout() < capacity:
+                await held.enter_async_context(engine.connect())
+            response = await client.get("/v1/customers/anyone")
+        assert response.status_code == 503, response.text
+        assert int(response.headers["Retry-After"]) > 0
+        assert response.json()["detail"] == "database unavailable, try again"

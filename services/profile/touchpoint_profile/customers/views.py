@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,7 +84,6 @@ def _unprocessable(field: str, message: str) -> HTTPException:
 @router.get("/lookup", response_model=CustomerView, summary="Find a customer by identifier")
 async def lookup(
     request: Request,
-    background: BackgroundTasks,
     db_session: Session,
     settings: Settings,
     phone: Annotated[str | None, Query(max_length=64, examples=["138 1234 5678"])] = None,
@@ -119,7 +118,6 @@ async def lookup(
     if view is None:
         raise HTTPException(status_code=404, detail=f"no customer with this {kind}")
     audit_read(
-        background,
         request,
         customer_id=view.customer_id,
         action=f"profile.lookup.{kind}",
@@ -131,7 +129,6 @@ async def lookup(
 @router.get("/{customer_id}", response_model=CustomerView, summary="The live customer view")
 async def read_customer(
     request: Request,
-    background: BackgroundTasks,
     customer_id: CustomerIdPath,
     db_session: Session,
     settings: Settings,
@@ -146,9 +143,7 @@ async def read_customer(
     )
     if view is None:
         raise HTTPException(status_code=404, detail=NOT_FOUND)
-    audit_read(
-        background, request, customer_id=view.customer_id, action="profile.view", fields=VIEW_FIELDS
-    )
+    audit_read(request, customer_id=view.customer_id, action="profile.view", fields=VIEW_FIELDS)
     return view
 
 
@@ -157,7 +152,6 @@ async def read_customer(
 )
 async def read_timeline(
     request: Request,
-    background: BackgroundTasks,
     customer_id: CustomerIdPath,
     db_session: Session,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -168,7 +162,5 @@ async def read_timeline(
     )
     if timeline is None:
         raise HTTPException(status_code=404, detail=NOT_FOUND)
-    audit_read(
-        background, request, customer_id=customer_id, action="profile.timeline", fields=["timeline"]
-    )
+    audit_read(request, customer_id=customer_id, action="profile.timeline", fields=["timeline"])
     return timeline
