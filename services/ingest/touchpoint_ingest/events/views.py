@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -123,16 +123,11 @@ async def post_event(request: Request) -> JSONResponse:
     with _admitted(request) as admitted:
         if not admitted:
             return _overloaded(context, "too many requests in flight")
-        try:
-            raw = await _read_body(request, context)
-            _check_permitted(request, [raw])
-        except RequestProblem as problem:
-            return _refuse(problem, context)
-        except _EnvelopeInvalid as invalid:
-            EVENTS_REJECTED.labels(SERVICE, "validation").inc()
-            return _validation_response(invalid.errors)
+        read = await _read_events(request, context, lambda raw: [raw])
+        if isinstance(read, JSONResponse):
+            return read
         checked = _check_event(
-            raw,
+            read[0],
             context=context,
             now=datetime.now(UTC),
             path=("body",),
@@ -164,16 +159,27 @@ async def post_batch(request: Request) -> JSONResponse:
     with _admitted(request) as admitted:
         if not admitted:
             return _overloaded(context, "too many requests in flight")
-        try:
-            raw = await _read_body(request, context)
-            items = _batch_items(raw, max_events=context.settings.max_batch_events)
-            _check_permitted(request, items)
-        except RequestProblem as problem:
-            return _refuse(problem, context)
-        except _EnvelopeInvalid as invalid:
-            EVENTS_REJECTED.labels(SERVICE, "validation").inc()
-            return _validation_response(invalid.errors)
-        return await _accept_batch(request, context, items)
+        limit = context.settings.max_batch_events
+        read = await _read_events(request, context, lambda raw: _batch_items(raw, max_events=limit))
+        if isinstance(read, JSONResponse):
+            return read
+        return await _accept_batch(request, context, read)
+
+
+async def _read_events(
+    request: Request, context: IngestContext, split: Callable[[Any], list[Any]]
+) -> list[Any] | JSONResponse:
+    """The body's events (`split` finds them) after the size, shape and key checks, or the
+    refusal to answer with."""
+    try:
+        items = split(await _read_body(request, context))
+        _check_permitted(request, items)
+    except RequestProblem as problem:
+        return _refuse(problem, context)
+    except _EnvelopeInvalid as invalid:
+        EVENTS_REJECTED.labels(SERVICE, "validation").inc()
+        return _validation_response(invalid.errors)
+    return items
 
 
 async def _accept_batch(request: Request, context: IngestContext, items: list[Any]) -> JSONResponse:
