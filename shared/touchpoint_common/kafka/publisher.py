@@ -71,6 +71,8 @@ class Publisher:
         self._late_watched: set[Hashable] = set()
         self._started: dict[int, float] = {}
         """id(delivery) -> loop time the send began, while it is not settled."""
+        self._failing_since: float | None = None
+        """Loop time of the first failed send since the last acknowledged one."""
 
     def get_oldest_pending_s(self) -> float:
         """How long the oldest send still waiting for the broker has waited (0: none waits)."""
@@ -78,11 +80,20 @@ class Publisher:
             return 0.0
         return asyncio.get_running_loop().time() - min(self._started.values())
 
+    def get_stall_s(self) -> float:
+        """How long sending has been stuck: the oldest pending send's wait, or the time since
+        sends began failing with none acknowledged since (0: sending works)."""
+        failing = 0.0
+        if self._failing_since is not None:
+            failing = asyncio.get_running_loop().time() - self._failing_since
+        return max(self.get_oldest_pending_s(), failing)
+
     def replace_producer(self, producer: AIOKafkaProducer) -> AIOKafkaProducer:
         """Send through `producer` from now on; the old one is returned for the caller to stop.
         Sends still waiting on the old one are no longer counted as pending here."""
         old, self.producer = self.producer, producer
         self._started.clear()
+        self._failing_since = None
         return old
 
     async def publish(
@@ -139,6 +150,10 @@ class Publisher:
     def _settled(self, track: Hashable, delivery: Delivery) -> None:
         """Forget a finished send, unless a late success must stay findable for retries."""
         self._started.pop(id(delivery), None)
+        if _succeeded(delivery):
+            self._failing_since = None
+        elif self._failing_since is None:
+            self._failing_since = asyncio.get_running_loop().time()
         if not delivery.cancelled():
             delivery.exception()  # retrieved, so asyncio does not log it as forgotten
         if not _succeeded(delivery) or track not in self._late_watched:
@@ -189,7 +204,8 @@ async def watch_producer(
     stop_old_within_s: float = 10.0,
     create_within_s: float = 10.0,
 ) -> None:
-    """Replace the publisher's producer when a send has waited `stall_s` for the broker.
+    """Replace the publisher's producer when sending has been stuck for `stall_s`: a send has
+    waited that long for the broker, or every send has failed for that long.
 
     After some broker restarts an idempotent aiokafka producer stops completing sends for good
     while the broker itself answers (seen under `make chaos`): without this, every request
@@ -199,7 +215,7 @@ async def watch_producer(
     """
     while True:
         await asyncio.sleep(check_every_s)
-        waited = publisher.get_oldest_pending_s()
+        waited = publisher.get_stall_s()
         if waited < stall_s:
             continue
         logger.error("producer stalled; replacing it", extra={"oldest_pending_s": round(waited, 1)})
