@@ -45,7 +45,7 @@ def create_app(
             tasks.append(asyncio.create_task(watch_config(holder, interval_s=interval)))
         app.state.learner = None
         if settings.learner_enabled:
-            learner = Learner(settings, runtime.sessions, runtime.require_producer())
+            learner = Learner(settings, runtime.sessions, runtime.get_publisher())
             await learner.start()
             app.state.learner = learner
             tasks.append(asyncio.create_task(learner.run()))

@@ -155,13 +155,14 @@ class TrackedConsumer(Generic[Item, Outcome]):
         tracking: Tracking,
         handler: BatchHandler[Item, Outcome],
         sessions: async_sessionmaker[AsyncSession],
-        producer: AIOKafkaProducer,
+        producer: AIOKafkaProducer | Publisher,
     ) -> None:
         self.settings = settings
         self.tracking = tracking
         self.handler = handler
         self.sessions = sessions
-        self.publisher = Publisher(producer)
+        # The runtime's watched publisher when given, so a replaced producer is followed here.
+        self.publisher = producer if isinstance(producer, Publisher) else Publisher(producer)
         self.group = tracking.group
         self.topic = tracking.topic
         self.positions: dict[int, int | None] = {}

@@ -17,7 +17,7 @@ async def run_standalone(settings: ProfileSettings) -> None:
     runtime = Runtime(settings)
     await runtime.start()
     consumer = ProfileConsumer(
-        settings, sessions=runtime.sessions, producer=runtime.require_producer()
+        settings, sessions=runtime.sessions, producer=runtime.get_publisher()
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())

@@ -22,7 +22,7 @@ async def start_consumer(app: FastAPI) -> None:
     if not isinstance(settings, ProfileSettings) or not settings.consumer_enabled:
         return
     consumer = ProfileConsumer(
-        settings, sessions=runtime.sessions, producer=runtime.require_producer()
+        settings, sessions=runtime.sessions, producer=runtime.get_publisher()
     )
     await consumer.start()
     app.state.profile_consumer = consumer

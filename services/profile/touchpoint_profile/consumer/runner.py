@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.tracking.consumer import TrackedConsumer, Tracking
 from touchpoint_profile.consumer.batch import BatchOutcome
 from touchpoint_profile.consumer.handler import Clock, FoldHandler, utc_now
@@ -45,7 +46,7 @@ class ProfileConsumer(TrackedConsumer[ParsedEvent, BatchOutcome]):
         settings: ProfileSettings,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        producer: AIOKafkaProducer,
+        producer: AIOKafkaProducer | Publisher,
         clock: Clock = utc_now,
         table: str = LIVE_TABLE,
     ) -> None:

@@ -15,7 +15,7 @@ async def _main() -> None:
     configure_logging(service="recommend-learner", level=settings.log_level, json=settings.log_json)
     runtime = Runtime(settings)
     await runtime.start()
-    learner = Learner(settings, runtime.sessions, runtime.require_producer())
+    learner = Learner(settings, runtime.sessions, runtime.get_publisher())
     await learner.start()
     try:
         await learner.run()

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from touchpoint_common.events.codec import UndecodableEvent, decode_event
 from touchpoint_common.events.models import InteractionEvent
+from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.tracking.consumer import TrackedConsumer, Tracking
 from touchpoint_common.tracking.dead_letter import Rejected
 from touchpoint_recommend.learner.service import apply_event
@@ -81,7 +82,7 @@ class Learner(TrackedConsumer[InteractionEvent, Results]):
         self,
         settings: RecommendSettings,
         sessions: async_sessionmaker[AsyncSession],
-        producer: AIOKafkaProducer,
+        producer: AIOKafkaProducer | Publisher,
     ) -> None:
         self.learner = LearnerHandler()
         super().__init__(
