@@ -200,6 +200,19 @@ def apply_care(state: CustomerState, parsed: ParsedEvent, rules: FoldRules) -> N
         add_notes(state, [note], rules)
 
 
+def get_open_complaint_clocks(state: CustomerState) -> list[tuple[str, datetime]]:
+    """(severity, opened_at) of each open complaint of a live state, by complaint id: what the
+    overdue count needs (none for a tombstone or a merge pointer, whose complaints are not
+    shown)."""
+    if state.is_erased or state.merged_into is not None:
+        return []
+    return [
+        (record.severity or "", record.opened_at)
+        for _, record in sorted(state.complaints.items())
+        if record.opened_at is not None and record.resolved_at is None
+    ]
+
+
 def is_commitment_live(record: CommitmentRecord, now: datetime, rules: FoldRules) -> bool:
     """Made, not fulfilled, and not past its due time by more than the grace period."""
     if record.made_at is None or record.fulfilled_at is not None or record.due_at is None:
