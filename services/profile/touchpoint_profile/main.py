@@ -10,6 +10,7 @@ from touchpoint_common.runtime import Runtime
 from touchpoint_profile.care.overdue import start_overdue_counter, stop_overdue_counter
 from touchpoint_profile.consumer.lifespan import start_consumer, stop_consumer
 from touchpoint_profile.customers.views import router as customers_router
+from touchpoint_profile.private.views import router as private_router
 from touchpoint_profile.settings import ProfileSettings
 
 
@@ -32,7 +33,7 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
         title="Touchpoint profile",
         description="Profile: the live customer view, folded from recent events.",
         runtime=runtime,
-        routers=[get_lag_router(), customers_router],
+        routers=[get_lag_router(), customers_router, private_router],
         on_startup=start,
         on_shutdown=stop,
     )

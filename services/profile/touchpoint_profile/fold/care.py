@@ -220,7 +220,7 @@ def is_commitment_live(record: CommitmentRecord, now: datetime, rules: FoldRules
     return now <= record.due_at + timedelta(days=rules.commitment_expired_grace_days)
 
 
-def _last_moment(record: ComplaintRecord | CommitmentRecord) -> str:
+def last_moment(record: ComplaintRecord | CommitmentRecord) -> str:
     """The latest stamp of a record, as sortable text ("" when none)."""
     moments = [
         value
@@ -235,14 +235,14 @@ def prune_care(state: CustomerState, now: datetime, rules: FoldRules) -> None:
     if len(state.complaints) > rules.max_complaints:
         ranked = sorted(
             state.complaints.values(),
-            key=lambda c: (c.resolved_at is None, _last_moment(c), c.complaint_id),
+            key=lambda c: (c.resolved_at is None, last_moment(c), c.complaint_id),
             reverse=True,
         )
         state.complaints = {c.complaint_id: c for c in ranked[: rules.max_complaints]}
     if len(state.commitments) > rules.max_commitments:
         ranked_commitments = sorted(
             state.commitments.values(),
-            key=lambda c: (is_commitment_live(c, now, rules), _last_moment(c), c.commitment_id),
+            key=lambda c: (is_commitment_live(c, now, rules), last_moment(c), c.commitment_id),
             reverse=True,
         )
         state.commitments = {
