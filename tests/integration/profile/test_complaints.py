@@ -5,10 +5,13 @@ sealed in Kafka and in the view, and opened only by the audited private read."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -142,6 +145,23 @@ async def read_all_values(settings: ProfileSettings, count: int, timeout_s: floa
     return b"\n".join(values)
 
 
+def counts_overdue_high(since: float) -> Callable[[Any], bool]:
+    """Accepts a /metrics answer counted after `since` with at least one overdue high
+    complaint (other tests share the database, so at least)."""
+
+    def accept(response: Any) -> bool:
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+        }
+        counted_at = samples.get(("touchpoint_complaints_counted_timestamp_seconds", ()), 0)
+        overdue = samples.get(("touchpoint_complaints_overdue", (("severity", "high"),)), 0)
+        return counted_at > since and overdue >= 1
+
+    return accept
+
+
 def settled(response: Any) -> bool:
     """Every event of the lifecycle is folded."""
     if response.status_code != 200:
@@ -163,7 +183,9 @@ async def test_complaint_life_notes_and_commitments_through_ingest(
     """The view shows status, owner, escalation, due time and overdue (overdue first), the
     closed complaint's satisfaction and time to resolve, the open commitment (the kept one
     gone); no text in clear in the view nor in any Kafka record; the private read opens every
-    text for profiles:read_pii only and is audited with the fields it revealed."""
+    text for profiles:read_pii only and is audited with the fields it revealed; /metrics counts
+    the overdue complaint."""
+    profile_settings = profile_settings.model_copy(update={"complaints_overdue_interval_s": 0.2})
     phone, now = random_cn_mobile(), datetime.now(UTC)
     bodies = lifecycle(phone, now)
     pii_reader = bearer(
@@ -182,6 +204,7 @@ async def test_complaint_life_notes_and_commitments_through_ingest(
         refused = await profile.get(f"/v1/customers/{customer_id}/private", headers=plain_reader)
         private = await profile.get(f"/v1/customers/{customer_id}/private", headers=pii_reader)
         unknown = await profile.get("/v1/customers/nobody-here/private", headers=pii_reader)
+        await eventually(lambda: profile.get("/metrics"), counts_overdue_high(time.time()))
     old, new = view["open_complaints"]
     assert (old["complaint_id"], old["overdue"], old["owner"]) == ("K-OLD", True, None)
     assert datetime.fromisoformat(old["due_at"]) == datetime.fromisoformat(
