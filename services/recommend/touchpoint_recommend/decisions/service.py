@@ -65,8 +65,11 @@ async def create_next_offers(
     channel: str,
     limit: int,
     now: datetime,
+    store_id: str | None = None,
+    agent_id: str | None = None,
 ) -> NextOffers:
-    """Decide, record the decision, log it to Kafka, commit; Kafka failure rolls back."""
+    """Decide, record the decision (attributed to the store and agent that asked), log it to
+    Kafka, commit; Kafka failure rolls back."""
     started = time.perf_counter()
     config, version = deps.holder.config, deps.holder.version
     store = PostgresRecommendStore(db_session)
@@ -96,10 +99,14 @@ async def create_next_offers(
         limit=limit,
         config_version=version,
     )
-    await store.create_decision(PresentedDecision.from_decision(decision))
+    await store.create_decision(
+        PresentedDecision.from_decision(decision, store_id=store_id, agent_id=agent_id)
+    )
     logged = False
     if customer_id is not None and deps.publisher is not None:
-        event = build_offer_presented(decision, customer_id=customer_id, now=now)
+        event = build_offer_presented(
+            decision, customer_id=customer_id, now=now, store_id=store_id, agent_id=agent_id
+        )
         await publish_event(
             deps.publisher,
             topic=deps.settings.topic_interactions,

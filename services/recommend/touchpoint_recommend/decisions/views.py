@@ -35,6 +35,26 @@ ChannelQuery = Annotated[
     DecisionChannel, Query(description="where the customer is: pos, call_centre or web")
 ]
 LimitQuery = Annotated[int | None, Query(ge=1, le=20, description="how many offers (default 3)")]
+REFERENCE_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+"""A store or agent reference: no control characters, not blank (stripped before use)."""
+StoreQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        pattern=REFERENCE_PATTERN,
+        description="the store asking (attribution: acceptance by store)",
+    ),
+]
+AgentQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        pattern=REFERENCE_PATTERN,
+        description="the clerk or agent asking (attribution)",
+    ),
+]
 RETRY_AFTER = {"Retry-After": "2"}
 
 
@@ -49,6 +69,8 @@ async def _answer(
     lookup: tuple[IdentifierKind, str] | None,
     channel: str,
     limit: int | None,
+    store_id: str | None,
+    agent_id: str | None,
 ) -> NextOffers:
     runtime, deps = _deps(request)
     now = datetime.now(UTC)
@@ -75,6 +97,8 @@ async def _answer(
                 channel=channel,
                 limit=limit or deps.settings.recommend_default_limit,
                 now=now,
+                store_id=store_id.strip() if store_id else None,
+                agent_id=agent_id.strip() if agent_id else None,
             )
     except BadIdentifier as exc:
         raise HTTPException(status_code=422, detail=f"{exc.field}: {exc.reason}") from exc
@@ -106,6 +130,8 @@ async def get_next_offers_by_lookup(
     loyalty_id: Annotated[str | None, Query(max_length=100)] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
     limit: LimitQuery = None,
+    store_id: StoreQuery = None,
+    agent_id: AgentQuery = None,
 ) -> NextOffers:
     """Exactly one of phone, loyalty_id, email; an unknown one gets the channel's default."""
     candidates: list[tuple[IdentifierKind, str | None]] = [
@@ -119,7 +145,15 @@ async def get_next_offers_by_lookup(
             status_code=422,
             detail="give exactly one of the query parameters phone, loyalty_id, email",
         )
-    return await _answer(request, customer_id=None, lookup=given[0], channel=channel, limit=limit)
+    return await _answer(
+        request,
+        customer_id=None,
+        lookup=given[0],
+        channel=channel,
+        limit=limit,
+        store_id=store_id,
+        agent_id=agent_id,
+    )
 
 
 @router.get("/{customer_id}/next-offers", summary="Next offers for a customer")
@@ -128,8 +162,17 @@ async def get_next_offers(
     customer_id: Annotated[str, Path(min_length=1, max_length=100, pattern=NO_CONTROL_CHARACTERS)],
     channel: ChannelQuery,
     limit: LimitQuery = None,
+    store_id: StoreQuery = None,
+    agent_id: AgentQuery = None,
 ) -> NextOffers:
-    """Ranked offers with score terms and reasons; an unknown id gets the channel's default."""
+    """Ranked offers with score terms and reasons; an unknown id gets the channel's default.
+    store_id and agent_id (optional) are recorded with the decision and on its event."""
     return await _answer(
-        request, customer_id=customer_id, lookup=None, channel=channel, limit=limit
+        request,
+        customer_id=customer_id,
+        lookup=None,
+        channel=channel,
+        limit=limit,
+        store_id=store_id,
+        agent_id=agent_id,
     )
