@@ -52,7 +52,10 @@ def get_lookback(config: RecommendConfig) -> timedelta:
     """How far back contact history matters for the contact policy."""
     policy = config.contact_policy
     days = max(
-        policy.period_days, policy.rejection_suppression_days, policy.acceptance_suppression_days
+        policy.period_days,
+        policy.rejection_suppression_days,
+        policy.acceptance_suppression_days,
+        policy.tier_caps.period_days if policy.tier_caps is not None else 0,
     )
     return timedelta(days=days)
 
