@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_recommend.configuration.holder import ConfigHolder
 from touchpoint_recommend.customers.profile_view import CustomerReader
-from touchpoint_recommend.decisions.models import NextOffers
+from touchpoint_recommend.decisions.models import Attribution, NextOffers
 from touchpoint_recommend.decisions.publish import build_offer_presented, publish_event
 from touchpoint_recommend.domain.config import RecommendConfig
 from touchpoint_recommend.domain.decide import decide
@@ -68,8 +68,7 @@ async def create_next_offers(
     channel: str,
     limit: int,
     now: datetime,
-    store_id: str | None = None,
-    agent_id: str | None = None,
+    attribution: Attribution = Attribution(),
 ) -> NextOffers:
     """Decide, record the decision (attributed to the store and agent that asked), log it to
     Kafka, commit; Kafka failure rolls back."""
@@ -102,6 +101,7 @@ async def create_next_offers(
         limit=limit,
         config_version=version,
     )
+    store_id, agent_id = attribution.store_id, attribution.agent_id
     await store.create_decision(
         PresentedDecision.from_decision(decision, store_id=store_id, agent_id=agent_id)
     )

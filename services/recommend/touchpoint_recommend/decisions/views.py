@@ -21,7 +21,7 @@ from touchpoint_common.identity.lookup import (
     find_live_customer_id,
 )
 from touchpoint_common.runtime import Runtime
-from touchpoint_recommend.decisions.models import DecisionChannel, NextOffers
+from touchpoint_recommend.decisions.models import Attribution, DecisionChannel, NextOffers
 from touchpoint_recommend.decisions.service import DecisionDeps, create_next_offers
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,17 @@ AgentQuery = Annotated[
 RETRY_AFTER = {"Retry-After": "2"}
 
 
+def get_attribution(store_id: StoreQuery = None, agent_id: AgentQuery = None) -> Attribution:
+    """The store and agent a next-offers request names (query parameters), stripped."""
+    return Attribution(
+        store_id=store_id.strip() if store_id else None,
+        agent_id=agent_id.strip() if agent_id else None,
+    )
+
+
+AttributionQuery = Annotated[Attribution, Depends(get_attribution)]
+
+
 def _deps(request: Request) -> tuple[Runtime, DecisionDeps]:
     return request.app.state.runtime, request.app.state.decision_deps
 
@@ -69,8 +80,7 @@ async def _answer(
     lookup: tuple[IdentifierKind, str] | None,
     channel: str,
     limit: int | None,
-    store_id: str | None,
-    agent_id: str | None,
+    attribution: Attribution,
 ) -> NextOffers:
     runtime, deps = _deps(request)
     now = datetime.now(UTC)
@@ -97,8 +107,7 @@ async def _answer(
                 channel=channel,
                 limit=limit or deps.settings.recommend_default_limit,
                 now=now,
-                store_id=store_id.strip() if store_id else None,
-                agent_id=agent_id.strip() if agent_id else None,
+                attribution=attribution,
             )
     except BadIdentifier as exc:
         raise HTTPException(status_code=422, detail=f"{exc.field}: {exc.reason}") from exc
@@ -126,12 +135,11 @@ async def _answer(
 async def get_next_offers_by_lookup(
     request: Request,
     channel: ChannelQuery,
+    attribution: AttributionQuery,
     phone: Annotated[str | None, Query(max_length=64)] = None,
     loyalty_id: Annotated[str | None, Query(max_length=100)] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
     limit: LimitQuery = None,
-    store_id: StoreQuery = None,
-    agent_id: AgentQuery = None,
 ) -> NextOffers:
     """Exactly one of phone, loyalty_id, email; an unknown one gets the channel's default."""
     candidates: list[tuple[IdentifierKind, str | None]] = [
@@ -151,8 +159,7 @@ async def get_next_offers_by_lookup(
         lookup=given[0],
         channel=channel,
         limit=limit,
-        store_id=store_id,
-        agent_id=agent_id,
+        attribution=attribution,
     )
 
 
@@ -161,9 +168,8 @@ async def get_next_offers(
     request: Request,
     customer_id: Annotated[str, Path(min_length=1, max_length=100, pattern=NO_CONTROL_CHARACTERS)],
     channel: ChannelQuery,
+    attribution: AttributionQuery,
     limit: LimitQuery = None,
-    store_id: StoreQuery = None,
-    agent_id: AgentQuery = None,
 ) -> NextOffers:
     """Ranked offers with score terms and reasons; an unknown id gets the channel's default.
     store_id and agent_id (optional) are recorded with the decision and on its event."""
@@ -173,6 +179,5 @@ async def get_next_offers(
         lookup=None,
         channel=channel,
         limit=limit,
-        store_id=store_id,
-        agent_id=agent_id,
+        attribution=attribution,
     )
