@@ -112,6 +112,10 @@ class OfferPresentedPayload(Payload):
     strategy: Text
     holdout: bool = False
     offers: Annotated[list[OfferShown], Field(max_length=50)]
+    store_id: Text | None = None
+    """Where the offers were made (attribution: acceptance by store)."""
+    agent_id: Text | None = None
+    """Who made them (the clerk or call-centre agent)."""
 
 
 class OfferOutcome(StrEnum):

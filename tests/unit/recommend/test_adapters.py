@@ -17,7 +17,7 @@ from touchpoint_profile.read import (
     Rfm,
 )
 from touchpoint_recommend.customers.profile_view import snapshot_from_view
-from touchpoint_recommend.decisions.publish import build_offer_presented
+from touchpoint_recommend.decisions.publish import ATTRIBUTION, build_offer_presented
 from touchpoint_recommend.domain.rules import DecisionContext
 from touchpoint_recommend.domain.segmentation import assign_segment
 from touchpoint_recommend.learner.service import presented_from_event
@@ -104,3 +104,25 @@ def test_offer_presented_round_trip() -> None:
     assert replayed.model_dump(exclude={"config_version"}) == recorded.model_dump(
         exclude={"config_version"}
     )
+    assert "store_id" not in event.payload, "an unattributed decision keeps its old payload"
+
+
+def test_offer_presented_carries_the_store_and_agent_both_ways() -> None:
+    """Attribution (issue 13): the store and agent that asked are on the event's envelope and
+    payload, and the learner's replay records them on the decision; an event posted with them
+    only on the envelope is attributed too."""
+    decision = run_decide(customer(interests={"fitness": 2.0}))
+    event = build_offer_presented(
+        decision, customer_id="c-1", now=NOW, store_id="12", agent_id="a7"
+    )
+    assert (event.store_id, event.agent_id) == ("12", "a7")
+    assert (event.payload["store_id"], event.payload["agent_id"]) == ("12", "a7")
+    replayed = presented_from_event(event)
+    assert (replayed.store_id, replayed.agent_id) == ("12", "a7")
+    assert replayed == PresentedDecision.from_decision(
+        decision, store_id="12", agent_id="a7"
+    ).model_copy(update={"config_version": None})
+    envelope_only = event.model_copy(
+        update={"payload": {k: v for k, v in event.payload.items() if k not in ATTRIBUTION}}
+    )
+    assert presented_from_event(envelope_only).store_id == "12"
