@@ -96,7 +96,8 @@ async def test_rows_are_written_with_the_states_in_one_upsert(
     with statements(engine) as seen:
         await fold(sessions, batch)
     upserts = [s for s in seen if "INSERT INTO customer_value" in s]
-    assert len(upserts) == 1 and "unnest" in upserts[0]
+    assert len(upserts) == 1
+    assert "unnest" in upserts[0]
     row = await value_row(sessions, cny)
     assert row is not None
     assert (row["window_frequency"], row["window_monetary"], row["window_profit"]) == (
