@@ -49,9 +49,11 @@ def test_rules_apply() -> None:
 
 def test_budget_caps_presentations_overall() -> None:
     """Once the budget of presentations is used, the offer is out."""
-    slipping = {"tier": "A", "lifecycle": "at_risk"}
-    assert _why("personal-shopper", used=499, **slipping) is None
-    assert _why("personal-shopper", used=500, **slipping) == "budget of 500 presentations used up"
+    assert _why("personal-shopper", used=499, tier="A", lifecycle="at_risk") is None
+    assert (
+        _why("personal-shopper", used=500, tier="A", lifecycle="at_risk")
+        == "budget of 500 presentations used up"
+    )
 
 
 def test_validity_dates() -> None:
