@@ -90,20 +90,18 @@ def add_window_money(bucket: DayBucket, parsed: ParsedEvent, rules: FoldRules) -
         add_amount(bucket.profit, currency, profit)
 
 
+VALUE_MAPS = ("spend", "profit", "money_ids", "purchase_moments", "surveys")
+"""The containers of a ValueState (copied on write, merged and split by key)."""
+KEYED_BY_EVENT = ("money_ids", "purchase_moments", "surveys")
+"""The ValueState containers keyed by event_id: an unmerge drops the loser's keys."""
+
+
 def copy_value(value: ValueState) -> ValueState:
     """A value state the fold may change: its containers are its own."""
-    return value.model_copy(
-        update={
-            "spend": dict(value.spend),
-            "profit": dict(value.profit),
-            "money_ids": dict(value.money_ids),
-            "purchase_moments": dict(value.purchase_moments),
-            "surveys": dict(value.surveys),
-            "points": value.points.model_copy(update={"deltas": dict(value.points.deltas)})
-            if value.points
-            else None,
-        }
-    )
+    update: dict[str, object] = {name: dict(getattr(value, name)) for name in VALUE_MAPS}
+    if value.points is not None:
+        update["points"] = value.points.model_copy(update={"deltas": dict(value.points.deltas)})
+    return value.model_copy(update=update)
 
 
 def _fold_money(value: ValueState, parsed: ParsedEvent, rules: FoldRules) -> None:
@@ -265,12 +263,10 @@ def split_value(merged: ValueState, loser: ValueState) -> ValueState:
         add_amount(survivor.spend, currency, -amount)
     for currency, amount in loser.profit.items():
         add_amount(survivor.profit, currency, -amount)
-    for key in loser.money_ids:
-        survivor.money_ids.pop(key, None)
-    for key in loser.purchase_moments:
-        survivor.purchase_moments.pop(key, None)
-    for key in loser.surveys:
-        survivor.surveys.pop(key, None)
+    for name in KEYED_BY_EVENT:
+        kept: dict[str, object] = getattr(survivor, name)
+        for key in getattr(loser, name):
+            kept.pop(key, None)
     if survivor.first_purchase_at is not None and survivor.first_purchase_at == (
         loser.first_purchase_at
     ):
