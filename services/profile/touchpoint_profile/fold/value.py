@@ -140,15 +140,25 @@ def _fold_points(value: ValueState, parsed: ParsedEvent) -> None:
     at, event_id = parsed.event.occurred_at, parsed.event_id
     if payload.points_balance is not None:
         # A stated balance already includes any movement the same event carries.
-        if points.stated_at is None or (at, event_id) > (points.stated_at, points.stated_by or ""):
+        if _after_statement(points, at, event_id):
             points.stated, points.stated_at, points.stated_by = payload.points_balance, at, event_id
-    elif points.stated_at is None or (at, event_id) > (points.stated_at, points.stated_by or ""):
+    elif _after_statement(points, at, event_id):
         points.deltas[event_id] = (at, payload.points_delta or 0)
     value.points = points
 
 
+def feeds_value(parsed: ParsedEvent) -> bool:
+    """True for the events the value state takes: purchases, returns, surveys, points."""
+    payload = parsed.payload
+    if isinstance(payload, MembershipPayload):
+        return payload.points_delta is not None or payload.points_balance is not None
+    return isinstance(payload, PurchasePayload | ReturnPayload | SurveyWirePayload)
+
+
 def apply_value(state: CustomerState, parsed: ParsedEvent, rules: FoldRules) -> None:
     """Fold a new event into the lifetime figures, surveys and points (replaces state.value)."""
+    if not feeds_value(parsed):
+        return
     value = copy_value(state.value)
     _fold_money(value, parsed, rules)
     _fold_survey(value, parsed)
@@ -167,12 +177,29 @@ def _newest(records: Mapping[str, datetime], limit: int) -> set[str]:
     return {key for key, _ in ranked[:limit]}
 
 
+def _after_statement(points: PointsState, at: datetime, event_id: str) -> bool:
+    """True when a movement at (at, event_id) came after the stated balance (or none is)."""
+    return points.stated_at is None or (at, event_id) > (points.stated_at, points.stated_by or "")
+
+
+def _unsettled(points: PointsState, limit: int) -> bool:
+    """True when movements exceed the cap, or a statement makes movements or carry stale."""
+    if len(points.deltas) > limit:
+        return True
+    if points.stated_at is None:
+        return False
+    carried_stale = points.carried_until is not None and points.carried_until <= points.stated_at
+    return carried_stale or not all(
+        _after_statement(points, at, event_id) for event_id, (at, _) in points.deltas.items()
+    )
+
+
 def _settle_points(points: PointsState, limit: int) -> PointsState:
     """Movements up to the stated balance dropped; beyond `limit` the oldest are carried."""
     deltas = {
         event_id: (at, delta)
         for event_id, (at, delta) in points.deltas.items()
-        if points.stated_at is None or (at, event_id) > (points.stated_at, points.stated_by or "")
+        if _after_statement(points, at, event_id)
     }
     carried, carried_until = points.carried, points.carried_until
     if points.stated_at is not None and (
@@ -196,7 +223,7 @@ def prune_value(state: CustomerState, rules: FoldRules) -> None:
         len(value.money_ids) > rules.max_money_ids
         or len(value.purchase_moments) > rules.max_purchase_moments
         or len(value.surveys) > rules.max_surveys
-        or value.points is not None
+        or (value.points is not None and _unsettled(value.points, rules.max_points_deltas))
     )
     if not over:
         return
