@@ -325,3 +325,17 @@ def test_state_equality_survives_a_json_round_trip() -> None:
         RULES,
     )
     assert CustomerState.model_validate_json(state.model_dump_json()) == state
+
+
+def test_rules_refuse_crossed_thresholds_and_bad_rates() -> None:
+    """A above C, top band above bottom, lost after at risk; rates positive, margins 0..1."""
+    for bad in (
+        {"abc_a_min_profit": 0, "abc_c_max_profit": 0},
+        {"rfm_top_min_product": 7, "rfm_bottom_max_product": 7},
+        {"lifecycle_lost_days": 30, "lifecycle_at_risk_days": 60},
+        {"currency_rates": {"USD": 0}},
+        {"currency_rates": {"usd": 7}},
+        {"margin_rates": {"tents": "1.5"}},
+    ):
+        with pytest.raises(ValidationError):
+            FoldRules.model_validate(bad)

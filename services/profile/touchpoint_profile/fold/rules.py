@@ -6,7 +6,7 @@ import itertools
 import math
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 LEGACY_CURRENCY = "*"
 """Window spend folded before money was kept per currency: counted in the reporting currency."""
@@ -114,6 +114,17 @@ class FoldRules(BaseModel):
             if not Decimal(0) <= rate <= Decimal(1):
                 raise ValueError(f"margin_rates: {category!r} needs a rate between 0 and 1")
         return value
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> FoldRules:
+        """Thresholds that only make sense one above the other."""
+        if self.abc_a_min_profit <= self.abc_c_max_profit:
+            raise ValueError("abc_a_min_profit must be above abc_c_max_profit")
+        if self.rfm_top_min_product <= self.rfm_bottom_max_product:
+            raise ValueError("rfm_top_min_product must be above rfm_bottom_max_product")
+        if self.lifecycle_lost_days < self.lifecycle_at_risk_days:
+            raise ValueError("lifecycle_lost_days must be at least lifecycle_at_risk_days")
+        return self
 
     def rate_of(self, currency: str) -> Decimal | None:
         """Reporting-currency units per unit of `currency`; None when no rate is configured."""
