@@ -5,7 +5,8 @@ could be linked back to a person once their key is destroyed: identifiers travel
 value sealed with the customer's own key (their HMAC digests stay in the identity tables, which
 erasure deletes; `digest` is kept as an optional field that ingest leaves empty, so records
 written before this change still parse), and free text (complaint text, call reason,
-complaint resolution, erase reason, page-view query strings) is sealed the same way.
+complaint resolution, erase reason, page-view query strings, survey comments) is sealed the
+same way.
 Destroying the customer's key shreds all of it.
 """
 
@@ -44,6 +45,8 @@ from touchpoint_common.events.payloads import (
     ReturnPayload,
     Severity,
     StoreVisitPayload,
+    SurveyPayload,
+    SurveyScores,
     Text,
     UnmergePayload,
 )
@@ -111,6 +114,7 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.ERASE: ErasePayload,
     EventType.CONSENT: ConsentPayload,
     EventType.UNMERGE: UnmergePayload,
+    EventType.SURVEY: SurveyPayload,
 }
 
 
@@ -216,6 +220,12 @@ class UnmergeWirePayload(UnmergePayload):
     followers: list[str] = Field(default_factory=list)
 
 
+class SurveyWirePayload(SurveyScores):
+    """A survey on the wire: the free-text comment travels sealed."""
+
+    comment_sealed: str | None = None
+
+
 WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     **PAYLOAD_MODELS,
     EventType.CALL: CallWirePayload,
@@ -225,6 +235,7 @@ WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.ERASE: EraseWirePayload,
     EventType.IDENTIFY: IdentifyWirePayload,
     EventType.UNMERGE: UnmergeWirePayload,
+    EventType.SURVEY: SurveyWirePayload,
 }
 """The payload models of InteractionEvent.payload (PAYLOAD_MODELS with the sealed variants)."""
 

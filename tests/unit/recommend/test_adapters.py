@@ -15,10 +15,11 @@ from touchpoint_profile.read import (
     OpenComplaint,
     ProfileFigures,
     Rfm,
+    Satisfaction,
 )
 from touchpoint_recommend.customers.profile_view import snapshot_from_view
 from touchpoint_recommend.decisions.publish import ATTRIBUTION, build_offer_presented
-from touchpoint_recommend.domain.rules import DecisionContext
+from touchpoint_recommend.domain.rules import DecisionContext, Rule
 from touchpoint_recommend.domain.segmentation import assign_segment
 from touchpoint_recommend.learner.service import presented_from_event
 from touchpoint_recommend.loader import load_default_config
@@ -126,3 +127,26 @@ def test_offer_presented_carries_the_store_and_agent_both_ways() -> None:
         update={"payload": {k: v for k, v in event.payload.items() if k not in ATTRIBUTION}}
     )
     assert presented_from_event(envelope_only).store_id == "12"
+
+
+def test_survey_scores_reach_the_rules_as_csat_and_nps() -> None:
+    """The latest CSAT and NPS of the view become rule fields `csat` and `nps` (e.g. a
+    detractor, NPS <= 6); without profiling consent they are dropped like the other figures."""
+    satisfaction = Satisfaction(
+        latest_at=NOW,
+        latest_csat=2,
+        latest_nps=4,
+        average_csat=3.0,
+        average_nps=6.5,
+        count=2,
+    )
+    snapshot = snapshot_from_view(_view(satisfaction=satisfaction))
+    assert (snapshot.csat, snapshot.nps) == (2, 4)
+    detractor = Rule(field="nps", op="lte", value=6)
+    unhappy = Rule(field="csat", op="lte", value=2)
+    context = DecisionContext(customer=snapshot, channel="pos")
+    assert detractor.holds(context)
+    assert unhappy.holds(context)
+    unknown = DecisionContext(customer=snapshot_from_view(_view()), channel="pos")
+    assert not detractor.holds(unknown)
+    assert snapshot.without_profiling().nps is None

@@ -15,6 +15,7 @@ from touchpoint_common.events.payloads import (
     ErasePayload,
     PageViewPayload,
     Payload,
+    SurveyPayload,
     UnmergePayload,
 )
 from touchpoint_common.identity import pii
@@ -28,6 +29,7 @@ SEALED_TEXT: dict[type[Payload], tuple[str, str]] = {
     CallPayload: ("reason", "call_reason"),
     ComplaintResolvedPayload: ("resolution", "complaint_resolution"),
     ErasePayload: ("reason", "erase_reason"),
+    SurveyPayload: ("comment", "survey_comment"),
 }
 """Free-text field of each payload type and the seal context it is bound to."""
 

@@ -31,7 +31,6 @@ from touchpoint_common.events.payloads import (
     OfferResponsePayload,
     PageViewPayload,
     PurchasePayload,
-    ReturnPayload,
     StoreVisitPayload,
 )
 from touchpoint_profile.fold.describe import describe
@@ -48,6 +47,12 @@ from touchpoint_profile.fold.state import (
     TimelineEntry,
     consent_key,
     day_number,
+)
+from touchpoint_profile.fold.value import (
+    add_window_money,
+    apply_value,
+    is_money_duplicate,
+    prune_value,
 )
 
 
@@ -71,7 +76,7 @@ def copy_bucket(bucket: DayBucket | None) -> DayBucket:
     """A day bucket the fold may change (a new one for a day not seen yet)."""
     if bucket is None:
         return DayBucket()
-    counts = ("channels", "stores", "categories")
+    counts = ("channels", "stores", "categories", "spend", "profit")
     return bucket.model_copy(update={name: dict(getattr(bucket, name)) for name in counts})
 
 
@@ -88,7 +93,11 @@ def in_window(moment: datetime, now: datetime, rules: FoldRules) -> bool:
 def is_duplicate(state: CustomerState, parsed: ParsedEvent) -> bool:
     """True when this event_id was already applied to the state (a redelivery or a re-post)."""
     event_id = parsed.event_id
-    return event_id in state.applied or any(e.event_id == event_id for e in state.timeline)
+    return (
+        event_id in state.applied
+        or is_money_duplicate(state, parsed)
+        or any(e.event_id == event_id for e in state.timeline)
+    )
 
 
 def log_add(a: float | None, b: float) -> float:
@@ -146,11 +155,9 @@ def _apply_windowed(state: CustomerState, parsed: ParsedEvent, rules: FoldRules)
     payload = parsed.payload
     if isinstance(payload, PurchasePayload):
         bucket.purchases += 1
-        bucket.net_spend += payload.amount
         for category in {item.category for item in payload.items}:
             bucket.categories[category] = bucket.categories.get(category, 0) + 1
-    elif isinstance(payload, ReturnPayload):
-        bucket.net_spend -= payload.amount
+    add_window_money(bucket, parsed, rules)
     for category, weight in _interest_categories(parsed, rules):
         add_interest(state, category, weight, event.occurred_at, rules)
 
@@ -323,6 +330,7 @@ def apply_event(state: CustomerState, parsed: ParsedEvent, now: datetime, rules:
     _apply_offer(state, parsed)
     _apply_membership(state, parsed)
     _apply_consent(state, parsed)
+    apply_value(state, parsed, rules)
 
 
 def _keep_newest(records: dict[str, ComplaintRecord], limit: int) -> None:
@@ -353,6 +361,7 @@ def prune(state: CustomerState, now: datetime, rules: FoldRules) -> None:
         newest = sorted(state.applied.items(), key=lambda item: (item[1], item[0]), reverse=True)
         state.applied = dict(newest[: rules.max_applied_ids])
     _keep_newest(state.complaints, rules.max_complaints)
+    prune_value(state, rules)
     if len(state.offers) > rules.max_offers:
         newest_offers = sorted(
             state.offers.items(), key=lambda item: (item[1].last_at, item[0]), reverse=True
