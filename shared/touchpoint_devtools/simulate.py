@@ -74,7 +74,7 @@ ARCHETYPES: tuple[Archetype, ...] = (
          "gear-check": 0.04, "fitness-class": 0.04},
     ),
     Archetype(
-        "lapsed-bargain", 0.15, False, "C", "lapsed", 150, {},
+        "lapsed-bargain", 0.15, False, "C", "lost", 150, {},
         {"we-miss-you": 0.07, "discount-10": 0.30, "free-delivery": 0.12, "kids-club": 0.02},
     ),
     Archetype(

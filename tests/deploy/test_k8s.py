@@ -141,6 +141,33 @@ def test_keda_scales_profile_on_its_consumer_group_lag() -> None:
     assert scaled["spec"]["maxReplicaCount"] <= partitions
 
 
+KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
+
+
+def test_keda_reaches_the_broker_as_the_services_do() -> None:
+    """The ScaledObject's kafka trigger authenticates through a TriggerAuthentication whose
+    every parameter comes from an existing Secret key: KEDA's SASL mode and TLS switch match
+    the services' protocol and mechanism, and its user, password and CA are the services' own
+    (the CA key is the file TOUCHPOINT_KAFKA_SSL_CAFILE names)."""
+    scaled = _find("ScaledObject", "touchpoint-profile")
+    [trigger] = scaled["spec"]["triggers"]
+    auth = _find("TriggerAuthentication", trigger["authenticationRef"]["name"])
+    assert auth["apiVersion"] == "keda.sh/v1alpha1"
+    values: dict[str, str] = {}
+    for ref in auth["spec"]["secretTargetRef"]:
+        secret = _find("Secret", ref["name"])
+        values[ref["parameter"]] = secret["stringData"][ref["key"]]
+    config = _find("ConfigMap", "touchpoint-config")["data"]
+    secrets = _find("Secret", "touchpoint-secrets")["stringData"]
+    assert values["sasl"] == KEDA_SASL[config["TOUCHPOINT_KAFKA_SASL_MECHANISM"]]
+    assert config["TOUCHPOINT_KAFKA_SECURITY_PROTOCOL"].endswith("SSL")
+    assert values["tls"] == "enable"
+    assert values["username"] == secrets["TOUCHPOINT_KAFKA_SASL_USERNAME"]
+    assert values["password"] == secrets["TOUCHPOINT_KAFKA_SASL_PASSWORD"]
+    [ca_ref] = [ref for ref in auth["spec"]["secretTargetRef"] if ref["parameter"] == "ca"]
+    assert config["TOUCHPOINT_KAFKA_SSL_CAFILE"].endswith("/" + ca_ref["key"])
+
+
 def test_configmap_names_real_settings() -> None:
     """Every TOUCHPOINT_* key in the ConfigMap and Secret is a setting the code reads."""
     from touchpoint_common.ops.settings import OpsSettings

@@ -13,20 +13,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.identity.merges import MergeChainBroken, follow_merges_async
 from touchpoint_profile.fold.evaluate import evaluate
+from touchpoint_profile.fold.ranking import BaseRanking, ClvParams
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState
 from touchpoint_profile.fold.view import (
+    BUYER_STAGES,
     Channels,
     ConsentPurpose,
     ConsentStanding,
     ConsentStatus,
     Interest,
     Lifecycle,
+    LifetimeValue,
+    MoneyApart,
     OfferSeen,
     OfferStatus,
     OpenComplaint,
     ProfileFigures,
     Rfm,
+    RfmBand,
+    Satisfaction,
     Tier,
     TimelineLine,
 )
@@ -34,7 +40,10 @@ from touchpoint_profile.projection.postgres import PostgresProjection
 from touchpoint_profile.settings import FoldRulesSettings
 
 __all__ = [
+    "BUYER_STAGES",
+    "BaseRanking",
     "Channels",
+    "ClvParams",
     "ConsentPurpose",
     "ConsentStanding",
     "ConsentStatus",
@@ -42,11 +51,15 @@ __all__ = [
     "FoldRulesSettings",
     "Interest",
     "Lifecycle",
+    "LifetimeValue",
+    "MoneyApart",
     "OfferSeen",
     "OfferStatus",
     "OpenComplaint",
     "ProfileFigures",
     "Rfm",
+    "RfmBand",
+    "Satisfaction",
     "Tier",
     "TimelineLine",
     "get_customer_profile",
@@ -71,8 +84,17 @@ async def get_customer_state(*, db_session: AsyncSession, customer_id: str) -> C
 
 
 async def get_customer_profile(
-    *, db_session: AsyncSession, customer_id: str, now: datetime, rules: FoldRules
+    *,
+    db_session: AsyncSession,
+    customer_id: str,
+    now: datetime,
+    rules: FoldRules,
+    ranking: BaseRanking | None = None,
 ) -> ProfileFigures | None:
-    """The live view at `now` without identifiers (nothing decrypted); None: unknown or erased."""
+    """The live view at `now` without identifiers (nothing decrypted); None: unknown or erased.
+
+    F, M, the ABC tier and the R x F x M band come from `ranking` (the current base-wide
+    ranking) when given, else from the fixed defaults of `rules`.
+    """
     state = await get_customer_state(db_session=db_session, customer_id=customer_id)
-    return None if state is None else evaluate(state, now, rules)
+    return None if state is None else evaluate(state, now, rules, ranking)

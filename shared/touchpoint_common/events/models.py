@@ -6,7 +6,7 @@ value sealed with the customer's own key (their HMAC digests stay in the identit
 erasure deletes; `digest` is kept as an optional field that ingest leaves empty, so records
 written before this change still parse), and free text (every field named in
 `events.sealed.SEALED_FIELDS`: complaint texts, call reasons, notes and commitments, erase
-reasons; and page-view query strings) is sealed the same way.
+reasons, survey comments; and page-view query strings) is sealed the same way.
 Destroying the customer's key shreds all of it.
 """
 
@@ -55,8 +55,11 @@ from touchpoint_common.events.payloads import (
     Severity,
     StoreVisit,
     StoreVisitPayload,
+    SurveyPayload,
+    SurveyScores,
     Text,
     UnmergePayload,
+    UtcDatetime,
     in_utc,
 )
 
@@ -128,6 +131,7 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.ERASE: ErasePayload,
     EventType.CONSENT: ConsentPayload,
     EventType.UNMERGE: UnmergePayload,
+    EventType.SURVEY: SurveyPayload,
 }
 
 
@@ -172,12 +176,7 @@ class CommitmentWire(Payload):
 
     commitment_id: Text
     text_sealed: str
-    due_at: AwareDatetime
-
-    @field_validator("due_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return in_utc(value)
+    due_at: UtcDatetime
 
 
 class CallWirePayload(Payload):
@@ -271,6 +270,12 @@ class UnmergeWirePayload(UnmergePayload):
     followers: list[str] = Field(default_factory=list)
 
 
+class SurveyWirePayload(SurveyScores):
+    """A survey on the wire: the free-text comment travels sealed."""
+
+    comment_sealed: str | None = None
+
+
 WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     **PAYLOAD_MODELS,
     EventType.CALL: CallWirePayload,
@@ -285,6 +290,7 @@ WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.ERASE: EraseWirePayload,
     EventType.IDENTIFY: IdentifyWirePayload,
     EventType.UNMERGE: UnmergeWirePayload,
+    EventType.SURVEY: SurveyWirePayload,
 }
 """The payload models of InteractionEvent.payload (PAYLOAD_MODELS with the sealed variants)."""
 

@@ -7,7 +7,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -23,6 +31,10 @@ def in_utc(value: datetime) -> datetime:
         raise ValueError("timestamp out of range once converted to UTC") from exc
 
 
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(in_utc)]
+"""A moment given with an offset, kept in UTC."""
+
+
 class Payload(BaseModel):
     """Base of every payload: unknown fields are refused so typos are caught at the door."""
 
@@ -34,6 +46,9 @@ class Item(Payload):
     category: Text
     quantity: Annotated[int, Field(gt=0, le=10_000)]
     unit_price: Money
+    unit_cost: Money | None = None
+    """What one unit cost the retailer (optional); without it the profile applies the
+    category's configured margin rate."""
 
 
 class PurchasePayload(Payload):
@@ -63,12 +78,7 @@ class Commitment(Payload):
 
     commitment_id: Text
     text: LongText
-    due_at: AwareDatetime
-
-    @field_validator("due_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return in_utc(value)
+    due_at: UtcDatetime
 
 
 class CallPayload(Payload):
@@ -181,11 +191,28 @@ class MembershipAction(StrEnum):
     JOINED = "joined"
     LEFT = "left"
     TIER_CHANGED = "tier_changed"
+    POINTS = "points"
+    """Only a points movement or balance statement."""
+
+
+Points = Annotated[int, Field(ge=-1_000_000_000, le=1_000_000_000)]
 
 
 class MembershipPayload(Payload):
+    """`points_delta` moves the balance (earned > 0, redeemed < 0); `points_balance` states it."""
+
     action: MembershipAction
     tier: Text | None = None
+    points_delta: Points | None = None
+    points_balance: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+
+    @model_validator(mode="after")
+    def _points_action_has_points(self) -> MembershipPayload:
+        if self.action == MembershipAction.POINTS and (
+            self.points_delta is None and self.points_balance is None
+        ):
+            raise ValueError("action 'points' needs points_delta or points_balance")
+        return self
 
 
 class OfferShown(Payload):
@@ -201,6 +228,10 @@ class OfferPresentedPayload(Payload):
     strategy: Text
     holdout: bool = False
     offers: Annotated[list[OfferShown], Field(max_length=50)]
+    store_id: Text | None = None
+    """Where the offers were made (attribution: acceptance by store)."""
+    agent_id: Text | None = None
+    """Who made them (the clerk or call-centre agent)."""
 
 
 class OfferOutcome(StrEnum):
@@ -245,6 +276,7 @@ class EventType(StrEnum):
     ERASE = "erase"
     CONSENT = "consent"
     UNMERGE = "unmerge"
+    SURVEY = "survey"
 
 
 class Channel(StrEnum):
@@ -282,3 +314,22 @@ class ConsentPayload(Payload):
     status: ConsentStatus
     source: Text
     """Where the statement was captured, e.g. "pos-signup-form", "web-preferences"."""
+
+
+class SurveyScores(Payload):
+    """The scores of a satisfaction survey: CSAT 1-5 and/or NPS 0-10 (at least one)."""
+
+    csat: Annotated[int, Field(ge=1, le=5)] | None = None
+    nps: Annotated[int, Field(ge=0, le=10)] | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one_score(self) -> SurveyScores:
+        if self.csat is None and self.nps is None:
+            raise ValueError("a survey needs csat (1-5) or nps (0-10)")
+        return self
+
+
+class SurveyPayload(SurveyScores):
+    """A survey answer; `comment` is free text that may hold personal data: sealed before Kafka."""
+
+    comment: LongText | None = None

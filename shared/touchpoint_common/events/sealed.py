@@ -22,6 +22,7 @@ NOTE_CONTEXT = "interaction_note"
 COMMITMENT_TEXT_CONTEXT = "commitment_text"
 COMMITMENT_NOTE_CONTEXT = "commitment_note"
 PAGE_QUERY_CONTEXT = "page_view_query"
+SURVEY_COMMENT_CONTEXT = "survey_comment"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,5 +51,6 @@ SEALED_FIELDS: Mapping[EventType, tuple[SealedField, ...]] = {
     EventType.CALL: (SealedField(("reason",), "call_reason"), _NOTE, _COMMITMENT_TEXT),
     EventType.STORE_VISIT: (_NOTE, _COMMITMENT_TEXT),
     EventType.ERASE: (SealedField(("reason",), "erase_reason"),),
+    EventType.SURVEY: (SealedField(("comment",), SURVEY_COMMENT_CONTEXT),),
 }
 """Free-text fields by event type (page views seal their URL's query apart: see ingest)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -100,6 +100,18 @@ _LOCK_IDENTIFIERS = text(
     "SELECT pg_advisory_xact_lock(lock_id) "
     "FROM unnest(CAST(:lock_ids AS bigint[])) WITH ORDINALITY AS wanted(lock_id, position) "
     "ORDER BY position"
+)
+_REWRITE_MERGE_KEYS = text(
+    "WITH wanted AS (SELECT merge_id FROM customer_merges "
+    "WHERE identifier_keys && CAST(:olds AS text[]) ORDER BY merge_id FOR UPDATE) "
+    "UPDATE customer_merges AS merged SET identifier_keys = ARRAY("
+    "SELECT DISTINCT kept.key FROM ("
+    "SELECT CASE WHEN renamed.old IS NULL THEN recorded.key ELSE renamed.new END AS key "
+    "FROM unnest(merged.identifier_keys) AS recorded(key) "
+    "LEFT JOIN unnest(CAST(:olds AS text[]), CAST(:news AS text[])) AS renamed(old, new) "
+    "ON renamed.old = recorded.key) AS kept "
+    "WHERE kept.key IS NOT NULL ORDER BY kept.key) "
+    "FROM wanted WHERE merged.merge_id = wanted.merge_id"
 )
 _MAX_ATTEMPTS = 5
 DigestKey = tuple[str, str]
@@ -187,6 +199,29 @@ class IdentityCache:
         for key in self._digests.pop(customer_id, set()):
             if self.owners.get(key) == customer_id:
                 self.owners.pop(key, None)
+
+
+def merge_key(kind: str, digest: str) -> str:
+    """How customer_merges.identifier_keys names an identifier: "kind:digest"."""
+    return f"{kind}:{digest}"
+
+
+async def _rewrite_merge_keys(
+    db_session: AsyncSession, renames: Mapping[DigestKey, DigestKey | None]
+) -> None:
+    """Keep merge records naming identifiers by their rows' keys: a re-digested identifier
+    (rotation, dual-read) is renamed, a deleted one (erase, value None) dropped, in the same
+    transaction, so an unmerge after a rotation finds what the loser owned and an erase leaves
+    no digest behind. Records are locked in merge_id order (no deadlock between rewriters)."""
+    if not renames:
+        return
+    pairs = sorted(
+        (merge_key(*old), None if new is None else merge_key(*new)) for old, new in renames.items()
+    )
+    await db_session.execute(
+        _REWRITE_MERGE_KEYS,
+        {"olds": [old for old, _ in pairs], "news": [new for _, new in pairs]},
+    )
 
 
 def make_identifier(
@@ -382,7 +417,8 @@ async def get_owning_customers(
 
 
 async def erase_customer(*, db_session: AsyncSession, customer_id: str) -> list[str]:
-    """Forget a customer and those merged into it: identifiers and keys deleted, erased_at set.
+    """Forget a customer and those merged into it: identifiers and keys deleted (and their
+    digests dropped from merge records), erased_at set.
 
     Their customers rows are locked first, as identifier inserts lock them: an ingest pass
     linking an identifier either commits before (and its row is deleted here) or waits and
@@ -397,9 +433,13 @@ async def erase_customer(*, db_session: AsyncSession, customer_id: str) -> list[
     ids: list[str] = list((await db_session.execute(query)).scalars())
     if not ids:
         return []
-    await db_session.execute(
-        delete(customer_identifiers).where(customer_identifiers.c.customer_id.in_(ids))
+    table = customer_identifiers.c
+    deleted = await db_session.execute(
+        delete(customer_identifiers)
+        .where(table.customer_id.in_(ids))
+        .returning(table.kind, table.digest)
     )
+    await _rewrite_merge_keys(db_session, {(row.kind, row.digest): None for row in deleted})
     await db_session.execute(delete(customer_keys).where(customer_keys.c.customer_id.in_(ids)))
     await db_session.execute(
         update(customers)
@@ -457,6 +497,7 @@ async def _rekey_older_digests(
     to the current one on the way (the caller holds the current keys' advisory locks)."""
     table = customer_identifiers.c
     owners: dict[DigestKey, str] = {}
+    renames: dict[DigestKey, DigestKey | None] = {}
     for ident in identifiers:
         older = [digest for _, digest in ident.older]
         statement = (
@@ -468,6 +509,8 @@ async def _rekey_older_digests(
         owner = (await db_session.execute(statement)).scalars().first()
         if owner is not None:
             owners[ident.key] = owner
+            renames.update({(ident.kind, digest): ident.key for digest in older})
+    await _rewrite_merge_keys(db_session, renames)
     return owners
 
 
@@ -586,7 +629,7 @@ async def _record_merge(
     """A customer_merges row: what the loser owned and who followed it, to undo the merge."""
     table = customer_identifiers.c
     keys = select(table.kind, table.digest).where(table.customer_id == loser)
-    identifier_keys = [f"{row.kind}:{row.digest}" for row in await db_session.execute(keys)]
+    identifier_keys = [merge_key(row.kind, row.digest) for row in await db_session.execute(keys)]
     query = select(customers.c.customer_id).where(customers.c.merged_into == loser)
     followers: list[str] = list((await db_session.execute(query)).scalars())
     await db_session.execute(
@@ -763,6 +806,7 @@ async def redigest_identifiers(
 
     Rows without a sealed value or whose customer has no key left are skipped (they stay
     readable by dual-read while the older key is configured, and are re-keyed at next contact).
+    Merge records naming a re-digested identifier are renamed with it (unmerge stays exact).
     """
     table = customer_identifiers.c
     taken = customer_identifiers.alias("taken")
@@ -810,5 +854,6 @@ async def redigest_identifiers(
                     table.hmac_key_id != hmac_key.current_id,
                 )
             )
+    await _rewrite_merge_keys(db_session, dict(planned))
     cursor = (rows[-1].kind, rows[-1].digest) if len(rows) == batch_size else None
     return RotationReport(rewritten=len(planned), skipped=len(rows) - len(planned), after=cursor)

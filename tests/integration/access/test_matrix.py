@@ -274,12 +274,17 @@ async def test_endpoint_refuses_without_a_key_and_outside_its_scope(
 
 @pytest.mark.parametrize(
     ("kind", "scope"),
-    [("identify", Scope.IDENTITY_LINK), ("erase", Scope.EVENTS_ERASE)],
+    [
+        ("identify", Scope.IDENTITY_LINK),
+        ("unmerge", Scope.IDENTITY_LINK),
+        ("erase", Scope.EVENTS_ERASE),
+    ],
 )
 async def test_each_sensitive_event_type_needs_its_scope(
     kind: str, scope: Scope, clients: dict[str, httpx.AsyncClient], make_token: MakeToken
 ) -> None:
-    """An events:write key cannot post identify (link, merge) or erase: 403 naming the scope."""
+    """An events:write key cannot post identify (link, merge), unmerge or erase: 403 naming
+    the scope."""
     writer = bearer(await make_token({Scope.EVENTS_WRITE}))
     refused = await clients["ingest"].post("/v1/events", json=event(kind), headers=writer)
     assert refused.status_code == 403, refused.text

@@ -212,3 +212,126 @@ async def test_keys_wrapped_before_binding_are_rewrapped_bound(
         assert not pii.is_legacy_wrap(bytes(wrapped))
         opened = await store.get_data_key(db_session=session, customer_id=customer_id, kek=kek)
     assert opened == data_key
+
+
+async def merged_pair(
+    settings: CommonSettings, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[dict[str, dict[str, str]], str, str]:
+    """Two customers merged by an identify naming the first and the second's phone:
+    (people, survivor, loser); created in one transaction, the smaller id survives."""
+    people = await populate(settings, sessions)
+    survivor_id, loser_id = sorted(list(people)[:2])
+    ring = settings.hmac_key_ring()
+    phone = store.make_identifier(
+        "phone", people[loser_id]["phone"], hmac_key=ring, default_region="CN"
+    )
+    async with sessions() as session, session.begin():
+        survivor = await store.resolve_customer(
+            db_session=session, identifiers=[], customer_id=survivor_id, kek=settings.kek_ring()
+        )
+        merged = await store.link_identifiers(
+            db_session=session,
+            resolved=survivor,
+            identifiers=[phone],
+            kek=settings.kek_ring(),
+            event_id=uuid.uuid4(),
+        )
+    assert (merged.customer_id, merged.merged_customer_ids) == (survivor_id, (loser_id,))
+    return people, survivor_id, loser_id
+
+
+async def unmerge(
+    settings: CommonSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    survivor_id: str,
+    loser_id: str,
+) -> None:
+    """Undo the merge of loser_id into survivor_id."""
+    async with sessions() as session, session.begin():
+        await store.unmerge_customer(
+            db_session=session,
+            survivor_id=survivor_id,
+            loser_id=loser_id,
+            kek=settings.kek_ring(),
+            event_id=uuid.uuid4(),
+        )
+
+
+async def test_unmerge_after_an_hmac_rotation_gives_both_customers_their_identifiers(
+    own_settings: CommonSettings, own_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Merge, rotate both keys (the command re-digests every identifier and the merge
+    record with them), remove the old keys, unmerge: each customer is found by its own phone,
+    e-mail and loyalty id again, and the merge record names only current digests."""
+    people, survivor_id, loser_id = await merged_pair(own_settings, own_sessions)
+    during = rotated(own_settings, keep_old=True)
+    done = await rotate(during, own_sessions, Target.ALL, batch_size=7)
+    assert done == {"kek": (CUSTOMERS, 0), "hmac": (3 * CUSTOMERS, 0)}
+    after = during.model_copy(update={"pii_hmac_keys_old": {}, "pii_keks_old": {}})
+    async with own_sessions() as session:
+        keys: list[str]
+        [keys] = (
+            await session.scalars(
+                select(store.customer_merges.c.identifier_keys).where(
+                    store.customer_merges.c.loser_id == loser_id
+                )
+            )
+        ).all()
+        current = {
+            store.merge_key(row.kind, row.digest)
+            for row in await session.execute(select(store.customer_identifiers))
+        }
+    assert len(keys) == 3
+    assert set(keys) <= current
+    await unmerge(after, own_sessions, survivor_id, loser_id)
+    await everyone_found(after, own_sessions, people)
+
+
+async def test_unmerge_after_dual_read_re_keyed_the_losers_identifier(
+    own_settings: CommonSettings, own_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Merge, deploy a new HMAC key, and let ingest's dual-read re-key the loser's e-mail at
+    next contact before the command runs: the merge record follows the new digest, so after
+    the command and without the old key the unmerge still gives the e-mail back."""
+    people, survivor_id, loser_id = await merged_pair(own_settings, own_sessions)
+    during = rotated(own_settings, keep_old=True)
+    email = store.make_identifier(
+        "email", people[loser_id]["email"], hmac_key=during.hmac_key_ring(), default_region="CN"
+    )
+    async with own_sessions() as session, session.begin():
+        await store.lock_identifiers(db_session=session, keys=[email.key])
+        found = await store.resolve_customer(
+            db_session=session, identifiers=[email], kek=during.kek_ring(), mint=False
+        )
+    assert found.customer_id == survivor_id
+    await rotate(during, own_sessions, Target.ALL)
+    after = during.model_copy(update={"pii_hmac_keys_old": {}, "pii_keks_old": {}})
+    await unmerge(after, own_sessions, survivor_id, loser_id)
+    await everyone_found(after, own_sessions, people)
+
+
+async def test_an_erase_drops_the_erased_identifiers_from_merge_records(
+    own_settings: CommonSettings, own_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """After an erase of a merged customer no merge record holds a digest of its identifiers
+    (a holder of the HMAC key could otherwise link its phone to the customer ids)."""
+    people, survivor_id, loser_id = await merged_pair(own_settings, own_sessions)
+    async with own_sessions() as session, session.begin():
+        digests: set[str] = set(
+            (
+                await session.scalars(
+                    select(store.customer_identifiers.c.digest).where(
+                        store.customer_identifiers.c.customer_id == survivor_id
+                    )
+                )
+            ).all()
+        )
+        erased = await store.erase_customer(db_session=session, customer_id=survivor_id)
+    assert set(erased) == {survivor_id, loser_id}
+    assert len(digests) == 6
+    async with own_sessions() as session:
+        recorded: list[list[str]] = list(
+            (await session.scalars(select(store.customer_merges.c.identifier_keys))).all()
+        )
+    assert recorded == [[]]
+    assert len(people) == CUSTOMERS

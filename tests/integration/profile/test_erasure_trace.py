@@ -84,14 +84,16 @@ async def test_after_an_erase_no_topic_table_or_log_links_back_to_the_person(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Events with a phone and e-mail (and both in free text and a URL query) go in through
-    ingest; after the erase and a rebuild from the topic, neither the phone (as written, in
-    E.164, as bare digits), the e-mail, nor their HMAC digests appear in the interactions or
-    dead-letter topic, in any table row, or in any captured log line."""
+    ingest, first as two customers that an identify then merges (so a merge record holds
+    what the e-mail's customer owned); after the erase and a rebuild from the topic, neither
+    the phone (as written, in E.164, as bare digits), the e-mail, nor their HMAC digests
+    appear in the interactions or dead-letter topic, in any table row, or in any captured
+    log line."""
     caplog.set_level(logging.DEBUG)
     phone = random_cn_mobile()
     e164 = pii.normalize_phone(phone, default_region="CN")
     email = f"erase.me.{uuid.uuid4().hex[:8]}@example.com"
-    who = {"phone": phone, "email": email}
+    who = {"phone": phone}
     posted = [
         event(
             "purchase",
@@ -104,6 +106,8 @@ async def test_after_an_erase_no_topic_table_or_log_links_back_to_the_person(
             },
             "pos",
         ),
+        event("page_view", {"email": email}, {"url": "/account"}, "web"),
+        event("identify", {"phone": phone}, {"link": {"email": email}}, "web"),
         event(
             "call",
             {"phone": phone},

@@ -89,8 +89,8 @@ async def test_the_migration_fills_the_clocks_of_states_written_before_it(
 ) -> None:
     """A row written without the clock columns gets them from its JSON state: open complaints
     only, none for a resolved one."""
-    path = Path(migrations.__file__).parent / "versions" / "0011_complaints.py"
-    spec = importlib.util.spec_from_file_location("migration_0011", path)
+    path = Path(migrations.__file__).parent / "versions" / "0013_complaints.py"
+    spec = importlib.util.spec_from_file_location("migration_0013", path)
     assert spec is not None
     assert spec.loader is not None
     migration = importlib.util.module_from_spec(spec)

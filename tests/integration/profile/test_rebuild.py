@@ -146,7 +146,8 @@ async def test_rebuild_view_equals_the_live_view_field_by_field(
     producer: AIOKafkaProducer,
     produce: Produce,
 ) -> None:
-    """With the live fold caught up, the rebuilt views equal the live ones exactly."""
+    """With the live fold caught up, the rebuilt views equal the live ones exactly, and the
+    rebuilt customer_value rows (swapped in with the states) equal the live rows."""
     customers = [f"rb-{uuid.uuid4().hex[:6]}" for _ in range(3)]
     for seed, customer_id in enumerate(customers):
         await produce(history(customer_id, seed))
@@ -158,10 +159,34 @@ async def test_rebuild_view_equals_the_live_view_field_by_field(
         await live.stop()
     as_of = datetime.now(UTC) + timedelta(hours=1)
     before = await views(sessions, profile_settings, customers, as_of)
+    values_before = await value_rows(sessions, customers)
     since = get_window_start(profile_settings, datetime.now(UTC))
     await Rebuilder(profile_settings, sessions=sessions).run(since)
     assert await views(sessions, profile_settings, customers, as_of) == before
     assert all(view is not None for view in before.values())
+    assert len(values_before) == 3
+    assert await value_rows(sessions, customers) == values_before
+    async with sessions() as session:
+        tables = await session.scalar(
+            text("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'customer_value%'")
+        )
+    assert tables == 1
+
+
+async def value_rows(
+    sessions: async_sessionmaker[AsyncSession], customers: list[str]
+) -> dict[str, tuple[Any, ...]]:
+    """The customers' customer_value rows without as_of (the fold time differs)."""
+    async with sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT customer_id, window_frequency, window_monetary, window_profit, "
+                "lifetime_purchases, lifetime_monetary, lifetime_profit, first_purchase_at, "
+                "last_purchase_at, member_tier FROM customer_value WHERE customer_id = ANY(:ids)"
+            ),
+            {"ids": customers},
+        )
+        return {row[0]: tuple(row[1:]) for row in rows}
 
 
 async def test_rebuild_while_the_live_consumer_runs_loses_and_doubles_nothing(

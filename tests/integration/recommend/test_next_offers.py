@@ -64,6 +64,58 @@ async def test_decision_is_logged_to_kafka(
     assert {k for k, _ in record.headers} >= {"event_id", "event_type", "schema_version"}
 
 
+async def test_decision_is_attributed_to_the_store_and_agent_that_asked(
+    apps: Apps, db: AsyncEngine, recommend_settings: RecommendSettings
+) -> None:
+    """store_id and agent_id on a next-offers request land on the decision row and on its
+    offer_presented event (envelope and payload), so acceptance can be reported by store; a
+    request without them records nulls."""
+    loyalty_id = await new_member(apps)
+    answer = await next_offers(apps, loyalty_id, channel="pos", store_id="12", agent_id="clerk-7")
+    plain = await next_offers(apps, loyalty_id, channel="pos")
+    async with db.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT decision_id, store_id, agent_id FROM recommend_decisions "
+                "WHERE decision_id IN (:a, :b)"
+            ),
+            {"a": answer["decision_id"], "b": plain["decision_id"]},
+        )
+        recorded = {row.decision_id: (row.store_id, row.agent_id) for row in rows}
+    assert recorded == {
+        answer["decision_id"]: ("12", "clerk-7"),
+        plain["decision_id"]: (None, None),
+    }
+    records = await read_topic(
+        recommend_settings.kafka_bootstrap,
+        recommend_settings.topic_interactions,
+        partitions=recommend_settings.topic_partitions,
+    )
+    [value] = [
+        orjson.loads(r.value)
+        for r in records
+        if dict(r.headers).get("event_type") == b"offer_presented"
+        and orjson.loads(r.value)["payload"]["decision_id"] == answer["decision_id"]
+    ]
+    assert (value["store_id"], value["agent_id"]) == ("12", "clerk-7")
+    assert (value["payload"]["store_id"], value["payload"]["agent_id"]) == ("12", "clerk-7")
+
+
+async def test_bad_attribution_is_a_422_naming_the_field(apps: Apps) -> None:
+    """A blank, over-long or control-character store_id / agent_id is a 422 at that query
+    field, on both next-offers routes, never a 500."""
+    client = apps["recommend"]
+    for field in ("store_id", "agent_id"):
+        for bad in ("", "   ", "x" * 101, "s\x00"):
+            for path, params in (
+                ("/v1/customers/lookup/next-offers", {"loyalty_id": "L-x", "channel": "pos"}),
+                ("/v1/customers/c-1/next-offers", {"channel": "pos"}),
+            ):
+                answer = await client.get(path, params={**params, field: bad})
+                assert answer.status_code == 422, (field, bad, answer.text)
+                assert answer.json()["detail"][0]["loc"] == ["query", field], answer.text
+
+
 async def test_rejection_suppresses_that_offer_on_the_next_call(
     apps: Apps, db: AsyncEngine
 ) -> None:

@@ -65,11 +65,13 @@ def test_identifiers_are_sealed_values_without_digest_never_plain() -> None:
         ("call", "reason", "call_reason"),
         ("complaint_resolved", "resolution", "complaint_resolution"),
         ("erase", "reason", "erase_reason"),
+        ("survey", "comment", "survey_comment"),
     ],
 )
 def test_free_text_travels_sealed_only(kind: str, field: str, context: str) -> None:
-    """Call reason, complaint resolution and erase reason are replaced by `<field>_sealed`,
-    which opens with the customer's key, and the wire payload model accepts the result."""
+    """Call reason, complaint resolution, erase reason and survey comment are replaced by
+    `<field>_sealed`, which opens with the customer's key, and the wire payload model accepts
+    the result."""
     wire = build_interaction(validated(kind), ResolvedCustomer("c-1", KEY), received_at=NOW)
     assert field not in wire.payload
     opened = pii.open_sealed(wire.payload[f"{field}_sealed"], data_key=KEY, context=context)

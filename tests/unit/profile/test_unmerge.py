@@ -47,8 +47,8 @@ def _merge_then_unmerge(
 def test_unmerge_restores_both_customers_figures(
     a_amounts: list[str], b_amounts: list[str]
 ) -> None:
-    """Purchase counts and sums, categories, timelines and dedup sets of both customers come
-    back as they were before the merge."""
+    """Purchase counts and sums, categories, timelines, dedup sets and lifetime figures of both
+    customers come back as they were before the merge."""
     before, after = _merge_then_unmerge(a_amounts, b_amounts)
     for customer_id in ("a", "b"):
         old, new = before[customer_id], after[customer_id]
@@ -60,6 +60,10 @@ def test_unmerge_restores_both_customers_figures(
         assert new.applied == old.applied
         assert set(new.interests) == set(old.interests)
         assert new.last_purchase_at == old.last_purchase_at
+        lifetime = ("purchases", "spend", "profit", "money_ids")
+        assert [getattr(new.value, n) for n in lifetime] == [
+            getattr(old.value, n) for n in lifetime
+        ]
     assert after["a"].merged_from == []
 
 

@@ -15,10 +15,11 @@ from touchpoint_profile.read import (
     OpenComplaint,
     ProfileFigures,
     Rfm,
+    Satisfaction,
 )
 from touchpoint_recommend.customers.profile_view import snapshot_from_view
-from touchpoint_recommend.decisions.publish import build_offer_presented
-from touchpoint_recommend.domain.rules import DecisionContext
+from touchpoint_recommend.decisions.publish import ATTRIBUTION, build_offer_presented
+from touchpoint_recommend.domain.rules import DecisionContext, Rule
 from touchpoint_recommend.domain.segmentation import assign_segment
 from touchpoint_recommend.learner.service import presented_from_event
 from touchpoint_recommend.loader import load_default_config
@@ -104,3 +105,48 @@ def test_offer_presented_round_trip() -> None:
     assert replayed.model_dump(exclude={"config_version"}) == recorded.model_dump(
         exclude={"config_version"}
     )
+    assert "store_id" not in event.payload, "an unattributed decision keeps its old payload"
+
+
+def test_offer_presented_carries_the_store_and_agent_both_ways() -> None:
+    """Attribution (issue 13): the store and agent that asked are on the event's envelope and
+    payload, and the learner's replay records them on the decision; an event posted with them
+    only on the envelope is attributed too."""
+    decision = run_decide(customer(interests={"fitness": 2.0}))
+    event = build_offer_presented(
+        decision, customer_id="c-1", now=NOW, store_id="12", agent_id="a7"
+    )
+    assert (event.store_id, event.agent_id) == ("12", "a7")
+    assert (event.payload["store_id"], event.payload["agent_id"]) == ("12", "a7")
+    replayed = presented_from_event(event)
+    assert (replayed.store_id, replayed.agent_id) == ("12", "a7")
+    assert replayed == PresentedDecision.from_decision(
+        decision, store_id="12", agent_id="a7"
+    ).model_copy(update={"config_version": None})
+    envelope_only = event.model_copy(
+        update={"payload": {k: v for k, v in event.payload.items() if k not in ATTRIBUTION}}
+    )
+    assert presented_from_event(envelope_only).store_id == "12"
+
+
+def test_survey_scores_reach_the_rules_as_csat_and_nps() -> None:
+    """The latest CSAT and NPS of the view become rule fields `csat` and `nps` (e.g. a
+    detractor, NPS <= 6); without profiling consent they are dropped like the other figures."""
+    satisfaction = Satisfaction(
+        latest_at=NOW,
+        latest_csat=2,
+        latest_nps=4,
+        average_csat=3.0,
+        average_nps=6.5,
+        count=2,
+    )
+    snapshot = snapshot_from_view(_view(satisfaction=satisfaction))
+    assert (snapshot.csat, snapshot.nps) == (2, 4)
+    detractor = Rule(field="nps", op="lte", value=6)
+    unhappy = Rule(field="csat", op="lte", value=2)
+    context = DecisionContext(customer=snapshot, channel="pos")
+    assert detractor.holds(context)
+    assert unhappy.holds(context)
+    unknown = DecisionContext(customer=snapshot_from_view(_view()), channel="pos")
+    assert not detractor.holds(unknown)
+    assert snapshot.without_profiling().nps is None

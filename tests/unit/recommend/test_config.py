@@ -123,3 +123,40 @@ def test_fingerprint_changes_with_content() -> None:
     first = parse_config(data).fingerprint()
     data["catalogue"][0]["business_value"] = 3.0
     assert parse_config(data).fingerprint() != first
+
+
+def test_default_tier_caps_follow_the_brief_plan() -> None:
+    """Brief section 5, tiers drive contact policy ("A: visit 3x a month, call 2-3x; B: visit
+    2x, call 1-2x; C: visit 1x, call 1x"): the shipped caps give A more contacts a month than
+    B and B more than C, in the plan's 3 : 2 : 1 proportion of visits, over 30 days."""
+    caps = default_config().contact_policy.tier_caps
+    assert caps is not None
+    assert caps.period_days == 30
+    a, b, c = (caps.cap_for(tier) or 0 for tier in ("A", "B", "C"))
+    assert a > b > c >= 1
+    assert (a, b) == (3 * c, 2 * c)
+
+
+@pytest.mark.parametrize(
+    ("caps", "message"),
+    [
+        ({"A": 4, "B": 8, "C": 2}, r"must not grow from A to C.*A=4, B=8, C=2"),
+        ({"A": 12, "B": 8}, r"missing \['C'\]"),
+        ({"A": 12, "B": 8, "C": 0}, r"tier_caps\.max_contacts\.C"),
+        ({"A": 12, "B": 8, "C": 4, "D": 1}, r"tier_caps\.max_contacts\.D"),
+    ],
+)
+def test_tier_caps_are_validated(caps: dict[str, int], message: str) -> None:
+    """A tier plan that gives C more than A (against the brief's plan), leaves a tier out,
+    caps a tier at 0 or names an unknown tier is refused at load, naming the problem."""
+    data = _default_data()
+    data["contact_policy"]["tier_caps"]["max_contacts"] = caps
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data)
+
+
+def test_without_tier_caps_one_cap_covers_everyone() -> None:
+    """tier_caps is optional: a config without it loads, with one cap for all."""
+    data = _default_data()
+    del data["contact_policy"]["tier_caps"]
+    assert parse_config(data).contact_policy.tier_caps is None

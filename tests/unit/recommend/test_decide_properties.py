@@ -34,7 +34,9 @@ records = st.lists(
 @given(
     member=st.booleans(),
     tier=st.sampled_from(["A", "B", "C", None]),
-    lifecycle=st.sampled_from(["new", "active", "at_risk", "lapsed", None]),
+    lifecycle=st.sampled_from(
+        ["prospect", "new_buyer", "active", "mature", "at_risk", "lost", "won_back", None]
+    ),
     complaints=st.integers(0, 2),
     interests=st.dictionaries(
         st.sampled_from(["fitness", "kids", "outdoor", "home"]), st.floats(0, 5), max_size=3

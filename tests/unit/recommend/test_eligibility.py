@@ -41,15 +41,19 @@ def test_members_are_not_offered_membership() -> None:
 
 
 def test_rules_apply() -> None:
-    """The personal shopper is for tiers A and B only."""
-    assert _why("personal-shopper", tier="C") == "eligibility rules not met"
-    assert _why("personal-shopper", tier="A") is None
+    """The personal shopper (a win-back offer) is for slipping buyers of tiers A and B only."""
+    assert _why("personal-shopper", tier="C", lifecycle="at_risk") == "eligibility rules not met"
+    assert _why("personal-shopper", tier="A", lifecycle="at_risk") is None
+    assert _why("personal-shopper", tier="A", lifecycle="prospect") == "eligibility rules not met"
 
 
 def test_budget_caps_presentations_overall() -> None:
     """Once the budget of presentations is used, the offer is out."""
-    assert _why("personal-shopper", tier="A", used=499) is None
-    assert _why("personal-shopper", tier="A", used=500) == "budget of 500 presentations used up"
+    assert _why("personal-shopper", used=499, tier="A", lifecycle="at_risk") is None
+    assert (
+        _why("personal-shopper", used=500, tier="A", lifecycle="at_risk")
+        == "budget of 500 presentations used up"
+    )
 
 
 def test_validity_dates() -> None:

@@ -62,7 +62,9 @@ def test_interest_and_recent_purchase_fields() -> None:
     known=st.booleans(),
     member=st.booleans(),
     tier=st.sampled_from(["A", "B", "C", None]),
-    lifecycle=st.sampled_from(["new", "active", "at_risk", "lapsed", None]),
+    lifecycle=st.sampled_from(
+        ["prospect", "new_buyer", "active", "mature", "at_risk", "lost", "won_back", None]
+    ),
     complaints=st.integers(0, 3),
     interests=st.dictionaries(
         st.sampled_from(["fitness", "kids", "outdoor", "home"]), st.floats(0, 10), max_size=3

@@ -203,4 +203,10 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
         {"customer_id": "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"},
         {"customer_id": "7d1e4b2a-9c3f-4a5e-8b6d-0f1e2d3c4b5a"},
     ),
+    "survey": _example(
+        "survey",
+        "email",
+        LOYAL,
+        {"csat": 4, "nps": 9, "comment": "Quick delivery, but the box was dented."},
+    ),
 }

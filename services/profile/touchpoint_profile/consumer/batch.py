@@ -1,7 +1,8 @@
 """One batch of events folded into the projection inside the caller's transaction.
 
 The I/O shell around the pure fold_batch: lock and load the states it needs, fold, run the
-identity erasures it asks for, tombstone what they erased, write the states.
+identity erasures it asks for, tombstone what they erased, write the states and their
+customer_value rows (erased and merged-away customers lose theirs).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from touchpoint_profile.fold.fold import (
 )
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState
+from touchpoint_profile.fold.value_row import get_value_row, has_value_row
 from touchpoint_profile.projection.store import StateStore
 
 __all__ = ["BatchOutcome", "Eraser", "apply_batch", "lock_states"]
@@ -54,5 +56,17 @@ async def apply_batch(
         erasure.customer_id: await erase(erasure.customer_id) for erasure in folded.erasures
     }
     settled = tombstone_erased(folded, erased_with)
-    await store.put_states(list(settled.states.values()))
+    states = list(settled.states.values())
+    await store.put_states(states)
+    await put_value_rows(store, states, now=now, rules=rules)
     return settled.outcome
+
+
+async def put_value_rows(
+    store: StateStore, states: Sequence[CustomerState], *, now: datetime, rules: FoldRules
+) -> None:
+    """The customer_value rows of the written states, in one statement; others removed."""
+    await store.put_values(
+        rows=[get_value_row(state, now, rules) for state in states if has_value_row(state)],
+        removed=sorted(state.customer_id for state in states if not has_value_row(state)),
+    )

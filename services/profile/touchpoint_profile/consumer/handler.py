@@ -19,7 +19,7 @@ from touchpoint_common.tracking.dead_letter import Rejected
 from touchpoint_profile.consumer.batch import BatchOutcome, apply_batch
 from touchpoint_profile.fold.events import ContractViolation, ParsedEvent, parse_event
 from touchpoint_profile.fold.rules import FoldRules
-from touchpoint_profile.projection.postgres import LIVE_TABLE, PostgresProjection
+from touchpoint_profile.projection.postgres import LIVE_TABLE, VALUE_TABLE, PostgresProjection
 
 Clock = Callable[[], datetime]
 
@@ -53,11 +53,13 @@ class FoldHandler:
         service_name: str,
         clock: Clock = utc_now,
         table: str = LIVE_TABLE,
+        value_table: str = VALUE_TABLE,
     ) -> None:
         self.rules = rules
         self.service_name = service_name
         self.clock = clock
         self.table = table
+        self.value_table = value_table
 
     def decode(self, record: ConsumerRecord[bytes, bytes]) -> ParsedEvent:
         """The record as an event ready to fold; Rejected when it breaks the contract."""
@@ -72,7 +74,7 @@ class FoldHandler:
             return await erase_customer(db_session=db_session, customer_id=customer_id)
 
         return await apply_batch(
-            store=PostgresProjection(db_session, table=self.table),
+            store=PostgresProjection(db_session, table=self.table, value_table=self.value_table),
             events=items,
             now=self.clock(),
             rules=self.rules,

@@ -14,6 +14,7 @@ from touchpoint_common.events.payloads import IdentifierKind
 from touchpoint_common.identity import lookup, pii
 from touchpoint_profile.customers.models import CustomerTimeline, CustomerView, MaskedIdentifier
 from touchpoint_profile.fold.evaluate import get_timeline
+from touchpoint_profile.fold.ranking import BaseRanking
 from touchpoint_profile.read import get_customer_profile, get_customer_state
 from touchpoint_profile.settings import ProfileSettings
 
@@ -42,11 +43,17 @@ async def get_customer_view(
     customer_id: str,
     now: datetime,
     settings: ProfileSettings | None = None,
+    ranking: BaseRanking | None = None,
 ) -> CustomerView | None:
-    """The live view at `now` (decay and windows evaluated then), or None: unknown or erased."""
+    """The live view at `now` (decay and windows evaluated then), graded by `ranking` when
+    given (else the FoldRules defaults), or None: unknown or erased."""
     config = settings or get_default_settings()
     figures = await get_customer_profile(
-        db_session=db_session, customer_id=customer_id, now=now, rules=config.profile_rules
+        db_session=db_session,
+        customer_id=customer_id,
+        now=now,
+        rules=config.profile_rules,
+        ranking=ranking,
     )
     if figures is None:
         return None
@@ -92,6 +99,7 @@ async def lookup_customer_view(
     raw_value: str,
     now: datetime,
     settings: ProfileSettings | None = None,
+    ranking: BaseRanking | None = None,
 ) -> CustomerView | None:
     """The view of whoever owns this raw identifier (phone in any common format), or None."""
     customer_id = await find_customer_id(
@@ -100,5 +108,5 @@ async def lookup_customer_view(
     if customer_id is None:
         return None
     return await get_customer_view(
-        db_session=db_session, customer_id=customer_id, now=now, settings=settings
+        db_session=db_session, customer_id=customer_id, now=now, settings=settings, ranking=ranking
     )

@@ -25,6 +25,7 @@ from touchpoint_profile.customers.service import (
     get_customer_view,
     lookup_customer_view,
 )
+from touchpoint_profile.fold.ranking import BaseRanking
 from touchpoint_profile.settings import ProfileSettings
 
 router = APIRouter(
@@ -50,8 +51,15 @@ def get_profile_settings(request: Request) -> ProfileSettings:
     return settings if isinstance(settings, ProfileSettings) else ProfileSettings()
 
 
+def get_ranking(request: Request) -> BaseRanking | None:
+    """The base-wide ranking views are graded with; None: the FoldRules defaults (the ranking
+    job's current ranking is wired in here)."""
+    return None
+
+
 Session = Annotated[AsyncSession, Depends(get_db_session)]
 Settings = Annotated[ProfileSettings, Depends(get_profile_settings)]
+Ranking = Annotated[BaseRanking | None, Depends(get_ranking)]
 AsOf = Annotated[
     AwareDatetime | None,
     Query(description="Evaluate windows and decay at this moment (default: now), with offset."),
@@ -86,6 +94,7 @@ async def lookup(
     request: Request,
     db_session: Session,
     settings: Settings,
+    ranking: Ranking,
     phone: Annotated[str | None, Query(max_length=64, examples=["138 1234 5678"])] = None,
     loyalty_id: Annotated[str | None, Query(max_length=100)] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
@@ -112,6 +121,7 @@ async def lookup(
             raw_value=raw,
             now=_moment(as_of),
             settings=settings,
+            ranking=ranking,
         )
     except BadIdentifier as exc:
         raise _unprocessable(exc.field, exc.reason) from exc
@@ -132,6 +142,7 @@ async def read_customer(
     customer_id: CustomerIdPath,
     db_session: Session,
     settings: Settings,
+    ranking: Ranking,
     as_of: AsOf = None,
 ) -> CustomerView:
     """The view at `as_of` (default now); 404 for an unknown or erased customer."""
@@ -140,6 +151,7 @@ async def read_customer(
         customer_id=customer_id,
         now=_moment(as_of),
         settings=settings,
+        ranking=ranking,
     )
     if view is None:
         raise HTTPException(status_code=404, detail=NOT_FOUND)

@@ -25,7 +25,6 @@ from touchpoint_common.events.payloads import (
     OfferResponsePayload,
     PageViewPayload,
     PurchasePayload,
-    ReturnPayload,
     StoreVisit,
 )
 from touchpoint_profile.fold.care import apply_care, prune_care
@@ -43,6 +42,12 @@ from touchpoint_profile.fold.state import (
     TimelineEntry,
     consent_key,
     day_number,
+)
+from touchpoint_profile.fold.value import (
+    add_window_money,
+    apply_value,
+    is_money_duplicate,
+    prune_value,
 )
 
 
@@ -68,7 +73,7 @@ def copy_bucket(bucket: DayBucket | None) -> DayBucket:
     """A day bucket the fold may change (a new one for a day not seen yet)."""
     if bucket is None:
         return DayBucket()
-    counts = ("channels", "stores", "categories")
+    counts = ("channels", "stores", "categories", "spend", "profit")
     return bucket.model_copy(update={name: dict(getattr(bucket, name)) for name in counts})
 
 
@@ -85,7 +90,11 @@ def in_window(moment: datetime, now: datetime, rules: FoldRules) -> bool:
 def is_duplicate(state: CustomerState, parsed: ParsedEvent) -> bool:
     """True when this event_id was already applied to the state (a redelivery or a re-post)."""
     event_id = parsed.event_id
-    return event_id in state.applied or any(e.event_id == event_id for e in state.timeline)
+    return (
+        event_id in state.applied
+        or is_money_duplicate(state, parsed)
+        or any(e.event_id == event_id for e in state.timeline)
+    )
 
 
 def log_add(a: float | None, b: float) -> float:
@@ -143,11 +152,9 @@ def _apply_windowed(state: CustomerState, parsed: ParsedEvent, rules: FoldRules)
     payload = parsed.payload
     if isinstance(payload, PurchasePayload):
         bucket.purchases += 1
-        bucket.net_spend += payload.amount
         for category in {item.category for item in payload.items}:
             bucket.categories[category] = bucket.categories.get(category, 0) + 1
-    elif isinstance(payload, ReturnPayload):
-        bucket.net_spend -= payload.amount
+    add_window_money(bucket, parsed, rules)
     for category, weight in _interest_categories(parsed, rules):
         add_interest(state, category, weight, event.occurred_at, rules)
 
@@ -265,6 +272,7 @@ def apply_event(state: CustomerState, parsed: ParsedEvent, now: datetime, rules:
     _apply_offer(state, parsed)
     _apply_membership(state, parsed)
     _apply_consent(state, parsed)
+    apply_value(state, parsed, rules)
 
 
 def prune(state: CustomerState, now: datetime, rules: FoldRules) -> None:
@@ -278,6 +286,7 @@ def prune(state: CustomerState, now: datetime, rules: FoldRules) -> None:
         newest = sorted(state.applied.items(), key=lambda item: (item[1], item[0]), reverse=True)
         state.applied = dict(newest[: rules.max_applied_ids])
     prune_care(state, now, rules)
+    prune_value(state, rules)
     if len(state.offers) > rules.max_offers:
         newest_offers = sorted(
             state.offers.items(), key=lambda item: (item[1].last_at, item[0]), reverse=True

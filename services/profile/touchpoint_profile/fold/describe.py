@@ -14,6 +14,7 @@ from touchpoint_common.events.models import (
     IdentifyWirePayload,
     PageViewWirePayload,
     StoreVisitWirePayload,
+    SurveyWirePayload,
 )
 from touchpoint_common.events.payloads import (
     CallPayload,
@@ -56,6 +57,23 @@ def _extras(payload: CallWirePayload | StoreVisitWirePayload) -> str:
         due = payload.commitment.due_at.date().isoformat()
         extras += f", commitment {payload.commitment.commitment_id} due {due}"
     return extras
+
+
+def _membership(payload: MembershipPayload) -> str:
+    """'membership joined, tier gold', 'membership points +120, balance 940'."""
+    tier = f", tier {payload.tier}" if payload.tier else ""
+    points = f", points {payload.points_delta:+d}" if payload.points_delta is not None else ""
+    balance = f", balance {payload.points_balance}" if payload.points_balance is not None else ""
+    return f"membership {payload.action.value.replace('_', ' ')}{tier}{points}{balance}"
+
+
+def _survey(payload: SurveyWirePayload) -> str:
+    """'survey CSAT 4/5, NPS 9/10' (the comment is sealed and never shown)."""
+    scores = [
+        f"CSAT {payload.csat}/5" if payload.csat is not None else "",
+        f"NPS {payload.nps}/10" if payload.nps is not None else "",
+    ]
+    return "survey " + ", ".join(score for score in scores if score)
 
 
 def _body(parsed: ParsedEvent) -> str:
@@ -104,8 +122,9 @@ def _body(parsed: ParsedEvent) -> str:
             dwell = f" ({_minutes(payload.dwell_seconds)})" if payload.dwell_seconds else ""
             return f"visit zone {payload.zone}{dwell}"
         case MembershipPayload():
-            tier = f", tier {payload.tier}" if payload.tier else ""
-            return f"membership {payload.action.value.replace('_', ' ')}{tier}"
+            return _membership(payload)
+        case SurveyWirePayload():
+            return _survey(payload)
         case IdentifyWirePayload() | IdentifyPayload():
             return "identifiers linked"
         case OfferPresentedPayload():

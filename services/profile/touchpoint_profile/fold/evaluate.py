@@ -1,4 +1,8 @@
-"""Evaluation of the state at a query-time `now`: RFM, tier, lifecycle, decayed interests."""
+"""Evaluation of the state at a query-time `now`: RFM, tier, lifecycle, decayed interests.
+
+F, M, the ABC tier and the R x F x M band come from the base-wide ranking when one is given
+(`BaseRanking`, from the ranking job), else from the fixed defaults of FoldRules.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,23 @@ import math
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from touchpoint_profile.fold.apply import window_start_day
 from touchpoint_profile.fold.care import complaint_status, is_commitment_live
+from touchpoint_profile.fold.lifecycle import get_lifecycle as get_lifecycle
+from touchpoint_profile.fold.lifecycle import whole_days as whole_days
+from touchpoint_profile.fold.ranking import BaseRanking
 from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
 from touchpoint_profile.fold.state import INTEREST_EPOCH, CustomerState, DayBucket
+from touchpoint_profile.fold.value import (
+    ReportedMoney,
+    get_lifetime,
+    get_points_balance,
+    get_satisfaction,
+    report_money,
+    sum_amounts,
+)
 from touchpoint_profile.fold.view import (
     Channels,
     ClosedComplaint,
@@ -22,17 +38,13 @@ from touchpoint_profile.fold.view import (
     OpenComplaint,
     ProfileFigures,
     Rfm,
+    RfmBand,
     Tier,
     TimelineLine,
 )
 
 SCORE_DECIMALS = 4
 MAX_EXPONENT = 709.0  # math.exp overflows just above 709.78
-
-
-def whole_days(since: datetime, now: datetime) -> int:
-    """Whole days elapsed from `since` to `now` (0 for a moment in the future)."""
-    return max(0, math.floor((now - since).total_seconds() / 86400))
 
 
 def window_buckets(state: CustomerState, now: datetime, rules: FoldRules) -> list[DayBucket]:
@@ -51,66 +63,82 @@ def score_recency(recency_days: int | None, rules: FoldRules) -> int:
     return 1
 
 
-def score_by_cuts(value: Decimal | int, cuts: list[Decimal] | list[int]) -> int:
+def score_by_cuts(
+    value: Decimal | int, cuts: list[Decimal] | list[int] | tuple[Decimal | int, ...]
+) -> int:
     """1 plus the number of cut points the value reaches (1..5)."""
     return 1 + sum(1 for cut in cuts if value >= cut)
 
 
-def get_rfm(state: CustomerState, now: datetime, rules: FoldRules = DEFAULT_RULES) -> Rfm:
-    """RFM over the window ending at `now`; returns subtract from monetary."""
+def get_window_money(state: CustomerState, now: datetime, rules: FoldRules) -> ReportedMoney:
+    """Net spend and profit in the window, in the reporting currency (others apart)."""
+    buckets = window_buckets(state, now, rules)
+    spend = sum_amounts(bucket.spend for bucket in buckets)
+    profit = sum_amounts(bucket.profit for bucket in buckets)
+    return report_money(spend, profit, rules)
+
+
+def get_rfm(
+    state: CustomerState,
+    now: datetime,
+    rules: FoldRules = DEFAULT_RULES,
+    ranking: BaseRanking | None = None,
+) -> Rfm:
+    """RFM over the window ending at `now`; returns subtract from monetary (reporting currency).
+
+    R by the brief's table; F and M by the ranking's quintile cuts (top 20% of the base = 5 ...
+    bottom 20% = 1), or by the fixed FoldRules cuts before the first ranking.
+    """
     buckets = window_buckets(state, now, rules)
     frequency = sum(bucket.purchases for bucket in buckets)
-    monetary = sum((bucket.net_spend for bucket in buckets), Decimal(0))
+    monetary = get_window_money(state, now, rules).monetary
     recency = None if state.last_purchase_at is None else whole_days(state.last_purchase_at, now)
+    frequency_cuts = ranking.frequency_cuts if ranking else tuple(rules.frequency_cuts)
+    monetary_cuts = ranking.monetary_cuts if ranking else tuple(rules.monetary_cuts)
     return Rfm(
         window_days=rules.window_days,
         recency_days=recency,
         frequency=frequency,
         monetary=monetary,
         r=score_recency(recency, rules),
-        f=score_by_cuts(frequency, rules.frequency_cuts),
-        m=score_by_cuts(monetary, rules.monetary_cuts),
+        f=score_by_cuts(frequency, frequency_cuts),
+        m=score_by_cuts(monetary, monetary_cuts),
     )
 
 
-def get_tier(rfm: Rfm, rules: FoldRules = DEFAULT_RULES) -> Tier:
-    """ABC: A from a high R×F×M, C when the window brought no profit or a low R×F×M."""
-    product = rfm.r * rfm.f * rfm.m
-    if rfm.monetary <= 0:
-        return "C"
-    if product >= rules.tier_a_min_rfm_product:
+def get_tier(
+    profit: Decimal,
+    lifecycle: Lifecycle,
+    rules: FoldRules = DEFAULT_RULES,
+    ranking: BaseRanking | None = None,
+) -> Tier:
+    """ABC by window profit: A at/above the A threshold, C at/below the C one, else B.
+
+    The thresholds are the ranking's Pareto cuts (A: the ~20% bringing ~80% of profit; C: the
+    ~10% bringing none) or FoldRules.abc_* before the first ranking. A new buyer who brought
+    any profit is never C: new customers are to be nurtured, not dropped.
+    """
+    a_min = ranking.abc_a_min_profit if ranking else rules.abc_a_min_profit
+    c_max = ranking.abc_c_max_profit if ranking else rules.abc_c_max_profit
+    if profit >= a_min:
         return "A"
-    if product >= rules.tier_b_min_rfm_product:
-        return "B"
-    return "C"
+    if profit <= c_max and not (lifecycle == "new_buyer" and profit > 0):
+        return "C"
+    return "B"
 
 
-def get_lifecycle(
-    state: CustomerState, rfm: Rfm, now: datetime, rules: FoldRules = DEFAULT_RULES
-) -> Lifecycle:
-    """lapsed / at_risk by days since the last purchase (or first contact), then new, active."""
-    reference = state.last_purchase_at or state.first_seen_at
-    idle_days = whole_days(reference, now) if reference is not None else 0
-    if idle_days > rules.lifecycle_lapsed_days:
-        return "lapsed"
-    if idle_days > rules.lifecycle_at_risk_days:
-        return "at_risk"
-    if state.first_seen_at is None or whole_days(state.first_seen_at, now) <= (
-        rules.lifecycle_new_days
-    ):
-        return "new"
-    if rfm.frequency >= rules.lifecycle_active_min_frequency:
-        return "active"
-    return "at_risk"
-
-
-def _offer_weight(outcome: str | None, rules: FoldRules) -> float:
-    weights = {
-        "accepted": rules.weight_offer_accepted,
-        "rejected": rules.weight_offer_rejected,
-        "ignored": rules.weight_offer_ignored,
-    }
-    return weights.get(outcome or "", 0.0)
+def get_rfm_band(
+    rfm: Rfm, rules: FoldRules = DEFAULT_RULES, ranking: BaseRanking | None = None
+) -> RfmBand:
+    """R x F x M ranked: top 20% (best), bottom 20% (to avoid), the middle 60% to move up."""
+    product = rfm.r * rfm.f * rfm.m
+    top_min = ranking.rfm_top_min if ranking else rules.rfm_top_min_product
+    bottom_max = ranking.rfm_bottom_max if ranking else rules.rfm_bottom_max_product
+    if product >= top_min:
+        return "top"
+    if product <= bottom_max:
+        return "bottom"
+    return "middle"
 
 
 def _exp(exponent: float) -> float:
@@ -121,21 +149,17 @@ def _exp(exponent: float) -> float:
 def get_interests(
     state: CustomerState, now: datetime, rules: FoldRules = DEFAULT_RULES
 ) -> list[Interest]:
-    """Decayed scores at `now`, highest first; offer outcomes count for the offer's kind."""
+    """Decayed scores of product categories at `now`, highest first.
+
+    Only purchases, page views and store visits feed them; offer answers do not (recommend
+    learns from those), so an accepted perk never outranks a real product interest.
+    """
     shift = rules.decay_rate_per_second * (now - INTEREST_EPOCH).total_seconds()
     scores: dict[str, float] = {}
     for category, sums in state.interests.items():
         positive = _exp(sums.log_positive - shift) if sums.log_positive is not None else 0.0
         negative = _exp(sums.log_negative - shift) if sums.log_negative is not None else 0.0
         scores[category] = positive - negative
-    for offer in state.offers.values():
-        weight = _offer_weight(offer.outcome, rules)
-        if weight == 0 or offer.responded_at is None:
-            continue
-        age = max(0.0, (now - offer.responded_at).total_seconds())
-        category = offer.kind or offer.offer_id
-        contribution = weight * math.exp(-rules.decay_rate_per_second * age)
-        scores[category] = scores.get(category, 0.0) + contribution
     rounded = [(category, round(score, SCORE_DECIMALS)) for category, score in scores.items()]
     ranked = sorted((pair for pair in rounded if pair[1] > 0), key=lambda p: (-p[1], p[0]))
     return [Interest(category=category, score=score) for category, score in ranked]
@@ -283,10 +307,15 @@ def get_timeline(state: CustomerState, limit: int | None = None) -> list[Timelin
 
 
 def evaluate(
-    state: CustomerState, now: datetime, rules: FoldRules = DEFAULT_RULES
+    state: CustomerState,
+    now: datetime,
+    rules: FoldRules = DEFAULT_RULES,
+    ranking: BaseRanking | None = None,
 ) -> ProfileFigures:
-    """The whole view of a (non-erased) state at `now`."""
-    rfm = get_rfm(state, now, rules)
+    """The whole view of a (non-erased) state at `now`, graded by `ranking` when given."""
+    rfm = get_rfm(state, now, rules, ranking)
+    money = get_window_money(state, now, rules)
+    lifecycle = get_lifecycle(state, now, rules)
     member = state.membership is not None and state.membership.value == "joined"
     return ProfileFigures(
         customer_id=state.customer_id,
@@ -296,8 +325,8 @@ def evaluate(
         last_seen_at=state.last_seen_at,
         as_of=now,
         rfm=rfm,
-        tier=get_tier(rfm, rules),
-        lifecycle=get_lifecycle(state, rfm, now, rules),
+        tier=get_tier(money.profit, lifecycle, rules, ranking),
+        lifecycle=lifecycle,
         interests=get_interests(state, now, rules),
         recent_purchases=get_recent_purchases(state, now, rules),
         channels=get_channels(state, now, rules),
@@ -307,4 +336,26 @@ def evaluate(
         offers=get_offers(state),
         timeline=get_timeline(state),
         consents=get_consents(state),
+        **get_value_figures(state, rfm, money, rules, ranking),
     )
+
+
+def get_value_figures(
+    state: CustomerState,
+    rfm: Rfm,
+    money: ReportedMoney,
+    rules: FoldRules,
+    ranking: BaseRanking | None,
+) -> dict[str, Any]:
+    """The view's customer-value fields (issue 13): profit, lifetime, band, ranking, surveys."""
+    return {
+        "reporting_currency": rules.reporting_currency,
+        "profit": money.profit,
+        "unconverted": money.apart,
+        "lifetime": get_lifetime(state, rules),
+        "rfm_band": get_rfm_band(rfm, rules, ranking),
+        "ranking_version": ranking.version if ranking else None,
+        "ranking_computed_at": ranking.computed_at if ranking else None,
+        "satisfaction": get_satisfaction(state),
+        "points_balance": get_points_balance(state),
+    }

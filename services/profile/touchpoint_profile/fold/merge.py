@@ -19,6 +19,7 @@ from touchpoint_profile.fold.state import (
     InterestSum,
     Stamped,
 )
+from touchpoint_profile.fold.value import add_amount, merge_value
 
 MAX_MERGED_FROM = 100
 
@@ -45,7 +46,10 @@ def merge_states(
         into = copy_bucket(merged.days.get(day))
         merged.days[day] = into
         into.purchases += bucket.purchases
-        into.net_spend += bucket.net_spend
+        for currency, amount in bucket.spend.items():
+            add_amount(into.spend, currency, amount)
+        for currency, amount in bucket.profit.items():
+            add_amount(into.profit, currency, amount)
         for channel, count in bucket.channels.items():
             into.channels[channel] = into.channels.get(channel, 0) + count
         for store, count in bucket.stores.items():
@@ -74,6 +78,7 @@ def merge_states(
     for key, statement in source.consents.items():
         add_consent(merged.consents, key, statement)
     merged.applied.update(source.applied)
+    merged.value = merge_value(merged.value, source.value, rules)
     merged.merged_from = [*merged.merged_from, source.customer_id, *source.merged_from][
         -MAX_MERGED_FROM:
     ]

@@ -6,7 +6,10 @@ import itertools
 import math
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+LEGACY_CURRENCY = "*"
+"""Window spend folded before money was kept per currency: counted in the reporting currency."""
 
 
 def _ascending(values: list[Decimal], name: str) -> None:
@@ -62,21 +65,54 @@ class FoldRules(BaseModel):
         default_factory=lambda: [Decimal(200), Decimal(500), Decimal(1500), Decimal(5000)]
     )
 
-    tier_a_min_rfm_product: int = Field(default=48, ge=1, le=125)
-    tier_b_min_rfm_product: int = Field(default=8, ge=1, le=125)
+    # R x F x M bands without a ranking (BaseRanking.rfm_top_min / rfm_bottom_max replace them):
+    # the product at or above top_min is the top band, at or below bottom_max the bottom band.
+    rfm_top_min_product: int = Field(default=48, ge=1, le=125)
+    rfm_bottom_max_product: int = Field(default=7, ge=0, le=125)
 
+    # ABC by window profit (reporting currency) without a ranking (BaseRanking.abc_* replace
+    # them): A at or above a_min, C at or below c_max (C brings no profit), B between.
+    abc_a_min_profit: Decimal = Decimal(1000)
+    abc_c_max_profit: Decimal = Decimal(0)
+
+    # Lifecycle triggers (see fold/lifecycle.py): only buyers move past `prospect`.
     lifecycle_new_days: int = Field(default=30, ge=0)
+    """A buyer whose first purchase is at most this many days old is `new_buyer`."""
     lifecycle_at_risk_days: int = Field(default=60, ge=1)
-    lifecycle_lapsed_days: int = Field(default=120, ge=1)
-    lifecycle_active_min_frequency: int = Field(default=1, ge=1)
+    """A buyer idle (no purchase) for more than this many days is `at_risk`."""
+    lifecycle_lost_days: int = Field(default=120, ge=1)
+    """A buyer idle for more than this many days is `lost` (the R table's score 1)."""
+    lifecycle_won_back_days: int = Field(default=30, ge=0)
+    """A buyer who bought again after more than lifecycle_at_risk_days idle stays `won_back`
+    this many days after that purchase."""
+    lifecycle_mature_days: int = Field(default=365, ge=0)
+    """A buyer whose first purchase is at least this old ..."""
+    lifecycle_mature_min_purchases: int = Field(default=6, ge=1)
+    """... and who made at least this many purchases is `mature` (else `active`)."""
 
     interest_half_life_days: float = Field(default=14.0, gt=0)
     weight_purchase: float = 3.0
     weight_page_view: float = 0.5
     weight_store_visit: float = 1.0
-    weight_offer_accepted: float = 2.0
-    weight_offer_rejected: float = -1.0
-    weight_offer_ignored: float = 0.0
+
+    # Money and value (fold/value.py). Amounts are kept per currency in the state; the view
+    # and customer_value convert them with `currency_rates` (units of the reporting currency
+    # per unit of the currency; the reporting currency itself is 1). A currency without a
+    # rate is shown apart and never summed into the reporting figures.
+    reporting_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    currency_rates: dict[str, Decimal] = Field(default_factory=dict)
+    margin_rates: dict[str, Decimal] = Field(default_factory=dict)
+    """Gross margin rate per item category (0..1), for items without a `unit_cost`."""
+    default_margin_rate: Decimal = Field(default=Decimal("0.25"), ge=0, le=1)
+    """Margin rate of categories not in margin_rates."""
+    max_money_ids: int = Field(default=2000, ge=10, le=100_000)
+    """Purchase and return ids kept to fold each into the lifetime figures once."""
+    max_purchase_moments: int = Field(default=8, ge=2, le=100)
+    """Newest purchases kept (when each happened) for the won-back trigger."""
+    max_surveys: int = Field(default=5, ge=1, le=100)
+    """Newest surveys kept; satisfaction averages over them."""
+    max_points_deltas: int = Field(default=100, ge=1, le=10_000)
+    """Points movements kept after the latest stated balance (older ones are carried)."""
 
     @field_validator("frequency_cuts")
     @classmethod
@@ -89,6 +125,43 @@ class FoldRules(BaseModel):
     def _monetary_ascending(cls, value: list[Decimal]) -> list[Decimal]:
         _ascending(value, "monetary_cuts")
         return value
+
+    @field_validator("currency_rates")
+    @classmethod
+    def _rates_positive(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for currency, rate in value.items():
+            if len(currency) != 3 or not currency.isupper() or rate <= 0:
+                raise ValueError(f"currency_rates: {currency!r} needs a code like CNY, rate > 0")
+        return value
+
+    @field_validator("margin_rates")
+    @classmethod
+    def _margins_fractions(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for category, rate in value.items():
+            if not Decimal(0) <= rate <= Decimal(1):
+                raise ValueError(f"margin_rates: {category!r} needs a rate between 0 and 1")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> FoldRules:
+        """Thresholds that only make sense one above the other."""
+        if self.abc_a_min_profit <= self.abc_c_max_profit:
+            raise ValueError("abc_a_min_profit must be above abc_c_max_profit")
+        if self.rfm_top_min_product <= self.rfm_bottom_max_product:
+            raise ValueError("rfm_top_min_product must be above rfm_bottom_max_product")
+        if self.lifecycle_lost_days < self.lifecycle_at_risk_days:
+            raise ValueError("lifecycle_lost_days must be at least lifecycle_at_risk_days")
+        return self
+
+    def rate_of(self, currency: str) -> Decimal | None:
+        """Reporting-currency units per unit of `currency`; None when no rate is configured."""
+        if currency in (self.reporting_currency, LEGACY_CURRENCY):
+            return Decimal(1)
+        return self.currency_rates.get(currency)
+
+    def margin_of(self, category: str) -> Decimal:
+        """The configured margin rate of a category (the default rate when not configured)."""
+        return self.margin_rates.get(category, self.default_margin_rate)
 
     @property
     def decay_rate_per_second(self) -> float:

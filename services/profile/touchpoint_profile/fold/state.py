@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from touchpoint_profile.fold.rules import LEGACY_CURRENCY
 
 # Interest sums are stored as log Σ w·exp(λ·(t_event − INTEREST_EPOCH)); a fixed epoch makes
 # the stored value independent of when (and in which order) the events were folded.
@@ -22,11 +25,26 @@ class DayBucket(BaseModel):
     """What happened on one UTC day inside the window."""
 
     purchases: int = 0
-    net_spend: Decimal = Decimal(0)
     channels: dict[str, int] = Field(default_factory=dict)
     stores: dict[str, int] = Field(default_factory=dict)
     categories: dict[str, int] = Field(default_factory=dict)
     """Purchases that included each category."""
+    spend: dict[str, Decimal] = Field(default_factory=dict)
+    """Net spend (purchases less returns) per currency: never summed across currencies."""
+    profit: dict[str, Decimal] = Field(default_factory=dict)
+    """Profit (amount less the items' cost) per currency."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_net_spend(cls, data: Any) -> Any:
+        """A bucket stored before money was kept per currency: its net_spend is counted in the
+        reporting currency (LEGACY_CURRENCY); a rebuild replaces it."""
+        if isinstance(data, dict) and "net_spend" in data:
+            data = dict(data)
+            legacy = Decimal(str(data.pop("net_spend")))
+            if legacy and not data.get("spend"):
+                data["spend"] = {LEGACY_CURRENCY: legacy}
+        return data
 
 
 class InterestSum(BaseModel):
@@ -146,6 +164,61 @@ class Stamped(BaseModel):
         return other is None or (self.at, self.event_id) > (other.at, other.event_id)
 
 
+class SurveyRecord(BaseModel):
+    """One survey answer (the comment is sealed on the wire and never kept here)."""
+
+    at: datetime
+    event_id: str
+    csat: int | None = None
+    nps: int | None = None
+
+
+class PointsState(BaseModel):
+    """Loyalty points: the latest stated balance plus the movements after it.
+
+    A balance statement (occurred_at, event_id) replaces every movement before it; movements
+    after it add up, whatever the arrival order. Beyond max_points_deltas the oldest movements
+    are summed into `carried` (up to `carried_until`).
+    """
+
+    stated: int | None = None
+    stated_at: datetime | None = None
+    stated_by: str | None = None
+    deltas: dict[str, tuple[datetime, int]] = Field(default_factory=dict)
+    """event_id → (occurred_at, points) of movements after the stated balance."""
+    carried: int = 0
+    carried_until: datetime | None = None
+
+    @property
+    def balance(self) -> int:
+        """The stated balance (0 if none) plus the carried and kept movements."""
+        return (self.stated or 0) + self.carried + sum(delta for _, delta in self.deltas.values())
+
+
+class ValueState(BaseModel):
+    """Lifetime value figures, surveys and points of one customer (issue 13), bounded.
+
+    Money is kept per currency as it was paid; the reporting currency is applied when the view
+    or the customer_value row is evaluated, so a changed rate table needs no replay.
+    """
+
+    first_purchase_at: datetime | None = None
+    purchases: int = 0
+    """Purchases over the customer's whole folded history (returns do not subtract)."""
+    spend: dict[str, Decimal] = Field(default_factory=dict)
+    """Lifetime net spend per currency."""
+    profit: dict[str, Decimal] = Field(default_factory=dict)
+    """Lifetime profit per currency."""
+    money_ids: dict[str, int] = Field(default_factory=dict)
+    """event_id → day number of the purchases and returns in the lifetime figures (dedup),
+    the newest max_money_ids."""
+    purchase_moments: dict[str, datetime] = Field(default_factory=dict)
+    """event_id → occurred_at of the newest max_purchase_moments purchases (won-back trigger)."""
+    surveys: dict[str, SurveyRecord] = Field(default_factory=dict)
+    """event_id → the newest max_surveys survey answers."""
+    points: PointsState | None = None
+
+
 def consent_key(purpose: str, channel: str) -> str:
     """The key of one purpose x channel in CustomerState.consents."""
     return f"{purpose}/{channel}"
@@ -176,6 +249,8 @@ class CustomerState(BaseModel):
     bounded by the few purposes x channels the contract allows."""
     applied: dict[str, int] = Field(default_factory=dict)
     """event_id → day number of the events that fed windowed figures (the dedup set)."""
+    value: ValueState = Field(default_factory=ValueState)
+    """Lifetime figures, surveys and points (fold/value.py); replaced, never changed in place."""
 
     @property
     def is_erased(self) -> bool:

@@ -3,9 +3,9 @@
 A merge keeps the loser's state as it was at the merge (its row, with merged_into set), so the
 split subtracts exactly what the merge added: the windowed sums (purchases, spend, channels,
 stores, categories), the interest sums, and the sets (timeline, complaints, commitments, notes,
-offers, the dedup set) by event, complaint, commitment and offer id. Last-writer values that
-came from the loser (membership, tier) are cleared on the survivor, and first/last seen are
-recomputed from what remains.
+offers, the dedup set) by event, complaint, commitment and offer id, and the lifetime figures
+(fold/value.split_value). Last-writer values that came from the loser (membership, tier) are
+cleared on the survivor, and first/last seen are recomputed from what remains.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from touchpoint_profile.fold.apply import copy_bucket, own_copy
 from touchpoint_profile.fold.state import CustomerState, DayBucket, InterestSum
+from touchpoint_profile.fold.value import split_value
 
 
 def log_sub(a: float | None, b: float | None) -> float | None:
@@ -65,6 +66,7 @@ def split_states(merged: CustomerState, loser: CustomerState) -> CustomerState:
         stamped = getattr(survivor, attr)
         if stamped is not None and stamped.event_id in theirs:
             setattr(survivor, attr, None)
+    survivor.value = split_value(survivor.value, loser.value)
     _recompute_moments(survivor, loser)
     return survivor
 
@@ -77,7 +79,13 @@ def restored(loser: CustomerState) -> CustomerState:
 def _subtract_bucket(into: DayBucket, bucket: DayBucket) -> DayBucket | None:
     """`into` less `bucket`, None when nothing is left."""
     into.purchases = max(0, into.purchases - bucket.purchases)
-    into.net_spend -= bucket.net_spend
+    for money, taken in ((into.spend, bucket.spend), (into.profit, bucket.profit)):
+        for currency, amount in taken.items():
+            left_amount = money.get(currency, Decimal(0)) - amount
+            if left_amount:
+                money[currency] = left_amount
+            else:
+                money.pop(currency, None)
     for mine, theirs in (
         (into.channels, bucket.channels),
         (into.stores, bucket.stores),
@@ -90,13 +98,14 @@ def _subtract_bucket(into: DayBucket, bucket: DayBucket) -> DayBucket | None:
             else:
                 mine.pop(key, None)
     empty = not (into.purchases or into.channels or into.stores or into.categories)
-    return None if empty and into.net_spend == Decimal(0) else into
+    return None if empty and not into.spend and not into.profit else into
 
 
 def _recompute_moments(state: CustomerState, loser: CustomerState) -> None:
     """first/last seen and last purchase that came from the loser, from what is left."""
     moments = [entry.occurred_at for entry in state.timeline]
     purchases = [e.occurred_at for e in state.timeline if e.type == "purchase"]
+    purchases += state.value.purchase_moments.values()
     if loser.first_seen_at is not None and state.first_seen_at == loser.first_seen_at:
         state.first_seen_at = min(moments) if moments else None
     if loser.last_seen_at is not None and state.last_seen_at == loser.last_seen_at:

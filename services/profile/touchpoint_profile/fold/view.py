@@ -9,7 +9,12 @@ from typing import Literal
 from pydantic import BaseModel
 
 Tier = Literal["A", "B", "C"]
-Lifecycle = Literal["new", "active", "at_risk", "lapsed"]
+Lifecycle = Literal["prospect", "new_buyer", "active", "mature", "at_risk", "lost", "won_back"]
+"""The stages of fold/lifecycle.py; only buyers are at_risk or lost."""
+RfmBand = Literal["top", "middle", "bottom"]
+BUYER_STAGES: frozenset[Lifecycle] = frozenset(
+    {"new_buyer", "active", "mature", "at_risk", "lost", "won_back"}
+)
 OfferStatus = Literal["presented", "accepted", "rejected", "ignored"]
 ConsentPurpose = Literal["marketing", "profiling"]
 ConsentStatus = Literal["granted", "withdrawn"]
@@ -118,6 +123,38 @@ class TimelineLine(BaseModel):
     line: str
 
 
+class MoneyApart(BaseModel):
+    """Amounts in a currency without a configured rate: shown apart, never summed."""
+
+    currency: str
+    monetary: Decimal
+    profit: Decimal
+
+
+class LifetimeValue(BaseModel):
+    """The customer's whole folded history: first purchase, purchases, spend and profit."""
+
+    first_purchase_at: datetime | None = None
+    purchases: int = 0
+    monetary: Decimal = Decimal(0)
+    """Net spend in the reporting currency (currencies without a rate are in `unconverted`)."""
+    profit: Decimal = Decimal(0)
+    unconverted: list[MoneyApart] = []
+
+
+class Satisfaction(BaseModel):
+    """Survey answers: the latest CSAT (1-5) and NPS (0-10), and their recent averages."""
+
+    latest_at: datetime
+    latest_csat: int | None
+    latest_nps: int | None
+    average_csat: float | None
+    """Mean CSAT over the recent surveys that gave one (the newest max_surveys)."""
+    average_nps: float | None
+    count: int
+    """Recent surveys kept (at most max_surveys)."""
+
+
 class ProfileFigures(BaseModel):
     """Everything the view shows except identifiers, which live in the identity table."""
 
@@ -144,3 +181,18 @@ class ProfileFigures(BaseModel):
     """Newest first, at most FoldRules.closed_complaints_shown."""
     commitments: list[OpenCommitment] = []
     """Open and recently expired commitments, soonest due first."""
+    # Customer value (issue 13).
+    reporting_currency: str = "CNY"
+    profit: Decimal = Decimal(0)
+    """Window profit in the reporting currency (what ABC grades)."""
+    unconverted: list[MoneyApart] = []
+    """Window amounts in currencies without a configured rate (not in rfm.monetary/profit)."""
+    lifetime: LifetimeValue = LifetimeValue()
+    rfm_band: RfmBand = "bottom"
+    """R x F x M ranked: top 20%, middle 60%, bottom 20% (ranking cuts, else FoldRules)."""
+    ranking_version: int | None = None
+    ranking_computed_at: datetime | None = None
+    """The base-wide ranking F, M, ABC and band come from; None: the FoldRules defaults."""
+    satisfaction: Satisfaction | None = None
+    points_balance: int | None = None
+    """Loyalty points: the latest stated balance plus later movements; None: never stated."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from touchpoint_profile.fold.state import CustomerState
+from touchpoint_profile.fold.value_row import CustomerValueRow
 
 
 class MemoryStates:
@@ -14,6 +15,8 @@ class MemoryStates:
         self.serialize = serialize
         self.objects: dict[str, CustomerState] = {}
         self.documents: dict[str, str] = {}
+        self.values: dict[str, CustomerValueRow] = {}
+        """customer_value rows by customer_id."""
         self.locked: list[list[str]] = []
         """The ids of every get_states_for_update call, in order (one entry per statement)."""
 
@@ -43,3 +46,9 @@ class MemoryStates:
                 self.documents[state.customer_id] = state.model_dump_json()
             else:
                 self.objects[state.customer_id] = state
+
+    async def put_values(self, *, rows: Sequence[CustomerValueRow], removed: Sequence[str]) -> None:
+        """Replace these customer_value rows; forget the removed ones."""
+        for customer_id in removed:
+            self.values.pop(customer_id, None)
+        self.values.update({row.customer_id: row for row in rows})

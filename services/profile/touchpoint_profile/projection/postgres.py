@@ -1,17 +1,21 @@
-"""PostgreSQL adapter of ProjectionStore: one JSONB state per customer."""
+"""PostgreSQL adapter of ProjectionStore: one JSONB state per customer, and its narrow
+customer_value row (written in the same transaction)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_profile.fold.care import get_open_complaint_clocks
 from touchpoint_profile.fold.state import CustomerState
+from touchpoint_profile.fold.value_row import CustomerValueRow
 
 LIVE_TABLE = "profile_customers"
+VALUE_TABLE = "customer_value"
+"""The narrow value rows (migration 0010) the ranking job and the managers' figures read."""
 PLACEHOLDER = "'null'::jsonb"
 """The state of a row that only holds a lock for a customer not folded yet: read as absent."""
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -27,9 +31,16 @@ def check_table_name(name: str) -> str:
 class PostgresProjection:
     """ProjectionStore on a session whose transaction the caller owns."""
 
-    def __init__(self, db_session: AsyncSession, *, table: str = LIVE_TABLE) -> None:
+    def __init__(
+        self,
+        db_session: AsyncSession,
+        *,
+        table: str = LIVE_TABLE,
+        value_table: str = VALUE_TABLE,
+    ) -> None:
         self.db_session = db_session
         self.table = check_table_name(table)
+        self.value_table = check_table_name(value_table)
         self.placeholders: set[str] = set()
         """Placeholder rows this transaction inserted; put_states removes the ones not written."""
         self._delete_placeholders = text(
@@ -118,3 +129,49 @@ class PostgresProjection:
                 }
             )
         await self.db_session.execute(statement, rows)
+
+    async def put_values(self, *, rows: Sequence[CustomerValueRow], removed: Sequence[str]) -> None:
+        """One multi-row upsert of the rows (unnest of column arrays, in customer_id order) and
+        one delete of the removed customers' rows."""
+        if removed:
+            await self.db_session.execute(
+                text(f"DELETE FROM {self.value_table} WHERE customer_id = ANY(:ids)"),  # noqa: S608
+                {"ids": list(removed)},
+            )
+        if not rows:
+            return
+        ordered = sorted(rows, key=lambda row: row.customer_id)
+        columns = {name: [getattr(row, name) for row in ordered] for name in VALUE_COLUMNS}
+        await self.db_session.execute(self._upsert_values, columns)
+
+    @property
+    def _upsert_values(self) -> TextClause:
+        """INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE, for value_table."""
+        names = ", ".join(VALUE_COLUMNS)
+        arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in VALUE_COLUMNS.items())
+        updates = ", ".join(
+            f"{name} = EXCLUDED.{name}" for name in VALUE_COLUMNS if name != "customer_id"
+        )
+        return text(
+            f"INSERT INTO {self.value_table} ({names}) "  # noqa: S608 (checked name, constants)
+            f"SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
+        )
+
+
+VALUE_COLUMNS: dict[str, str] = {
+    "customer_id": "text",
+    "reporting_currency": "text",
+    "as_of": "timestamptz",
+    "window_frequency": "integer",
+    "window_monetary": "numeric",
+    "window_profit": "numeric",
+    "lifetime_purchases": "integer",
+    "lifetime_monetary": "numeric",
+    "lifetime_profit": "numeric",
+    "first_seen_at": "timestamptz",
+    "first_purchase_at": "timestamptz",
+    "last_purchase_at": "timestamptz",
+    "member_tier": "text",
+}
+"""customer_value's columns (CustomerValueRow's fields) and their PostgreSQL types."""

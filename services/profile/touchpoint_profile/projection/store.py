@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from touchpoint_profile.fold.state import CustomerState
+from touchpoint_profile.fold.value_row import CustomerValueRow
 
 
 class StateStore(Protocol):
@@ -17,6 +18,10 @@ class StateStore(Protocol):
 
     async def put_states(self, states: Sequence[CustomerState]) -> None:
         """Insert or replace these states."""
+        ...
+
+    async def put_values(self, *, rows: Sequence[CustomerValueRow], removed: Sequence[str]) -> None:
+        """Insert or replace these customer_value rows; delete the rows of `removed`."""
         ...
 
 

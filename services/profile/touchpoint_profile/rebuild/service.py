@@ -25,6 +25,7 @@ from touchpoint_profile.consumer.handler import Clock, FoldHandler, utc_now
 from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.rebuild.tables import (
     FRESH_TABLE,
+    FRESH_VALUE_TABLE,
     create_fresh_table,
     lock_live_table,
     swap_tables,
@@ -78,6 +79,7 @@ class Rebuilder:
             service_name=settings.service_name,
             clock=clock,
             table=FRESH_TABLE,
+            value_table=FRESH_VALUE_TABLE,
         )
         self.positions: Offsets = {}
 

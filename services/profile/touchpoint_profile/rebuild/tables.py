@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from touchpoint_profile.projection.postgres import LIVE_TABLE
+from touchpoint_profile.projection.postgres import LIVE_TABLE, VALUE_TABLE
 
 FRESH_TABLE = f"{LIVE_TABLE}_rebuild"
-OLD_TABLE = f"{LIVE_TABLE}_old"
+FRESH_VALUE_TABLE = f"{VALUE_TABLE}_rebuild"
+"""customer_value of the replay: swapped in with the states (tombstones and pointers have no
+value row, so it starts empty)."""
 
 
 async def create_fresh_table(*, db_session: AsyncSession) -> int:
@@ -25,27 +27,40 @@ async def create_fresh_table(*, db_session: AsyncSession) -> int:
             "WHERE erased OR state->>'merged_into' IS NOT NULL"
         )
     )
+    await db_session.execute(text(f"DROP TABLE IF EXISTS {FRESH_VALUE_TABLE}"))
+    await db_session.execute(
+        text(f"CREATE TABLE {FRESH_VALUE_TABLE} (LIKE {VALUE_TABLE} INCLUDING ALL)")
+    )
     return int(seeded.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def lock_live_table(*, db_session: AsyncSession) -> None:
     """Stop readers and the live consumer until the swap commits (they wait, then continue)."""
-    await db_session.execute(text(f"LOCK TABLE {LIVE_TABLE} IN ACCESS EXCLUSIVE MODE"))
+    await db_session.execute(
+        text(f"LOCK TABLE {LIVE_TABLE}, {VALUE_TABLE} IN ACCESS EXCLUSIVE MODE")
+    )
 
 
 async def swap_tables(*, db_session: AsyncSession) -> None:
-    """Put the fresh table in place of the live one (inside the caller's transaction)."""
-    await db_session.execute(text(f"ALTER TABLE {LIVE_TABLE} RENAME TO {OLD_TABLE}"))
-    await db_session.execute(text(f"ALTER TABLE {FRESH_TABLE} RENAME TO {LIVE_TABLE}"))
-    await db_session.execute(text(f"DROP TABLE {OLD_TABLE}"))
+    """Put the fresh tables in place of the live ones (inside the caller's transaction)."""
+    for live, fresh in ((LIVE_TABLE, FRESH_TABLE), (VALUE_TABLE, FRESH_VALUE_TABLE)):
+        await _swap(db_session, live=live, fresh=fresh)
+
+
+async def _swap(db_session: AsyncSession, *, live: str, fresh: str) -> None:
+    """Replace `live` by `fresh`, keeping the primary key's usual name."""
+    old = f"{live}_old"
+    await db_session.execute(text(f"ALTER TABLE {live} RENAME TO {old}"))
+    await db_session.execute(text(f"ALTER TABLE {fresh} RENAME TO {live}"))
+    await db_session.execute(text(f"DROP TABLE {old}"))
     primary_key = await db_session.scalar(
         text(
             "SELECT conname FROM pg_constraint "
             "WHERE conrelid = CAST(:table AS regclass) AND contype = 'p'"
         ),
-        {"table": LIVE_TABLE},
+        {"table": live},
     )
-    if primary_key and primary_key != f"{LIVE_TABLE}_pkey":
+    if primary_key and primary_key != f"{live}_pkey":
         await db_session.execute(
-            text(f'ALTER TABLE {LIVE_TABLE} RENAME CONSTRAINT "{primary_key}" TO {LIVE_TABLE}_pkey')
+            text(f'ALTER TABLE {live} RENAME CONSTRAINT "{primary_key}" TO {live}_pkey')
         )

@@ -74,6 +74,8 @@ def snapshot_from_view(view: ProfileFigures) -> CustomerSnapshot:
             ConsentItem(purpose=item.purpose, channel=item.channel, status=item.status)
             for item in view.consents
         ),
+        csat=view.satisfaction.latest_csat if view.satisfaction else None,
+        nps=view.satisfaction.latest_nps if view.satisfaction else None,
     )
 
 

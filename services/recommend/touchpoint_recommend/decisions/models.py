@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from touchpoint_recommend.domain.decide import Decision
 
 DecisionChannel = Literal["pos", "call_centre", "web"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """Who asked for a decision: recorded with it and on its event (acceptance by store)."""
+
+    store_id: str | None = None
+    agent_id: str | None = None
 
 
 class NextOffers(Decision):

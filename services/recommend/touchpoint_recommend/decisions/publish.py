@@ -12,15 +12,28 @@ from touchpoint_common.observability.metrics import EVENTS_PRODUCED
 from touchpoint_recommend.domain.decide import Decision
 from touchpoint_recommend.store.protocol import PresentedDecision
 
+ATTRIBUTION = ("store_id", "agent_id")
+
 
 def build_offer_presented(
-    decision: Decision, *, customer_id: str, now: datetime
+    decision: Decision,
+    *,
+    customer_id: str,
+    now: datetime,
+    store_id: str | None = None,
+    agent_id: str | None = None,
 ) -> InteractionEvent:
-    """The event that makes the decision log replayable (same contract as every event)."""
-    presented = PresentedDecision.from_decision(decision)
+    """The event that makes the decision log replayable (same contract as every event); the
+    store and agent go on the envelope, as on every event, and in the payload with the rest
+    of the decision."""
+    presented = PresentedDecision.from_decision(decision, store_id=store_id, agent_id=agent_id)
     payload = OfferPresentedPayload.model_validate(
         presented.model_dump(include=set(OfferPresentedPayload.model_fields))
     )
+    body = payload.model_dump(mode="json")
+    for unsaid in ATTRIBUTION:  # decisions nobody attributed keep the payload they had before
+        if body[unsaid] is None:
+            del body[unsaid]
     return InteractionEvent(
         event_id=uuid.uuid4(),
         type=EventType.OFFER_PRESENTED,
@@ -28,7 +41,9 @@ def build_offer_presented(
         occurred_at=decision.as_of,
         received_at=now,
         customer_id=customer_id,
-        payload=payload.model_dump(mode="json"),
+        store_id=store_id,
+        agent_id=agent_id,
+        payload=body,
     )
 
 

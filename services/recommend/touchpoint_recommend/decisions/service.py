@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_recommend.configuration.holder import ConfigHolder
 from touchpoint_recommend.customers.profile_view import CustomerReader
-from touchpoint_recommend.decisions.models import NextOffers
+from touchpoint_recommend.decisions.models import Attribution, NextOffers
 from touchpoint_recommend.decisions.publish import build_offer_presented, publish_event
 from touchpoint_recommend.domain.config import RecommendConfig
 from touchpoint_recommend.domain.decide import decide
@@ -52,7 +52,10 @@ def get_lookback(config: RecommendConfig) -> timedelta:
     """How far back contact history matters for the contact policy."""
     policy = config.contact_policy
     days = max(
-        policy.period_days, policy.rejection_suppression_days, policy.acceptance_suppression_days
+        policy.period_days,
+        policy.rejection_suppression_days,
+        policy.acceptance_suppression_days,
+        policy.tier_caps.period_days if policy.tier_caps is not None else 0,
     )
     return timedelta(days=days)
 
@@ -65,8 +68,10 @@ async def create_next_offers(
     channel: str,
     limit: int,
     now: datetime,
+    attribution: Attribution = Attribution(),
 ) -> NextOffers:
-    """Decide, record the decision, log it to Kafka, commit; Kafka failure rolls back."""
+    """Decide, record the decision (attributed to the store and agent that asked), log it to
+    Kafka, commit; Kafka failure rolls back."""
     started = time.perf_counter()
     config, version = deps.holder.config, deps.holder.version
     store = PostgresRecommendStore(db_session)
@@ -96,10 +101,15 @@ async def create_next_offers(
         limit=limit,
         config_version=version,
     )
-    await store.create_decision(PresentedDecision.from_decision(decision))
+    store_id, agent_id = attribution.store_id, attribution.agent_id
+    await store.create_decision(
+        PresentedDecision.from_decision(decision, store_id=store_id, agent_id=agent_id)
+    )
     logged = False
     if customer_id is not None and deps.publisher is not None:
-        event = build_offer_presented(decision, customer_id=customer_id, now=now)
+        event = build_offer_presented(
+            decision, customer_id=customer_id, now=now, store_id=store_id, agent_id=agent_id
+        )
         await publish_event(
             deps.publisher,
             topic=deps.settings.topic_interactions,

@@ -21,7 +21,7 @@ from touchpoint_common.identity.lookup import (
     find_live_customer_id,
 )
 from touchpoint_common.runtime import Runtime
-from touchpoint_recommend.decisions.models import DecisionChannel, NextOffers
+from touchpoint_recommend.decisions.models import Attribution, DecisionChannel, NextOffers
 from touchpoint_recommend.decisions.service import DecisionDeps, create_next_offers
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,38 @@ ChannelQuery = Annotated[
     DecisionChannel, Query(description="where the customer is: pos, call_centre or web")
 ]
 LimitQuery = Annotated[int | None, Query(ge=1, le=20, description="how many offers (default 3)")]
+REFERENCE_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+"""A store or agent reference: no control characters, not blank (stripped before use)."""
+StoreQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        pattern=REFERENCE_PATTERN,
+        description="the store asking (attribution: acceptance by store)",
+    ),
+]
+AgentQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        pattern=REFERENCE_PATTERN,
+        description="the clerk or agent asking (attribution)",
+    ),
+]
 RETRY_AFTER = {"Retry-After": "2"}
+
+
+def get_attribution(store_id: StoreQuery = None, agent_id: AgentQuery = None) -> Attribution:
+    """The store and agent a next-offers request names (query parameters), stripped."""
+    return Attribution(
+        store_id=store_id.strip() if store_id else None,
+        agent_id=agent_id.strip() if agent_id else None,
+    )
+
+
+AttributionQuery = Annotated[Attribution, Depends(get_attribution)]
 
 
 def _deps(request: Request) -> tuple[Runtime, DecisionDeps]:
@@ -49,6 +80,7 @@ async def _answer(
     lookup: tuple[IdentifierKind, str] | None,
     channel: str,
     limit: int | None,
+    attribution: Attribution,
 ) -> NextOffers:
     runtime, deps = _deps(request)
     now = datetime.now(UTC)
@@ -75,6 +107,7 @@ async def _answer(
                 channel=channel,
                 limit=limit or deps.settings.recommend_default_limit,
                 now=now,
+                attribution=attribution,
             )
     except BadIdentifier as exc:
         raise HTTPException(status_code=422, detail=f"{exc.field}: {exc.reason}") from exc
@@ -102,6 +135,7 @@ async def _answer(
 async def get_next_offers_by_lookup(
     request: Request,
     channel: ChannelQuery,
+    attribution: AttributionQuery,
     phone: Annotated[str | None, Query(max_length=64)] = None,
     loyalty_id: Annotated[str | None, Query(max_length=100)] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
@@ -119,7 +153,14 @@ async def get_next_offers_by_lookup(
             status_code=422,
             detail="give exactly one of the query parameters phone, loyalty_id, email",
         )
-    return await _answer(request, customer_id=None, lookup=given[0], channel=channel, limit=limit)
+    return await _answer(
+        request,
+        customer_id=None,
+        lookup=given[0],
+        channel=channel,
+        limit=limit,
+        attribution=attribution,
+    )
 
 
 @router.get("/{customer_id}/next-offers", summary="Next offers for a customer")
@@ -127,9 +168,16 @@ async def get_next_offers(
     request: Request,
     customer_id: Annotated[str, Path(min_length=1, max_length=100, pattern=NO_CONTROL_CHARACTERS)],
     channel: ChannelQuery,
+    attribution: AttributionQuery,
     limit: LimitQuery = None,
 ) -> NextOffers:
-    """Ranked offers with score terms and reasons; an unknown id gets the channel's default."""
+    """Ranked offers with score terms and reasons; an unknown id gets the channel's default.
+    store_id and agent_id (optional) are recorded with the decision and on its event."""
     return await _answer(
-        request, customer_id=customer_id, lookup=None, channel=channel, limit=limit
+        request,
+        customer_id=customer_id,
+        lookup=None,
+        channel=channel,
+        limit=limit,
+        attribution=attribution,
     )

@@ -99,11 +99,48 @@ class Strategy(_Strict):
     max_interest_boost: Annotated[float, Field(ge=0, le=10)] = 1.0
 
 
+TierName = Literal["A", "B", "C"]
+TIERS: tuple[TierName, ...] = ("A", "B", "C")
+
+
+class TierCaps(_Strict):
+    """Contacts per customer by ABC tier: the tier's service plan bounds how often we ask.
+
+    A contact is a decision that presented at least one offer. The brief (section 5) gives
+    a plan per tier (A: visit 3x a month, call 2-3x; B: visit 2x, call 1-2x; C: visit 1x,
+    call 1x): A gets more contacts a month than B, and B more than C, so the caps must not
+    grow from A to C.
+    """
+
+    period_days: Annotated[int, Field(ge=1, le=365)] = 30
+    max_contacts: dict[TierName, Annotated[int, Field(ge=1)]]
+
+    @model_validator(mode="after")
+    def _a_then_b_then_c(self) -> TierCaps:
+        missing = [tier for tier in TIERS if tier not in self.max_contacts]
+        if missing:
+            raise ValueError(f"max_contacts needs a cap for every tier; missing {missing}")
+        caps = [self.max_contacts[tier] for tier in TIERS]
+        if caps != sorted(caps, reverse=True):
+            raise ValueError(
+                "max_contacts must not grow from A to C (A gets at least B's contacts, B at "
+                f"least C's); got A={caps[0]}, B={caps[1]}, C={caps[2]}"
+            )
+        return self
+
+    def cap_for(self, tier: str | None) -> int | None:
+        """The tier's cap; None for a customer without a tier (unknown, or not profiled)."""
+        return next((cap for name, cap in self.max_contacts.items() if name == tier), None)
+
+
 class ContactPolicy(_Strict):
     """How often a customer may be asked, and what must come first."""
 
     period_days: Annotated[int, Field(ge=1, le=365)] = 7
     max_offers_per_customer: Annotated[int, Field(ge=1)] = 6
+    """Offers per customer per period_days: the cap for everyone tier_caps does not cover."""
+    tier_caps: TierCaps | None = None
+    """Contacts per tier (A, B, C) instead of max_offers_per_customer; None: one cap for all."""
     max_per_offer_per_customer: Annotated[int, Field(ge=1)] = 2
     rejection_suppression_days: Annotated[int, Field(ge=0, le=365)] = 14
     acceptance_suppression_days: Annotated[int, Field(ge=0, le=365)] = 30

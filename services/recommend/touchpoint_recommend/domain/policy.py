@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from touchpoint_recommend.domain.config import Offer, RecommendConfig
+from touchpoint_recommend.domain.config import ContactPolicy, Offer, RecommendConfig
 from touchpoint_recommend.domain.eligibility import Exclusion
 from touchpoint_recommend.domain.learning import Outcome
 from touchpoint_recommend.domain.rules import DecisionContext
@@ -68,23 +68,56 @@ def _latest(history: list[ContactRecord], offer_id: str, outcome: Outcome) -> da
     return max(times) if times else None
 
 
+def count_contacts(history: list[ContactRecord], *, since: datetime) -> int:
+    """Contacts since a moment: decisions that presented an offer (a record without a
+    decision id counts alone)."""
+    contacts = {
+        record.decision_id or f"record-{index}"
+        for index, record in enumerate(history)
+        if record.presented_at and record.presented_at >= since
+    }
+    return len(contacts)
+
+
+def get_contact_cap_reason(
+    policy: ContactPolicy, *, tier: str | None, history: list[ContactRecord], now: datetime
+) -> str | None:
+    """Why the customer is not to be asked again now (None when under its cap): its tier's
+    contacts per tier_caps.period_days when tier caps are set and it has a tier, else the one
+    cap for all, offers per period_days."""
+    caps = policy.tier_caps
+    tier_cap = caps.cap_for(tier) if caps is not None else None
+    if caps is not None and tier_cap is not None:
+        contacts = count_contacts(history, since=now - timedelta(days=caps.period_days))
+        if contacts >= tier_cap:
+            return (
+                f"tier {tier} contact plan: {contacts} contacts in the last "
+                f"{caps.period_days} days (cap {tier_cap})"
+            )
+        return None
+    period_start = now - timedelta(days=policy.period_days)
+    presented = sum(1 for r in history if r.presented_at and r.presented_at >= period_start)
+    if presented >= policy.max_offers_per_customer:
+        return f"contact cap: {presented} offers presented in the last {policy.period_days} days"
+    return None
+
+
 def _suppression(
     offer: Offer,
     *,
     config: RecommendConfig,
     context: DecisionContext,
     history: list[ContactRecord],
+    capped: str | None,
     now: datetime,
 ) -> str | None:
     policy = config.contact_policy
     period_start = now - timedelta(days=policy.period_days)
     if context.customer.open_complaints and policy.complaint_blocks_sales and offer.is_sales:
         return "open complaint: service recovery comes before any sales offer"
+    if offer.kind != "service-recovery" and capped is not None:
+        return capped
     presented = [r for r in history if r.presented_at and r.presented_at >= period_start]
-    if offer.kind != "service-recovery" and len(presented) >= policy.max_offers_per_customer:
-        return (
-            f"contact cap: {len(presented)} offers presented in the last {policy.period_days} days"
-        )
     cap = offer.cap_per_customer or policy.max_per_offer_per_customer
     this_offer = sum(1 for r in presented if r.offer_id == offer.id)
     if this_offer >= cap:
@@ -122,10 +155,13 @@ def apply_contact_policy(
                 pinned[offer.id] = "membership_first"
                 pool[offer.id] = offer
     history = get_history(context, records)
+    capped = get_contact_cap_reason(policy, tier=context.customer.tier, history=history, now=now)
     allowed: list[Offer] = []
     suppressed: list[Exclusion] = []
     for offer in pool.values():
-        reason = _suppression(offer, config=config, context=context, history=history, now=now)
+        reason = _suppression(
+            offer, config=config, context=context, history=history, capped=capped, now=now
+        )
         if reason is None:
             allowed.append(offer)
         else:

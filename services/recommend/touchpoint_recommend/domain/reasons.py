@@ -6,7 +6,15 @@ from touchpoint_recommend.domain.config import Offer, RecommendConfig
 from touchpoint_recommend.domain.ranking import ScoreTerms
 from touchpoint_recommend.domain.snapshot import CustomerSnapshot
 
-LIFECYCLE_WORDS = {"new": "new", "active": "active", "at_risk": "at risk", "lapsed": "lapsed"}
+LIFECYCLE_WORDS = {
+    "prospect": "has not bought yet",
+    "new_buyer": "new buyer",
+    "active": "active buyer",
+    "mature": "long-standing buyer",
+    "at_risk": "at risk",
+    "lost": "stopped buying",
+    "won_back": "won back",
+}
 TIMES = {1: "once", 2: "twice"}
 
 

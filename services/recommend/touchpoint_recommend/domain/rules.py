@@ -39,6 +39,8 @@ FIELDS: dict[str, tuple[FieldKind, Callable[[DecisionContext], FieldValue]]] = {
     "channel": ("text", lambda c: c.channel),
     "top_interest": ("text", lambda c: c.customer.top_interest()),
     "open_complaints": ("number", lambda c: len(c.customer.open_complaints)),
+    "csat": ("number", lambda c: c.customer.csat),
+    "nps": ("number", lambda c: c.customer.nps),
     "rfm.r": ("number", _rfm("r")),
     "rfm.f": ("number", _rfm("f")),
     "rfm.m": ("number", _rfm("m")),
@@ -85,7 +87,7 @@ def _value_fits(kind: FieldKind, value: Scalar) -> bool:
 
 
 class Rule(BaseModel):
-    """`field op value`: e.g. {field: lifecycle, op: in, value: [at_risk, lapsed]}."""
+    """`field op value`: e.g. {field: lifecycle, op: in, value: [at_risk, lost]}."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -88,6 +88,10 @@ class CustomerSnapshot(BaseModel):
     open_complaints: tuple[OpenComplaint, ...] = ()
     offers: tuple[OfferHistoryItem, ...] = ()
     consents: tuple[ConsentItem, ...] = ()
+    csat: int | None = None
+    """The latest CSAT (1-5) the customer gave in a survey; None: none given."""
+    nps: int | None = None
+    """The latest NPS answer (0-10); None: none given."""
 
     def consent(self, purpose: ConsentPurpose, channel: str) -> ConsentStatus | None:
         """The customer's latest statement for this purpose and channel; None: never stated."""
@@ -97,9 +101,12 @@ class CustomerSnapshot(BaseModel):
         return None
 
     def without_profiling(self) -> CustomerSnapshot:
-        """The facts a decision needs without profiling: no RFM, tier, lifecycle, interests."""
+        """The facts a decision needs without profiling: no RFM, tier, lifecycle, interests,
+        survey scores."""
         return self.model_copy(
             update={
+                "csat": None,
+                "nps": None,
                 "rfm": Rfm(),
                 "tier": None,
                 "lifecycle": None,

@@ -28,6 +28,8 @@ def presented_from_event(event: InteractionEvent) -> PresentedDecision:
     return PresentedDecision.model_validate(
         {
             **payload.model_dump(),
+            "store_id": payload.store_id or event.store_id,
+            "agent_id": payload.agent_id or event.agent_id,
             "customer_id": event.customer_id,
             "channel": event.channel.value,
             "decided_at": event.occurred_at,

@@ -38,13 +38,21 @@ class PresentedDecision(BaseModel):
     offers: list[PresentedOffer]
     config_version: str | None = None
     decided_at: datetime
+    store_id: str | None = None
+    """The store the request came from (attribution), when it said."""
+    agent_id: str | None = None
+    """The agent who asked (attribution), when the request said."""
 
     @classmethod
-    def from_decision(cls, decision: Decision) -> PresentedDecision:
+    def from_decision(
+        cls, decision: Decision, *, store_id: str | None = None, agent_id: str | None = None
+    ) -> PresentedDecision:
         """The storable part of a domain decision: its fields of the same name (of each offer,
-        too), decided at the decision's as_of."""
+        too), decided at the decision's as_of, attributed to the request's store and agent."""
         stored = decision.model_dump(include=set(cls.model_fields))
-        return cls.model_validate({**stored, "decided_at": decision.as_of})
+        return cls.model_validate(
+            {**stored, "decided_at": decision.as_of, "store_id": store_id, "agent_id": agent_id}
+        )
 
 
 class ArmSummary(BaseModel):

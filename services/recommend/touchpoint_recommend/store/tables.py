@@ -20,6 +20,8 @@ decisions = Table(
     Column("config_version", Text),
     Column("decided_at", DateTime(timezone=True), nullable=False),
     Column("merged_from", Text),
+    Column("store_id", Text),
+    Column("agent_id", Text),
 )
 contacts = Table(
     "recommend_contacts",

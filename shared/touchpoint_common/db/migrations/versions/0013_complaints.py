@@ -6,16 +6,16 @@ has none. The gauge counts overdue ones with SQL under the current response-time
 times are not stored, so changing the policy needs no rewrite); a partial index keeps that
 count to the few rows with open complaints. Existing rows are filled from their JSON state.
 
-Revision ID: 0011_complaints
-Revises: 0010_customer_value
+Revision ID: 0013_complaints
+Revises: 0012_attribution
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY
 
-revision = "0011_complaints"
-down_revision = "0010_customer_value"
+revision = "0013_complaints"
+down_revision = "0012_attribution"
 branch_labels = None
 depends_on = None
 
