@@ -182,3 +182,28 @@ def test_the_response_time_policy_is_set_per_severity_from_the_environment(
     monkeypatch.setenv("TOUCHPOINT_PROFILE_RULES__COMPLAINT_RESPONSE_HOURS__HIGH", "0")
     with pytest.raises(ValidationError, match="high"):
         FoldRulesSettings()
+
+
+def test_care_records_stay_bounded_over_a_long_history() -> None:
+    """Two years of daily calls with notes and commitments and a complaint a day leave at most
+    max_notes notes, max_commitments commitments and max_complaints complaints, the open and
+    live ones kept first; the state stays small."""
+    rules = FoldRules(max_notes=5, max_commitments=10, max_complaints=10)
+    state = new_state("c-1")
+    for day in range(730, -1, -1):
+        now = NOW - timedelta(days=day)
+        steps = [
+            call(commitment_id=f"P{day}", due_at=now + timedelta(days=3), at=now),
+            complaint(f"K{day}", at=now),
+        ]
+        if day % 2 == 0:
+            steps.append(complaint_step("complaint_resolved", f"K{day}", at=now))
+        state = fold_many(state, steps, now, rules)
+    assert len(state.notes) == 5
+    assert len(state.commitments) == 10
+    assert len(state.complaints) == 10
+    assert all(c.resolved_at is None for c in state.complaints.values())
+    view = evaluate(state, NOW, rules)
+    assert [c.commitment_id for c in view.commitments] == [f"P{day}" for day in range(9, -1, -1)]
+    assert [c.status for c in view.commitments[-5:]] == ["expired", *["open"] * 4]  # P3 due now
+    assert len(state.model_dump_json()) < 60_000
