@@ -7,9 +7,23 @@ from fastapi import FastAPI
 from touchpoint_common.app import create_service_app
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
+from touchpoint_profile.care.overdue import start_overdue_counter, stop_overdue_counter
 from touchpoint_profile.consumer.lifespan import start_consumer, stop_consumer
 from touchpoint_profile.customers.views import router as customers_router
+from touchpoint_profile.private.views import router as private_router
 from touchpoint_profile.settings import ProfileSettings
+
+
+async def start(app: FastAPI) -> None:
+    """The fold consumer (when enabled) and the overdue-complaints counter."""
+    await start_consumer(app)
+    start_overdue_counter(app)
+
+
+async def stop(app: FastAPI) -> None:
+    """Stop what start started."""
+    await stop_overdue_counter(app)
+    await stop_consumer(app)
 
 
 def create_app(settings: ProfileSettings | None = None) -> FastAPI:
@@ -19,9 +33,9 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
         title="Touchpoint profile",
         description="Profile: the live customer view, folded from recent events.",
         runtime=runtime,
-        routers=[get_lag_router(), customers_router],
-        on_startup=start_consumer,
-        on_shutdown=stop_consumer,
+        routers=[get_lag_router(), customers_router, private_router],
+        on_startup=start,
+        on_shutdown=stop,
     )
 
 

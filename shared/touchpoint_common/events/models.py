@@ -4,15 +4,15 @@ Schema version 1. The wire form never carries personal data in plain text, nor a
 could be linked back to a person once their key is destroyed: identifiers travel only as a
 value sealed with the customer's own key (their HMAC digests stay in the identity tables, which
 erasure deletes; `digest` is kept as an optional field that ingest leaves empty, so records
-written before this change still parse), and free text (complaint text, call reason,
-complaint resolution, erase reason, page-view query strings, survey comments) is sealed the
-same way.
+written before this change still parse), and free text (every field named in
+`events.sealed.SEALED_FIELDS`: complaint texts, call reasons, notes and commitments, erase
+reasons, survey comments; and page-view query strings) is sealed the same way.
 Destroying the customer's key shreds all of it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -30,8 +30,17 @@ from touchpoint_common.events.payloads import (
     CallOutcome,
     CallPayload,
     Channel,
+    CommitmentFulfilledPayload,
+    CommitmentStep,
+    ComplaintAssignedPayload,
+    ComplaintEscalatedPayload,
+    ComplaintEscalation,
+    ComplaintFollowUp,
+    ComplaintFollowUpPayload,
     ComplaintPayload,
+    ComplaintRemedyPayload,
     ComplaintResolvedPayload,
+    ComplaintStep,
     ConsentPayload,
     ErasePayload,
     EventType,
@@ -44,11 +53,14 @@ from touchpoint_common.events.payloads import (
     PurchasePayload,
     ReturnPayload,
     Severity,
+    StoreVisit,
     StoreVisitPayload,
     SurveyPayload,
     SurveyScores,
     Text,
     UnmergePayload,
+    UtcDatetime,
+    in_utc,
 )
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -105,6 +117,11 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.CALL: CallPayload,
     EventType.COMPLAINT: ComplaintPayload,
     EventType.COMPLAINT_RESOLVED: ComplaintResolvedPayload,
+    EventType.COMPLAINT_ASSIGNED: ComplaintAssignedPayload,
+    EventType.COMPLAINT_ESCALATED: ComplaintEscalatedPayload,
+    EventType.COMPLAINT_REMEDY: ComplaintRemedyPayload,
+    EventType.COMPLAINT_FOLLOW_UP: ComplaintFollowUpPayload,
+    EventType.COMMITMENT_FULFILLED: CommitmentFulfilledPayload,
     EventType.PAGE_VIEW: PageViewPayload,
     EventType.STORE_VISIT: StoreVisitPayload,
     EventType.MEMBERSHIP: MembershipPayload,
@@ -116,14 +133,6 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.UNMERGE: UnmergePayload,
     EventType.SURVEY: SurveyPayload,
 }
-
-
-def _to_utc(value: datetime) -> datetime:
-    """The same instant in UTC; one that UTC cannot express (year 1 or 9999 edges) is invalid."""
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError("timestamp out of range once converted to UTC") from exc
 
 
 class EventIn(BaseModel):
@@ -143,7 +152,7 @@ class EventIn(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return _to_utc(value)
+        return in_utc(value)
 
     def typed_payload(self) -> Payload:
         """The payload parsed as its type's model (raises pydantic.ValidationError)."""
@@ -162,14 +171,55 @@ class SealedIdentifier(BaseModel):
     sealed: str | None = None
 
 
+class CommitmentWire(Payload):
+    """A commitment on the wire: its text travels sealed."""
+
+    commitment_id: Text
+    text_sealed: str
+    due_at: UtcDatetime
+
+
 class CallWirePayload(Payload):
-    """A call on the wire: the free-text reason travels sealed with the customer's key."""
+    """A call on the wire: reason, note and commitment text travel sealed with the key."""
 
     reason_sealed: str | None = None
     reason: Text | None = None
     """Only in records written before free text was sealed; never shown."""
     duration_seconds: Annotated[int, Field(ge=0, le=86_400)]
     outcome: CallOutcome
+    note_sealed: str | None = None
+    commitment: CommitmentWire | None = None
+
+
+class StoreVisitWirePayload(StoreVisit):
+    """A store visit on the wire: note and commitment text travel sealed."""
+
+    note_sealed: str | None = None
+    commitment: CommitmentWire | None = None
+
+
+class ComplaintEscalatedWirePayload(ComplaintEscalation):
+    """An escalation on the wire: the reason travels sealed."""
+
+    reason_sealed: str | None = None
+
+
+class ComplaintRemedyWirePayload(ComplaintStep):
+    """A remedy on the wire: its text travels sealed."""
+
+    remedy_sealed: str
+
+
+class ComplaintFollowUpWirePayload(ComplaintFollowUp):
+    """A follow-up on the wire: the customer's comment travels sealed."""
+
+    comment_sealed: str | None = None
+
+
+class CommitmentFulfilledWirePayload(CommitmentStep):
+    """A kept commitment on the wire: the note travels sealed."""
+
+    note_sealed: str | None = None
 
 
 class ComplaintResolvedWirePayload(Payload):
@@ -229,8 +279,13 @@ class SurveyWirePayload(SurveyScores):
 WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     **PAYLOAD_MODELS,
     EventType.CALL: CallWirePayload,
+    EventType.STORE_VISIT: StoreVisitWirePayload,
     EventType.COMPLAINT: ComplaintWirePayload,
     EventType.COMPLAINT_RESOLVED: ComplaintResolvedWirePayload,
+    EventType.COMPLAINT_ESCALATED: ComplaintEscalatedWirePayload,
+    EventType.COMPLAINT_REMEDY: ComplaintRemedyWirePayload,
+    EventType.COMPLAINT_FOLLOW_UP: ComplaintFollowUpWirePayload,
+    EventType.COMMITMENT_FULFILLED: CommitmentFulfilledWirePayload,
     EventType.PAGE_VIEW: PageViewWirePayload,
     EventType.ERASE: EraseWirePayload,
     EventType.IDENTIFY: IdentifyWirePayload,
@@ -261,7 +316,7 @@ class InteractionEvent(BaseModel):
     @field_validator("occurred_at", "received_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return _to_utc(value)
+        return in_utc(value)
 
     def typed_payload(self) -> Payload:
         """The wire payload parsed as its type's model (raises pydantic.ValidationError)."""

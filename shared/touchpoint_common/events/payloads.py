@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+
+
+def in_utc(value: datetime) -> datetime:
+    """The same instant in UTC; one that UTC cannot express (year 1 or 9999 edges) is invalid."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp out of range once converted to UTC") from exc
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(in_utc)]
+"""A moment given with an offset, kept in UTC."""
 
 
 class Payload(BaseModel):
@@ -52,10 +73,22 @@ class CallOutcome(StrEnum):
     INFORMATION = "information"
 
 
+class Commitment(Payload):
+    """What an agent quoted or promised the customer, until when (`text` is sealed)."""
+
+    commitment_id: Text
+    text: LongText
+    due_at: UtcDatetime
+
+
 class CallPayload(Payload):
+    """`reason`, `note` and the commitment's text are free text: sealed before Kafka."""
+
     reason: Text
     duration_seconds: Annotated[int, Field(ge=0, le=86_400)]
     outcome: CallOutcome
+    note: LongText | None = None
+    commitment: Commitment | None = None
 
 
 class Severity(StrEnum):
@@ -79,16 +112,79 @@ class ComplaintResolvedPayload(Payload):
     resolution: Text
 
 
+class ComplaintStep(Payload):
+    """A step of a complaint's life after its opening (plain and wire forms share it)."""
+
+    complaint_id: Text
+
+
+class ComplaintAssignedPayload(ComplaintStep):
+    """The complaint is acknowledged and has an owner (an agent or a team)."""
+
+    owner: Text
+
+
+class ComplaintEscalation(ComplaintStep):
+    """Who the complaint goes up to."""
+
+    escalated_to: Text
+
+
+class ComplaintEscalatedPayload(ComplaintEscalation):
+    """`reason` is free text, sealed before Kafka."""
+
+    reason: LongText | None = None
+
+
+class ComplaintRemedyPayload(ComplaintStep):
+    """A remedy offered to the customer; `remedy` is free text, sealed before Kafka."""
+
+    remedy: LongText
+
+
+class ComplaintFollowUp(ComplaintStep):
+    """The customer's satisfaction after the complaint, 1 (very unhappy) to 5."""
+
+    satisfaction: Annotated[int, Field(ge=1, le=5)]
+
+
+class ComplaintFollowUpPayload(ComplaintFollowUp):
+    """`comment` is free text, sealed before Kafka."""
+
+    comment: LongText | None = None
+
+
+class CommitmentStep(Payload):
+    """An event about a commitment made earlier (plain and wire forms share it)."""
+
+    commitment_id: Text
+
+
+class CommitmentFulfilledPayload(CommitmentStep):
+    """A commitment made on a call or a visit was kept; `note` is sealed."""
+
+    note: LongText | None = None
+
+
 class PageViewPayload(Payload):
     url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     category: Text | None = None
     sku: Text | None = None
 
 
-class StoreVisitPayload(Payload):
+class StoreVisit(Payload):
+    """What a store visit says in plain and on the wire alike."""
+
     zone: Text
     category: Text | None = None
     dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+
+
+class StoreVisitPayload(StoreVisit):
+    """`note` and the commitment's text are free text: sealed before Kafka."""
+
+    note: LongText | None = None
+    commitment: Commitment | None = None
 
 
 class MembershipAction(StrEnum):
@@ -166,6 +262,11 @@ class EventType(StrEnum):
     CALL = "call"
     COMPLAINT = "complaint"
     COMPLAINT_RESOLVED = "complaint_resolved"
+    COMPLAINT_ASSIGNED = "complaint_assigned"
+    COMPLAINT_ESCALATED = "complaint_escalated"
+    COMPLAINT_REMEDY = "complaint_remedy"
+    COMPLAINT_FOLLOW_UP = "complaint_follow_up"
+    COMMITMENT_FULFILLED = "commitment_fulfilled"
     PAGE_VIEW = "page_view"
     STORE_VISIT = "store_visit"
     MEMBERSHIP = "membership"
