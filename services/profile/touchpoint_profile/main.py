@@ -7,22 +7,35 @@ from fastapi import FastAPI
 from touchpoint_common.app import create_service_app
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
+from touchpoint_profile.console.views import mount_console
 from touchpoint_profile.consumer.lifespan import start_consumer, stop_consumer
 from touchpoint_profile.customers.views import router as customers_router
+from touchpoint_profile.live.views import router as live_router
+from touchpoint_profile.live.views import stop_live_feed
 from touchpoint_profile.settings import ProfileSettings
+
+
+async def stop(app: FastAPI) -> None:
+    """Close the live feed's reader, then the fold consumer."""
+    await stop_live_feed(app)
+    await stop_consumer(app)
 
 
 def create_app(settings: ProfileSettings | None = None) -> FastAPI:
     """Build the app; tests pass settings pointing at their own broker and database."""
-    runtime = Runtime(settings or ProfileSettings())
-    return create_service_app(
+    configured = settings or ProfileSettings()
+    runtime = Runtime(configured)
+    app = create_service_app(
         title="Touchpoint profile",
-        description="Profile: the live customer view, folded from recent events.",
+        description="Profile: the live customer view, folded from recent events; the agent "
+        "console at /console.",
         runtime=runtime,
-        routers=[get_lag_router(), customers_router],
+        routers=[get_lag_router(), live_router, customers_router],
         on_startup=start_consumer,
-        on_shutdown=stop_consumer,
+        on_shutdown=stop,
     )
+    mount_console(app, configured)
+    return app
 
 
 app = create_app()

@@ -154,6 +154,14 @@ ENDPOINTS = [
         frozenset({404}),
     ),
     Endpoint(
+        "profile",
+        "GET",
+        "/v1/customers/{customer_id}/live",
+        (Scope.PROFILES_READ,),
+        get("/v1/customers/c-nobody/live"),
+        frozenset({404}),
+    ),
+    Endpoint(
         "recommend",
         "GET",
         "/v1/customers/lookup/next-offers",
