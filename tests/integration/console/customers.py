@@ -49,6 +49,22 @@ def purchase(
     )
 
 
+def consent_to_calls(customer: dict[str, str], **fields: Any) -> dict[str, Any]:
+    """The customer grants marketing on the call-centre channel (offers are opt-in there)."""
+    return make_event(
+        "consent",
+        customer,
+        {
+            "purpose": "marketing",
+            "channel": "call_centre",
+            "status": "granted",
+            "source": "web-preferences",
+        },
+        channel="web",
+        **fields,
+    )
+
+
 async def post_events(
     client: httpx.AsyncClient, ingest: str, token: str, events: list[dict[str, Any]]
 ) -> None:

@@ -118,7 +118,7 @@
     if (!iso) return "—";
     const date = new Date(iso);
     return date.toLocaleString(undefined, {
-      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
     });
   }
 
@@ -659,7 +659,10 @@
     if (!known && !state.provisional.has(line.event_id)) {
       state.provisional.set(line.event_id, { ...line, line: null });
     }
-    setLive(true, `live: new ${line.type.replaceAll("_", " ")} (${line.channel})`);
+    // The console's own offer look-ups come back as offer_presented: not news to the agent.
+    if (line.type !== "offer_presented") {
+      setLive(true, `live: new ${line.type.replaceAll("_", " ")} (${line.channel})`);
+    }
     render();
     refreshView();
     if (OFFER_REFRESH_TYPES.has(line.type)) loadOffers();
