@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from touchpoint_common.app import create_service_app
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
+from touchpoint_profile.care.overdue import start_overdue_counter, stop_overdue_counter
 from touchpoint_profile.console.views import mount_console
 from touchpoint_profile.consumer.lifespan import start_consumer, stop_consumer
 from touchpoint_profile.customers.views import router as customers_router
@@ -15,9 +16,16 @@ from touchpoint_profile.live.views import stop_live_feed
 from touchpoint_profile.settings import ProfileSettings
 
 
+async def start(app: FastAPI) -> None:
+    """The fold consumer (when enabled) and the overdue-complaints counter."""
+    await start_consumer(app)
+    start_overdue_counter(app)
+
+
 async def stop(app: FastAPI) -> None:
-    """Close the live feed's reader, then the fold consumer."""
+    """Stop what start started, and the live feed's reader if a feed was opened."""
     await stop_live_feed(app)
+    await stop_overdue_counter(app)
     await stop_consumer(app)
 
 
@@ -31,7 +39,7 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
         "console at /console.",
         runtime=runtime,
         routers=[get_lag_router(), live_router, customers_router],
-        on_startup=start_consumer,
+        on_startup=start,
         on_shutdown=stop,
     )
     mount_console(app, configured)

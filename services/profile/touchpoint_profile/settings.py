@@ -39,6 +39,8 @@ class ProfileSettings(CommonSettings, FoldRulesSettings):
     consumer_batch_max_records: int = Field(default=1000, ge=1, le=100_000)
     consumer_batch_timeout_ms: int = Field(default=200, ge=1)
     consumer_db_retry_attempts: int = Field(default=8, ge=1)
+    complaints_overdue_interval_s: float = Field(default=30.0, ge=0)
+    """How often the overdue-complaints gauge is counted (0: never, e.g. in tests)."""
     default_phone_region: str = Field(default="CN", min_length=2, max_length=2)
     """Region assumed for phone numbers without a country code (same as ingest)."""
 

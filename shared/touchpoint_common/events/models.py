@@ -4,14 +4,15 @@ Schema version 1. The wire form never carries personal data in plain text, nor a
 could be linked back to a person once their key is destroyed: identifiers travel only as a
 value sealed with the customer's own key (their HMAC digests stay in the identity tables, which
 erasure deletes; `digest` is kept as an optional field that ingest leaves empty, so records
-written before this change still parse), and free text (complaint text, call reason,
-complaint resolution, erase reason, page-view query strings) is sealed the same way.
+written before this change still parse), and free text (every field named in
+`events.sealed.SEALED_FIELDS`: complaint texts, call reasons, notes and commitments, erase
+reasons; and page-view query strings) is sealed the same way.
 Destroying the customer's key shreds all of it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -29,7 +30,12 @@ from touchpoint_common.events.payloads import (
     CallOutcome,
     CallPayload,
     Channel,
+    CommitmentFulfilledPayload,
+    ComplaintAssignedPayload,
+    ComplaintEscalatedPayload,
+    ComplaintFollowUpPayload,
     ComplaintPayload,
+    ComplaintRemedyPayload,
     ComplaintResolvedPayload,
     ConsentPayload,
     ErasePayload,
@@ -42,10 +48,12 @@ from touchpoint_common.events.payloads import (
     Payload,
     PurchasePayload,
     ReturnPayload,
+    Satisfaction,
     Severity,
     StoreVisitPayload,
     Text,
     UnmergePayload,
+    in_utc,
 )
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -102,6 +110,11 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.CALL: CallPayload,
     EventType.COMPLAINT: ComplaintPayload,
     EventType.COMPLAINT_RESOLVED: ComplaintResolvedPayload,
+    EventType.COMPLAINT_ASSIGNED: ComplaintAssignedPayload,
+    EventType.COMPLAINT_ESCALATED: ComplaintEscalatedPayload,
+    EventType.COMPLAINT_REMEDY: ComplaintRemedyPayload,
+    EventType.COMPLAINT_FOLLOW_UP: ComplaintFollowUpPayload,
+    EventType.COMMITMENT_FULFILLED: CommitmentFulfilledPayload,
     EventType.PAGE_VIEW: PageViewPayload,
     EventType.STORE_VISIT: StoreVisitPayload,
     EventType.MEMBERSHIP: MembershipPayload,
@@ -112,14 +125,6 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.CONSENT: ConsentPayload,
     EventType.UNMERGE: UnmergePayload,
 }
-
-
-def _to_utc(value: datetime) -> datetime:
-    """The same instant in UTC; one that UTC cannot express (year 1 or 9999 edges) is invalid."""
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError("timestamp out of range once converted to UTC") from exc
 
 
 class EventIn(BaseModel):
@@ -139,7 +144,7 @@ class EventIn(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return _to_utc(value)
+        return in_utc(value)
 
     def typed_payload(self) -> Payload:
         """The payload parsed as its type's model (raises pydantic.ValidationError)."""
@@ -158,14 +163,69 @@ class SealedIdentifier(BaseModel):
     sealed: str | None = None
 
 
+class CommitmentWire(Payload):
+    """A commitment on the wire: its text travels sealed."""
+
+    commitment_id: Text
+    text_sealed: str
+    due_at: AwareDatetime
+
+    @field_validator("due_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return in_utc(value)
+
+
 class CallWirePayload(Payload):
-    """A call on the wire: the free-text reason travels sealed with the customer's key."""
+    """A call on the wire: reason, note and commitment text travel sealed with the key."""
 
     reason_sealed: str | None = None
     reason: Text | None = None
     """Only in records written before free text was sealed; never shown."""
     duration_seconds: Annotated[int, Field(ge=0, le=86_400)]
     outcome: CallOutcome
+    note_sealed: str | None = None
+    commitment: CommitmentWire | None = None
+
+
+class StoreVisitWirePayload(Payload):
+    """A store visit on the wire: note and commitment text travel sealed."""
+
+    zone: Text
+    category: Text | None = None
+    dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    note_sealed: str | None = None
+    commitment: CommitmentWire | None = None
+
+
+class ComplaintEscalatedWirePayload(Payload):
+    """An escalation on the wire: the reason travels sealed."""
+
+    complaint_id: Text
+    escalated_to: Text
+    reason_sealed: str | None = None
+
+
+class ComplaintRemedyWirePayload(Payload):
+    """A remedy on the wire: its text travels sealed."""
+
+    complaint_id: Text
+    remedy_sealed: str
+
+
+class ComplaintFollowUpWirePayload(Payload):
+    """A follow-up on the wire: the customer's comment travels sealed."""
+
+    complaint_id: Text
+    satisfaction: Satisfaction
+    comment_sealed: str | None = None
+
+
+class CommitmentFulfilledWirePayload(Payload):
+    """A kept commitment on the wire: the note travels sealed."""
+
+    commitment_id: Text
+    note_sealed: str | None = None
 
 
 class ComplaintResolvedWirePayload(Payload):
@@ -219,8 +279,13 @@ class UnmergeWirePayload(UnmergePayload):
 WIRE_PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     **PAYLOAD_MODELS,
     EventType.CALL: CallWirePayload,
+    EventType.STORE_VISIT: StoreVisitWirePayload,
     EventType.COMPLAINT: ComplaintWirePayload,
     EventType.COMPLAINT_RESOLVED: ComplaintResolvedWirePayload,
+    EventType.COMPLAINT_ESCALATED: ComplaintEscalatedWirePayload,
+    EventType.COMPLAINT_REMEDY: ComplaintRemedyWirePayload,
+    EventType.COMPLAINT_FOLLOW_UP: ComplaintFollowUpWirePayload,
+    EventType.COMMITMENT_FULFILLED: CommitmentFulfilledWirePayload,
     EventType.PAGE_VIEW: PageViewWirePayload,
     EventType.ERASE: EraseWirePayload,
     EventType.IDENTIFY: IdentifyWirePayload,
@@ -250,7 +315,7 @@ class InteractionEvent(BaseModel):
     @field_validator("occurred_at", "received_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return _to_utc(value)
+        return in_utc(value)
 
     def typed_payload(self) -> Payload:
         """The wire payload parsed as its type's model (raises pydantic.ValidationError)."""

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+
+
+def in_utc(value: datetime) -> datetime:
+    """The same instant in UTC; one that UTC cannot express (year 1 or 9999 edges) is invalid."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp out of range once converted to UTC") from exc
 
 
 class Payload(BaseModel):
@@ -49,10 +58,27 @@ class CallOutcome(StrEnum):
     INFORMATION = "information"
 
 
+class Commitment(Payload):
+    """What an agent quoted or promised the customer, until when (`text` is sealed)."""
+
+    commitment_id: Text
+    text: LongText
+    due_at: AwareDatetime
+
+    @field_validator("due_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return in_utc(value)
+
+
 class CallPayload(Payload):
+    """`reason`, `note` and the commitment's text are free text: sealed before Kafka."""
+
     reason: Text
     duration_seconds: Annotated[int, Field(ge=0, le=86_400)]
     outcome: CallOutcome
+    note: LongText | None = None
+    commitment: Commitment | None = None
 
 
 class Severity(StrEnum):
@@ -76,6 +102,46 @@ class ComplaintResolvedPayload(Payload):
     resolution: Text
 
 
+class ComplaintAssignedPayload(Payload):
+    """The complaint is acknowledged and has an owner (an agent or a team)."""
+
+    complaint_id: Text
+    owner: Text
+
+
+class ComplaintEscalatedPayload(Payload):
+    """The complaint goes up to someone; `reason` is free text, sealed before Kafka."""
+
+    complaint_id: Text
+    escalated_to: Text
+    reason: LongText | None = None
+
+
+class ComplaintRemedyPayload(Payload):
+    """A remedy offered to the customer; `remedy` is free text, sealed before Kafka."""
+
+    complaint_id: Text
+    remedy: LongText
+
+
+Satisfaction = Annotated[int, Field(ge=1, le=5)]
+
+
+class ComplaintFollowUpPayload(Payload):
+    """The customer's satisfaction (1-5) after the complaint; `comment` is sealed."""
+
+    complaint_id: Text
+    satisfaction: Satisfaction
+    comment: LongText | None = None
+
+
+class CommitmentFulfilledPayload(Payload):
+    """A commitment made on a call or a visit was kept; `note` is sealed."""
+
+    commitment_id: Text
+    note: LongText | None = None
+
+
 class PageViewPayload(Payload):
     url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     category: Text | None = None
@@ -83,9 +149,13 @@ class PageViewPayload(Payload):
 
 
 class StoreVisitPayload(Payload):
+    """`note` and the commitment's text are free text: sealed before Kafka."""
+
     zone: Text
     category: Text | None = None
     dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    note: LongText | None = None
+    commitment: Commitment | None = None
 
 
 class MembershipAction(StrEnum):
@@ -142,6 +212,11 @@ class EventType(StrEnum):
     CALL = "call"
     COMPLAINT = "complaint"
     COMPLAINT_RESOLVED = "complaint_resolved"
+    COMPLAINT_ASSIGNED = "complaint_assigned"
+    COMPLAINT_ESCALATED = "complaint_escalated"
+    COMPLAINT_REMEDY = "complaint_remedy"
+    COMPLAINT_FOLLOW_UP = "complaint_follow_up"
+    COMMITMENT_FULFILLED = "commitment_fulfilled"
     PAGE_VIEW = "page_view"
     STORE_VISIT = "store_visit"
     MEMBERSHIP = "membership"

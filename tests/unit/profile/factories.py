@@ -130,3 +130,50 @@ def consent(
     """A parsed consent statement of `purpose` on channel `covers`."""
     payload = {"purpose": purpose, "channel": covers, "status": status, "source": "till-form"}
     return event("consent", payload, **kwargs)
+
+
+def complaint_step(kind: str, complaint_id: str, **kwargs: Any) -> ParsedEvent:
+    """A parsed step of a complaint's life as it travels (free text sealed)."""
+    kwargs.setdefault("channel", "call_centre")
+    payloads: dict[str, dict[str, Any]] = {
+        "complaint_assigned": {"owner": kwargs.pop("owner", "agent-1")},
+        "complaint_escalated": {
+            "escalated_to": kwargs.pop("escalated_to", "manager"),
+            "reason_sealed": "v1:REASON",
+        },
+        "complaint_remedy": {"remedy_sealed": "v1:REMEDY"},
+        "complaint_resolved": {"resolution_sealed": "v1:RESOLUTION"},
+        "complaint_follow_up": {
+            "satisfaction": kwargs.pop("satisfaction", 4),
+            "comment_sealed": "v1:COMMENT",
+        },
+    }
+    return event(kind, {"complaint_id": complaint_id, **payloads[kind]}, **kwargs)
+
+
+def call(
+    *,
+    note: bool = True,
+    commitment_id: str | None = None,
+    due_at: datetime | None = None,
+    **kwargs: Any,
+) -> ParsedEvent:
+    """A parsed call as it travels, with a sealed note and maybe a commitment."""
+    kwargs.setdefault("channel", "call_centre")
+    payload: dict[str, Any] = {"duration_seconds": 120, "outcome": "callback"}
+    if note:
+        payload["note_sealed"] = "v1:NOTE"
+    if commitment_id is not None:
+        payload["commitment"] = {
+            "commitment_id": commitment_id,
+            "text_sealed": "v1:PROMISE",
+            "due_at": (due_at or NOW + timedelta(days=2)).isoformat(),
+        }
+    return event("call", payload, **kwargs)
+
+
+def commitment_fulfilled(commitment_id: str, **kwargs: Any) -> ParsedEvent:
+    """A parsed commitment_fulfilled as it travels."""
+    kwargs.setdefault("channel", "call_centre")
+    payload = {"commitment_id": commitment_id, "note_sealed": "v1:KEPT"}
+    return event("commitment_fulfilled", payload, **kwargs)

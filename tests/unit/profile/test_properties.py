@@ -14,8 +14,11 @@ from hypothesis import strategies as st
 from tests.unit.profile.factories import (
     CUSTOMER,
     NOW,
+    call,
+    commitment_fulfilled,
     complaint,
     complaint_resolved,
+    complaint_step,
     consent,
     event,
     membership,
@@ -45,6 +48,14 @@ MOMENTS = st.integers(min_value=0, max_value=150 * 24 * 60).map(
 )
 STORES = st.sampled_from([None, "12", "7"])
 IDS = st.sampled_from(["a", "b", "c"])
+COMPLAINT_STEPS: dict[str, Any] = {
+    "complaint_assigned": lambda draw: {"owner": draw(st.sampled_from(["ann", "bo"]))},
+    "complaint_escalated": lambda draw: {"escalated_to": draw(st.sampled_from(["lead", "cfo"]))},
+    "complaint_remedy": lambda draw: {},
+    "complaint_resolved": lambda draw: {},
+    "complaint_follow_up": lambda draw: {"satisfaction": draw(st.integers(1, 5))},
+}
+"""Each later step of a complaint and the values it draws (opening: factories.complaint)."""
 
 
 @st.composite
@@ -52,7 +63,7 @@ def events(draw: st.DrawFn, customers: st.SearchStrategy[str] = st.just(CUSTOMER
     """One event of a random type, for a customer of `customers`, in the last 150 days."""
     at = draw(MOMENTS)
     common: dict[str, Any] = {"at": at, "store_id": draw(STORES), "customer_id": draw(customers)}
-    kind = draw(st.integers(min_value=0, max_value=9))
+    kind = draw(st.integers(min_value=0, max_value=13))
     amount = f"{draw(st.integers(min_value=1, max_value=90_000)) / 100:.2f}"
     if kind == 0:
         return purchase(amount, category=draw(CATEGORIES), **common)
@@ -80,6 +91,18 @@ def events(draw: st.DrawFn, customers: st.SearchStrategy[str] = st.just(CUSTOMER
             covers=draw(st.sampled_from(["pos", "web", "sms"])),
             **common,
         )
+    if kind == 10:
+        step = draw(st.sampled_from(sorted(COMPLAINT_STEPS)))
+        return complaint_step(step, draw(IDS), **COMPLAINT_STEPS[step](draw), **common)
+    if kind == 11:
+        due_at = NOW + timedelta(hours=draw(st.integers(min_value=-400, max_value=400)))
+        promised = draw(st.one_of(st.none(), IDS))
+        return call(note=draw(st.booleans()), commitment_id=promised, due_at=due_at, **common)
+    if kind == 12:
+        return commitment_fulfilled(draw(IDS), **common)
+    if kind == 13:
+        step = draw(st.sampled_from(["complaint_assigned", "complaint_follow_up"]))
+        return complaint_step(step, draw(IDS), **COMPLAINT_STEPS[step](draw), **common)
     return membership(draw(st.sampled_from(["joined", "left", "tier_changed"])), "gold", **common)
 
 

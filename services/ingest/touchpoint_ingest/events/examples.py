@@ -8,6 +8,8 @@ AT = "2026-11-23T10:15:00+08:00"
 LOYAL = {"loyalty_id": "L-100234"}
 CALLER = {"phone": "+86 138 1234 5678"}
 DECISION = {"decision_id": "dec-5d1e"}
+COMPLAINT = {"complaint_id": "CMP-2026-0042"}
+AGENT = {"agent_id": "agent-17"}
 
 
 def _example(
@@ -63,8 +65,18 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
         "call",
         "call_centre",
         CALLER,
-        {"reason": "delivery_status", "duration_seconds": 240, "outcome": "resolved"},
-        agent_id="agent-17",
+        {
+            "reason": "delivery_status",
+            "duration_seconds": 240,
+            "outcome": "callback",
+            "note": "Upset about the late parcel; quoted 89.90 for the replacement lid.",
+            "commitment": {
+                "commitment_id": "CMT-2026-0107",
+                "text": "Call back by Thursday noon with the courier's answer.",
+                "due_at": "2026-11-26T12:00:00+08:00",
+            },
+        },
+        **AGENT,
     ),
     "complaint": _example(
         "complaint",
@@ -78,12 +90,47 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
         },
         agent_id="agent-17",
     ),
+    "complaint_assigned": _example(
+        "complaint_assigned", "call_centre", CALLER, {**COMPLAINT, "owner": "agent-17"}, **AGENT
+    ),
+    "complaint_escalated": _example(
+        "complaint_escalated",
+        "call_centre",
+        CALLER,
+        {
+            **COMPLAINT,
+            "escalated_to": "store-manager-SH-023",
+            "reason": "Second cracked teapot from the same batch; wants a refund.",
+        },
+        **AGENT,
+    ),
+    "complaint_remedy": _example(
+        "complaint_remedy",
+        "call_centre",
+        CALLER,
+        {**COMPLAINT, "remedy": "Replacement teapot by courier and a 50 CNY voucher."},
+        **AGENT,
+    ),
     "complaint_resolved": _example(
         "complaint_resolved",
         "call_centre",
         CALLER,
-        {"complaint_id": "CMP-2026-0042", "resolution": "replacement_sent"},
-        agent_id="agent-17",
+        {**COMPLAINT, "resolution": "replacement_sent"},
+        **AGENT,
+    ),
+    "complaint_follow_up": _example(
+        "complaint_follow_up",
+        "call_centre",
+        CALLER,
+        {**COMPLAINT, "satisfaction": 4, "comment": "Happy with the replacement, slow at first."},
+        **AGENT,
+    ),
+    "commitment_fulfilled": _example(
+        "commitment_fulfilled",
+        "call_centre",
+        CALLER,
+        {"commitment_id": "CMT-2026-0107", "note": "Called back; the parcel arrives Friday."},
+        **AGENT,
     ),
     "page_view": _example(
         "page_view",
@@ -95,7 +142,12 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
         "store_visit",
         "store",
         LOYAL,
-        {"zone": "teaware", "category": "teaware", "dwell_seconds": 420},
+        {
+            "zone": "teaware",
+            "category": "teaware",
+            "dwell_seconds": 420,
+            "note": "Asked for the blue glaze set; none in stock.",
+        },
         store_id="SH-023",
     ),
     "membership": _example(

@@ -8,28 +8,26 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from touchpoint_common.events.models import InteractionEvent, SealedIdentifier
-from touchpoint_common.events.payloads import (
-    CallPayload,
-    ComplaintPayload,
-    ComplaintResolvedPayload,
-    ErasePayload,
-    PageViewPayload,
-    Payload,
-    UnmergePayload,
+from touchpoint_common.events.payloads import PageViewPayload, UnmergePayload
+from touchpoint_common.events.sealed import (
+    COMPLAINT_TEXT_CONTEXT,
+    PAGE_QUERY_CONTEXT,
+    SEALED_FIELDS,
+    SealedField,
 )
 from touchpoint_common.identity import pii
 from touchpoint_common.identity.store import Identifier, ResolvedCustomer
 from touchpoint_ingest.events.validation import ValidEvent
 
-COMPLAINT_TEXT_CONTEXT = "complaint_text"
-PAGE_QUERY_CONTEXT = "page_view_query"
-SEALED_TEXT: dict[type[Payload], tuple[str, str]] = {
-    ComplaintPayload: ("text", COMPLAINT_TEXT_CONTEXT),
-    CallPayload: ("reason", "call_reason"),
-    ComplaintResolvedPayload: ("resolution", "complaint_resolution"),
-    ErasePayload: ("reason", "erase_reason"),
-}
-"""Free-text field of each payload type and the seal context it is bound to."""
+__all__ = [
+    "COMPLAINT_TEXT_CONTEXT",
+    "PAGE_QUERY_CONTEXT",
+    "build_interaction",
+    "build_wire_payload",
+    "seal_identifiers",
+    "seal_page_url",
+    "seal_text_fields",
+]
 
 
 def seal_identifiers(
@@ -55,14 +53,23 @@ def build_wire_payload(valid: ValidEvent, resolved: ResolvedCustomer) -> dict[st
     payload = valid.payload.model_dump(mode="json", exclude_none=True)
     if isinstance(valid.payload, UnmergePayload):
         payload["followers"] = list(resolved.unmerged_followers)
-    sealed_text = SEALED_TEXT.get(type(valid.payload))
-    if sealed_text is not None:
-        name, context = sealed_text
-        if (plain := payload.pop(name, None)) is not None:
-            payload[f"{name}_sealed"] = pii.seal(plain, data_key=resolved.data_key, context=context)
+    seal_text_fields(payload, SEALED_FIELDS.get(valid.event.type, ()), data_key=resolved.data_key)
     if isinstance(valid.payload, PageViewPayload):
         payload.update(seal_page_url(valid.payload.url, data_key=resolved.data_key))
     return payload
+
+
+def seal_text_fields(
+    payload: dict[str, Any], fields: Iterable[SealedField], *, data_key: bytes
+) -> None:
+    """Replace each free-text field present by `<name>_sealed` (in place, nested included)."""
+    for field in fields:
+        *parents, name = field.path
+        holder: Any = payload
+        for parent in parents:
+            holder = holder.get(parent) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and (plain := holder.pop(name, None)) is not None:
+            holder[field.wire_name] = pii.seal(plain, data_key=data_key, context=field.context)
 
 
 def seal_page_url(url: str, *, data_key: bytes) -> dict[str, str]:

@@ -14,16 +14,10 @@ the fold itself.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import datetime
 
-from touchpoint_common.events.models import (
-    ComplaintResolvedWirePayload,
-    ComplaintWirePayload,
-    PageViewWirePayload,
-)
+from touchpoint_common.events.models import PageViewWirePayload, StoreVisitWirePayload
 from touchpoint_common.events.payloads import (
-    ComplaintResolvedPayload,
     ConsentPayload,
     MembershipAction,
     MembershipPayload,
@@ -34,12 +28,13 @@ from touchpoint_common.events.payloads import (
     ReturnPayload,
     StoreVisitPayload,
 )
+from touchpoint_profile.fold.care import apply_care, prune_care
 from touchpoint_profile.fold.describe import describe
 from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.rules import FoldRules
+from touchpoint_profile.fold.stamps import earlier, later, take_stamp
 from touchpoint_profile.fold.state import (
     INTEREST_EPOCH,
-    ComplaintRecord,
     CustomerState,
     DayBucket,
     InterestSum,
@@ -59,6 +54,8 @@ def own_copy(state: CustomerState) -> CustomerState:
             "interests": dict(state.interests),
             "timeline": list(state.timeline),
             "complaints": dict(state.complaints),
+            "commitments": dict(state.commitments),
+            "notes": list(state.notes),
             "offers": dict(state.offers),
             "applied": dict(state.applied),
             "merged_from": list(state.merged_from),
@@ -128,7 +125,7 @@ def _interest_categories(parsed: ParsedEvent, rules: FoldRules) -> list[tuple[st
             return [(category, rules.weight_purchase) for category in categories]
         case PageViewPayload() | PageViewWirePayload() if payload.category:
             return [(payload.category, rules.weight_page_view)]
-        case StoreVisitPayload():
+        case StoreVisitPayload() | StoreVisitWirePayload():
             return [(payload.category or payload.zone, rules.weight_store_visit)]
     return []
 
@@ -180,41 +177,6 @@ def _apply_timeline(state: CustomerState, parsed: ParsedEvent, rules: FoldRules)
     del timeline[rules.timeline_size :]
 
 
-def _earlier(at: datetime, by: str, than_at: datetime | None, than_by: str | None) -> bool:
-    """True when (at, by) comes first: the first writer of a record wins."""
-    return than_at is None or (at, by) < (than_at, than_by or "")
-
-
-def _later(at: datetime, by: str, than_at: datetime | None, than_by: str | None) -> bool:
-    """True when (at, by) comes last: the last writer of a record wins."""
-    return than_at is None or (at, by) > (than_at, than_by or "")
-
-
-def _take_stamp(
-    into: ComplaintRecord | OfferRecord,
-    other: ComplaintRecord | OfferRecord,
-    stamp: str,
-    values: tuple[str, ...],
-    wins: Callable[[datetime, str, datetime | None, str | None], bool],
-) -> None:
-    """Copy other's `stamp`_at/_by (and the values it stamps) into `into` when it wins."""
-    at, by = getattr(other, f"{stamp}_at"), getattr(other, f"{stamp}_by")
-    if at is not None and wins(
-        at, by or "", getattr(into, f"{stamp}_at"), getattr(into, f"{stamp}_by")
-    ):
-        for name in (f"{stamp}_at", f"{stamp}_by", *values):
-            setattr(into, name, getattr(other, name))
-
-
-def add_complaint(records: dict[str, ComplaintRecord], seen: ComplaintRecord) -> None:
-    """Merge what is known of a complaint: the first opening and the last resolution win."""
-    stored = records.get(seen.complaint_id)
-    into = stored.model_copy() if stored else ComplaintRecord(complaint_id=seen.complaint_id)
-    _take_stamp(into, seen, "opened", ("category", "severity"), _earlier)
-    _take_stamp(into, seen, "resolved", (), _later)
-    records[seen.complaint_id] = into
-
-
 def add_offer(records: dict[str, OfferRecord], seen: OfferRecord) -> None:
     """Merge what is known of an offer: the first presentation and the last answer win."""
     key = f"{seen.decision_id}/{seen.offer_id}"
@@ -224,29 +186,9 @@ def add_offer(records: dict[str, OfferRecord], seen: OfferRecord) -> None:
         if stored
         else OfferRecord(offer_id=seen.offer_id, decision_id=seen.decision_id)
     )
-    _take_stamp(into, seen, "presented", ("kind",), _earlier)
-    _take_stamp(into, seen, "responded", ("outcome",), _later)
+    take_stamp(into, seen, "presented", ("kind",), earlier)
+    take_stamp(into, seen, "responded", ("outcome",), later)
     records[key] = into
-
-
-def _apply_complaint(state: CustomerState, parsed: ParsedEvent) -> None:
-    """An opened or resolved complaint updates its record."""
-    payload = parsed.payload
-    at, by = parsed.event.occurred_at, parsed.event_id
-    if isinstance(payload, ComplaintWirePayload):
-        opened = ComplaintRecord(
-            complaint_id=payload.complaint_id,
-            category=payload.category,
-            severity=payload.severity.value,
-            opened_at=at,
-            opened_by=by,
-        )
-        add_complaint(state.complaints, opened)
-    elif isinstance(payload, ComplaintResolvedPayload | ComplaintResolvedWirePayload):
-        resolved = ComplaintRecord(
-            complaint_id=payload.complaint_id, resolved_at=at, resolved_by=by
-        )
-        add_complaint(state.complaints, resolved)
 
 
 def _apply_offer(state: CustomerState, parsed: ParsedEvent) -> None:
@@ -319,27 +261,10 @@ def apply_event(state: CustomerState, parsed: ParsedEvent, now: datetime, rules:
     if in_window(at, now, rules):
         _apply_windowed(state, parsed, rules)
     _apply_timeline(state, parsed, rules)
-    _apply_complaint(state, parsed)
+    apply_care(state, parsed, rules)
     _apply_offer(state, parsed)
     _apply_membership(state, parsed)
     _apply_consent(state, parsed)
-
-
-def _keep_newest(records: dict[str, ComplaintRecord], limit: int) -> None:
-    if len(records) <= limit:
-        return
-
-    def priority(record: ComplaintRecord) -> tuple[bool, str, str]:
-        moment = record.resolved_at or record.opened_at
-        # Open complaints are kept before resolved ones; then the newest.
-        stamp = moment.isoformat() if moment else ""
-        return (record.resolved_at is None, stamp, record.complaint_id)
-
-    keep = sorted(records.values(), key=priority, reverse=True)[:limit]
-    kept_ids = {record.complaint_id for record in keep}
-    for complaint_id in list(records):
-        if complaint_id not in kept_ids:
-            del records[complaint_id]
 
 
 def prune(state: CustomerState, now: datetime, rules: FoldRules) -> None:
@@ -352,7 +277,7 @@ def prune(state: CustomerState, now: datetime, rules: FoldRules) -> None:
     if len(state.applied) > rules.max_applied_ids:
         newest = sorted(state.applied.items(), key=lambda item: (item[1], item[0]), reverse=True)
         state.applied = dict(newest[: rules.max_applied_ids])
-    _keep_newest(state.complaints, rules.max_complaints)
+    prune_care(state, now, rules)
     if len(state.offers) > rules.max_offers:
         newest_offers = sorted(
             state.offers.items(), key=lambda item: (item[1].last_at, item[0]), reverse=True

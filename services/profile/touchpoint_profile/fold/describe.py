@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from touchpoint_common.events.models import (
     CallWirePayload,
+    CommitmentFulfilledWirePayload,
+    ComplaintEscalatedWirePayload,
+    ComplaintFollowUpWirePayload,
+    ComplaintRemedyWirePayload,
     ComplaintResolvedWirePayload,
     ComplaintWirePayload,
     IdentifyPayload,
     IdentifyWirePayload,
     PageViewWirePayload,
+    StoreVisitWirePayload,
 )
 from touchpoint_common.events.payloads import (
     CallPayload,
+    ComplaintAssignedPayload,
     ComplaintResolvedPayload,
     ConsentPayload,
     MembershipPayload,
@@ -43,6 +49,15 @@ def _minutes(seconds: int) -> str:
     return f"{max(1, round(seconds / 60))} min"
 
 
+def _extras(payload: CallWirePayload | StoreVisitWirePayload) -> str:
+    """ ", with a note, commitment C due <day>" for a call or visit that carries them."""
+    extras = ", with a note" if payload.note_sealed else ""
+    if payload.commitment is not None:
+        due = payload.commitment.due_at.date().isoformat()
+        extras += f", commitment {payload.commitment.commitment_id} due {due}"
+    return extras
+
+
 def _body(parsed: ParsedEvent) -> str:
     payload = parsed.payload
     match payload:
@@ -53,8 +68,11 @@ def _body(parsed: ParsedEvent) -> str:
             quantity = sum(item.quantity for item in payload.items)
             counted = f" {_items(quantity)}" if quantity else ""
             return f"return{counted} {payload.amount:.2f} {payload.currency}"
-        case CallPayload() | CallWirePayload():
-            # The reason is free text (sealed on the wire): the timeline never shows it.
+        case CallWirePayload():
+            # Reason, note and commitment are free text (sealed): the timeline never shows them.
+            call = f"call ({_minutes(payload.duration_seconds)}), {payload.outcome.value}"
+            return call + _extras(payload)
+        case CallPayload():
             return f"call ({_minutes(payload.duration_seconds)}), {payload.outcome.value}"
         case ComplaintWirePayload():
             return (
@@ -63,10 +81,25 @@ def _body(parsed: ParsedEvent) -> str:
             )
         case ComplaintResolvedPayload() | ComplaintResolvedWirePayload():
             return f"complaint {payload.complaint_id} resolved"
+        case ComplaintAssignedPayload():
+            return f"complaint {payload.complaint_id} assigned to {payload.owner}"
+        case ComplaintEscalatedWirePayload():
+            return f"complaint {payload.complaint_id} escalated to {payload.escalated_to}"
+        case ComplaintRemedyWirePayload():
+            return f"complaint {payload.complaint_id} remedy offered"
+        case ComplaintFollowUpWirePayload():
+            return (
+                f"complaint {payload.complaint_id} follow-up, satisfaction {payload.satisfaction}/5"
+            )
+        case CommitmentFulfilledWirePayload():
+            return f"commitment {payload.commitment_id} fulfilled"
         case PageViewPayload() | PageViewWirePayload():
             # The URL may carry personal data in its query string: show the category only.
             subject = payload.category or payload.sku or "page"
             return f"page view {subject}"
+        case StoreVisitWirePayload():
+            dwell = f" ({_minutes(payload.dwell_seconds)})" if payload.dwell_seconds else ""
+            return f"visit zone {payload.zone}{dwell}{_extras(payload)}"
         case StoreVisitPayload():
             dwell = f" ({_minutes(payload.dwell_seconds)})" if payload.dwell_seconds else ""
             return f"visit zone {payload.zone}{dwell}"

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from touchpoint_profile.fold.apply import window_start_day
+from touchpoint_profile.fold.care import complaint_status, is_commitment_live
 from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
 from touchpoint_profile.fold.state import INTEREST_EPOCH, CustomerState, DayBucket
 from touchpoint_profile.fold.view import (
     Channels,
+    ClosedComplaint,
     ConsentStanding,
     Interest,
     Lifecycle,
     OfferSeen,
+    OpenCommitment,
     OpenComplaint,
     ProfileFigures,
     Rfm,
@@ -168,20 +171,84 @@ def get_channels(state: CustomerState, now: datetime, rules: FoldRules = DEFAULT
     )
 
 
-def get_open_complaints(state: CustomerState, now: datetime) -> list[OpenComplaint]:
-    """Complaints opened and not resolved, oldest first (they have waited longest)."""
-    open_ones = [c for c in state.complaints.values() if c.opened_at and c.resolved_at is None]
-    open_ones.sort(key=lambda c: (c.opened_at, c.complaint_id))
-    return [
-        OpenComplaint(
+def get_complaint_due(opened_at: datetime, severity: str | None, rules: FoldRules) -> datetime:
+    """When a complaint opened at `opened_at` is due by the response-time policy."""
+    return opened_at + timedelta(hours=rules.complaint_response_hours.hours(severity))
+
+
+def get_open_complaints(
+    state: CustomerState, now: datetime, rules: FoldRules = DEFAULT_RULES
+) -> list[OpenComplaint]:
+    """Complaints opened and not resolved: overdue first, then the soonest due."""
+    shown = []
+    for c in state.complaints.values():
+        if c.opened_at is None or c.resolved_at is not None:
+            continue
+        due_at = get_complaint_due(c.opened_at, c.severity, rules)
+        shown.append(
+            OpenComplaint.model_validate(
+                {
+                    "complaint_id": c.complaint_id,
+                    "category": c.category,
+                    "severity": c.severity,
+                    "status": complaint_status(c),
+                    "owner": c.owner,
+                    "escalated_to": c.escalated_to,
+                    "opened_at": c.opened_at,
+                    "age_days": whole_days(c.opened_at, now),
+                    "age_hours": max(0, math.floor((now - c.opened_at).total_seconds() / 3600)),
+                    "due_at": due_at,
+                    "overdue": now > due_at,
+                }
+            )
+        )
+    shown.sort(key=lambda c: (not c.overdue, c.due_at, c.complaint_id))
+    return shown
+
+
+def get_closed_complaints(
+    state: CustomerState, rules: FoldRules = DEFAULT_RULES
+) -> list[ClosedComplaint]:
+    """Resolved complaints, newest first, with time to resolve and satisfaction."""
+    closed = [
+        ClosedComplaint(
             complaint_id=c.complaint_id,
             category=c.category,
             severity=c.severity,
             opened_at=c.opened_at,
-            age_days=whole_days(c.opened_at, now) if c.opened_at else None,
+            resolved_at=c.resolved_at,
+            hours_to_resolve=(
+                None
+                if c.opened_at is None
+                else round(max(0.0, (c.resolved_at - c.opened_at).total_seconds()) / 3600, 2)
+            ),
+            satisfaction=c.satisfaction,
         )
-        for c in open_ones
+        for c in state.complaints.values()
+        if c.resolved_at is not None
     ]
+    closed.sort(key=lambda c: (c.resolved_at, c.complaint_id), reverse=True)
+    return closed[: rules.closed_complaints_shown]
+
+
+def get_commitments(
+    state: CustomerState, now: datetime, rules: FoldRules = DEFAULT_RULES
+) -> list[OpenCommitment]:
+    """Commitments made and not fulfilled, expired ones for a grace period; soonest due first."""
+    shown = [
+        OpenCommitment(
+            commitment_id=c.commitment_id,
+            made_at=c.made_at,
+            agent_id=c.agent_id,
+            store_id=c.store_id,
+            channel=c.channel,
+            due_at=c.due_at,
+            status="expired" if now > c.due_at else "open",
+        )
+        for c in state.commitments.values()
+        if is_commitment_live(c, now, rules) and c.made_at is not None and c.due_at is not None
+    ]
+    return sorted(shown, key=lambda c: (c.due_at, c.commitment_id))
 
 
 def get_offers(state: CustomerState) -> list[OfferSeen]:
@@ -242,7 +309,9 @@ def evaluate(
         interests=get_interests(state, now, rules),
         recent_purchases=get_recent_purchases(state, now, rules),
         channels=get_channels(state, now, rules),
-        open_complaints=get_open_complaints(state, now),
+        open_complaints=get_open_complaints(state, now, rules),
+        closed_complaints=get_closed_complaints(state, rules),
+        commitments=get_commitments(state, now, rules),
         offers=get_offers(state),
         timeline=get_timeline(state),
         consents=get_consents(state),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from touchpoint_profile.fold.apply import (
-    add_complaint,
     add_consent,
     add_offer,
     copy_bucket,
@@ -13,6 +12,7 @@ from touchpoint_profile.fold.apply import (
     own_copy,
     prune,
 )
+from touchpoint_profile.fold.care import add_commitment, add_complaint, add_notes
 from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
 from touchpoint_profile.fold.state import (
     CustomerState,
@@ -66,6 +66,9 @@ def merge_states(
     del merged.timeline[rules.timeline_size :]
     for complaint in source.complaints.values():
         add_complaint(merged.complaints, complaint)
+    for commitment in source.commitments.values():
+        add_commitment(merged.commitments, commitment)
+    add_notes(merged, source.notes, rules)
     for offer in source.offers.values():
         add_offer(merged.offers, offer)
     for key, statement in source.consents.items():

@@ -14,6 +14,27 @@ def _ascending(values: list[Decimal], name: str) -> None:
         raise ValueError(f"{name} needs 4 strictly ascending cut points (scores 2..5)")
 
 
+class ResponseTimes(BaseModel):
+    """Hours to resolve a complaint by severity before it is overdue.
+
+    The brief gives no figures (section 4 asks only that an open complaint be visible and
+    followed up), so these are common retail service levels: critical the same shift, high the
+    next day, medium three days, low a week.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    critical: float = Field(default=4.0, gt=0, le=24 * 365)
+    high: float = Field(default=24.0, gt=0, le=24 * 365)
+    medium: float = Field(default=72.0, gt=0, le=24 * 365)
+    low: float = Field(default=168.0, gt=0, le=24 * 365)
+
+    def hours(self, severity: str | None) -> float:
+        """The hours allowed for this severity (an unknown one gets the longest)."""
+        allowed: float | None = getattr(self, severity or "", None)
+        return allowed if isinstance(allowed, float) else max(self.low, self.medium)
+
+
 class FoldRules(BaseModel):
     """Everything the pure fold and its evaluation depend on; built from ProfileSettings."""
 
@@ -23,6 +44,12 @@ class FoldRules(BaseModel):
     timeline_size: int = Field(default=50, ge=1, le=500)
     max_offers: int = Field(default=20, ge=1, le=200)
     max_complaints: int = Field(default=50, ge=1, le=500)
+    max_commitments: int = Field(default=50, ge=1, le=500)
+    max_notes: int = Field(default=20, ge=1, le=200)
+    closed_complaints_shown: int = Field(default=10, ge=0, le=500)
+    commitment_expired_grace_days: float = Field(default=7.0, ge=0, le=365)
+    """An expired commitment stays in the view this long after its due time."""
+    complaint_response_hours: ResponseTimes = Field(default_factory=ResponseTimes)
     max_categories: int = Field(default=64, ge=1, le=1000)
     max_applied_ids: int = Field(default=5000, ge=10, le=100_000)
 

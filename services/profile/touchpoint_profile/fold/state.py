@@ -47,16 +47,72 @@ class TimelineEntry(BaseModel):
     line: str
 
 
+class SealedText(BaseModel):
+    """Free text as it came off the wire, still sealed, and whose key sealed it (the event's
+    customer: after a merge the survivor's state holds texts sealed with a loser's key)."""
+
+    sealed: str
+    customer_id: str
+
+
 class ComplaintRecord(BaseModel):
-    """A complaint as far as it is known; opened and resolved may arrive in any order."""
+    """A complaint as far as it is known; its events may arrive in any order.
+
+    Each step is stamped (`<step>_at`, `<step>_by` = occurred_at and event id): the first
+    opening wins, every later step is last-writer-wins, so the record ends the same whatever
+    the order or the repeats.
+    """
 
     complaint_id: str
     category: str | None = None
     severity: str | None = None
+    key_points: SealedText | None = None
     opened_at: datetime | None = None
     opened_by: str | None = None
+    owner: str | None = None
+    assigned_at: datetime | None = None
+    assigned_by: str | None = None
+    escalated_to: str | None = None
+    escalation_reason: SealedText | None = None
+    escalated_at: datetime | None = None
+    escalated_by: str | None = None
+    remedy: SealedText | None = None
+    remedied_at: datetime | None = None
+    remedied_by: str | None = None
+    resolution: SealedText | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    satisfaction: int | None = None
+    follow_up_comment: SealedText | None = None
+    followed_up_at: datetime | None = None
+    followed_up_by: str | None = None
+
+
+class CommitmentRecord(BaseModel):
+    """What an agent promised on a call or a visit, and whether it was kept (any order)."""
+
+    commitment_id: str
+    text: SealedText | None = None
+    due_at: datetime | None = None
+    agent_id: str | None = None
+    store_id: str | None = None
+    channel: str | None = None
+    made_at: datetime | None = None
+    made_by: str | None = None
+    fulfilled_note: SealedText | None = None
+    fulfilled_at: datetime | None = None
+    fulfilled_by: str | None = None
+
+
+class NoteRecord(BaseModel):
+    """A note an agent left on a call or a visit (sealed), newest kept."""
+
+    event_id: str
+    occurred_at: datetime
+    agent_id: str | None = None
+    store_id: str | None = None
+    channel: str
+    note: SealedText
 
 
 class OfferRecord(BaseModel):
@@ -111,6 +167,9 @@ class CustomerState(BaseModel):
     interests: dict[str, InterestSum] = Field(default_factory=dict)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     complaints: dict[str, ComplaintRecord] = Field(default_factory=dict)
+    commitments: dict[str, CommitmentRecord] = Field(default_factory=dict)
+    notes: list[NoteRecord] = Field(default_factory=list)
+    """Newest first, at most FoldRules.max_notes."""
     offers: dict[str, OfferRecord] = Field(default_factory=dict)
     consents: dict[str, Stamped] = Field(default_factory=dict)
     """consent_key(purpose, channel) → the latest statement (value "granted"/"withdrawn");

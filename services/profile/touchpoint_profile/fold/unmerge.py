@@ -2,9 +2,10 @@
 
 A merge keeps the loser's state as it was at the merge (its row, with merged_into set), so the
 split subtracts exactly what the merge added: the windowed sums (purchases, spend, channels,
-stores, categories), the interest sums, and the sets (timeline, complaints, offers, the dedup
-set) by event, complaint and offer id. Last-writer values that came from the loser (membership,
-tier) are cleared on the survivor, and first/last seen are recomputed from what remains.
+stores, categories), the interest sums, and the sets (timeline, complaints, commitments, notes,
+offers, the dedup set) by event, complaint, commitment and offer id. Last-writer values that
+came from the loser (membership, tier) are cleared on the survivor, and first/last seen are
+recomputed from what remains.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ def split_states(merged: CustomerState, loser: CustomerState) -> CustomerState:
         survivor.complaints.pop(key, None)
     for key in loser.offers:
         survivor.offers.pop(key, None)
+    for key in loser.commitments:
+        survivor.commitments.pop(key, None)
+    their_notes = theirs | {note.event_id for note in loser.notes}
+    survivor.notes = [note for note in survivor.notes if note.event_id not in their_notes]
     for event_id in loser.applied:
         survivor.applied.pop(event_id, None)
     gone = {loser.customer_id, *loser.merged_from}

@@ -13,6 +13,8 @@ Lifecycle = Literal["new", "active", "at_risk", "lapsed"]
 OfferStatus = Literal["presented", "accepted", "rejected", "ignored"]
 ConsentPurpose = Literal["marketing", "profiling"]
 ConsentStatus = Literal["granted", "withdrawn"]
+ComplaintStatus = Literal["open", "assigned", "escalated", "remedy_offered"]
+CommitmentStatus = Literal["open", "expired"]
 
 
 class Rfm(BaseModel):
@@ -43,13 +45,46 @@ class Channels(BaseModel):
 
 
 class OpenComplaint(BaseModel):
-    """A complaint not yet resolved."""
+    """A complaint not yet resolved, with its due time by the response-time policy."""
+
+    complaint_id: str
+    category: str | None
+    severity: str | None
+    status: ComplaintStatus = "open"
+    owner: str | None = None
+    escalated_to: str | None = None
+    opened_at: datetime | None
+    age_days: int | None
+    age_hours: int | None = None
+    due_at: datetime | None = None
+    """opened_at plus the hours its severity allows (FoldRules.complaint_response_hours)."""
+    overdue: bool = False
+
+
+class ClosedComplaint(BaseModel):
+    """A resolved complaint: how long it took and how satisfied the customer was."""
 
     complaint_id: str
     category: str | None
     severity: str | None
     opened_at: datetime | None
-    age_days: int | None
+    resolved_at: datetime
+    hours_to_resolve: float | None
+    """None when the opening is not known."""
+    satisfaction: int | None
+    """1-5 from the latest follow-up, None before one."""
+
+
+class OpenCommitment(BaseModel):
+    """What an agent promised, until fulfilled or for a grace period after its due time."""
+
+    commitment_id: str
+    made_at: datetime
+    agent_id: str | None
+    store_id: str | None
+    channel: str | None
+    due_at: datetime
+    status: CommitmentStatus
 
 
 class OfferSeen(BaseModel):
@@ -100,7 +135,12 @@ class ProfileFigures(BaseModel):
     """Purchases in the window that included each category."""
     channels: Channels
     open_complaints: list[OpenComplaint]
+    """Overdue first, then by due time."""
     offers: list[OfferSeen]
     timeline: list[TimelineLine]
     consents: list[ConsentStanding] = []
     """Latest statement per purpose x channel, sorted by purpose then channel."""
+    closed_complaints: list[ClosedComplaint] = []
+    """Newest first, at most FoldRules.closed_complaints_shown."""
+    commitments: list[OpenCommitment] = []
+    """Open and recently expired commitments, soonest due first."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from touchpoint_profile.fold.care import get_open_complaint_clocks
 from touchpoint_profile.fold.state import CustomerState
 
 LIVE_TABLE = "profile_customers"
@@ -84,7 +85,10 @@ class PostgresProjection:
         return None if raw is None else CustomerState.model_validate_json(raw)
 
     async def put_states(self, states: Sequence[CustomerState]) -> None:
-        """Upsert in one statement per batch (executemany); unused placeholders are deleted."""
+        """Upsert in one statement per batch (executemany); unused placeholders are deleted.
+
+        Beside the state: the open complaints' severities and opening times (NULL for none),
+        which the overdue-complaints gauge counts (touchpoint_profile.care.overdue)."""
         unused = self.placeholders - {state.customer_id for state in states}
         self.placeholders.clear()
         if unused:
@@ -92,17 +96,25 @@ class PostgresProjection:
         if not states:
             return
         statement = text(
-            f"INSERT INTO {self.table} (customer_id, state, erased, updated_at) "  # noqa: S608
-            "VALUES (:customer_id, CAST(:state AS jsonb), :erased, now()) "
+            f"INSERT INTO {self.table} (customer_id, state, erased, updated_at, "  # noqa: S608
+            "open_complaint_severity, open_complaint_opened_at) "
+            "VALUES (:customer_id, CAST(:state AS jsonb), :erased, now(), "
+            "CAST(:severities AS text[]), CAST(:opened AS timestamptz[])) "
             "ON CONFLICT (customer_id) DO UPDATE SET state = EXCLUDED.state, "
-            "erased = EXCLUDED.erased, updated_at = now()"
+            "erased = EXCLUDED.erased, updated_at = now(), "
+            "open_complaint_severity = EXCLUDED.open_complaint_severity, "
+            "open_complaint_opened_at = EXCLUDED.open_complaint_opened_at"
         )
-        rows = [
-            {
-                "customer_id": state.customer_id,
-                "state": state.model_dump_json(),
-                "erased": state.is_erased,
-            }
-            for state in sorted(states, key=lambda s: s.customer_id)
-        ]
+        rows = []
+        for state in sorted(states, key=lambda s: s.customer_id):
+            clocks = get_open_complaint_clocks(state)
+            rows.append(
+                {
+                    "customer_id": state.customer_id,
+                    "state": state.model_dump_json(),
+                    "erased": state.is_erased,
+                    "severities": [severity for severity, _ in clocks] or None,
+                    "opened": [opened_at for _, opened_at in clocks] or None,
+                }
+            )
         await self.db_session.execute(statement, rows)

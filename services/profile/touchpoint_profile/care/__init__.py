@@ -1,0 +1,1 @@
+"""Customer care figures of the profile service: the overdue-complaints gauge."""

@@ -1,0 +1,251 @@
+"""Customer care in the fold: complaints through their life, commitments, and agents' notes.
+
+Every step is a stamped value (see stamps.py): the first opening of a complaint and the first
+making of a commitment win, every later step is last-writer-wins by (occurred_at, event_id).
+So a follow-up or a resolution folded before the opening, a step folded twice, or a batch cut
+anywhere all end in the same record. Free text stays sealed (SealedText, with the customer
+whose key sealed it); only the private endpoint opens it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from touchpoint_common.events.models import (
+    CallWirePayload,
+    CommitmentFulfilledWirePayload,
+    ComplaintEscalatedWirePayload,
+    ComplaintFollowUpWirePayload,
+    ComplaintRemedyWirePayload,
+    ComplaintResolvedWirePayload,
+    ComplaintWirePayload,
+    StoreVisitWirePayload,
+)
+from touchpoint_common.events.payloads import ComplaintAssignedPayload, ComplaintResolvedPayload
+from touchpoint_profile.fold.events import ParsedEvent
+from touchpoint_profile.fold.rules import FoldRules
+from touchpoint_profile.fold.stamps import earlier, later, take_stamp
+from touchpoint_profile.fold.state import (
+    CommitmentRecord,
+    ComplaintRecord,
+    CustomerState,
+    NoteRecord,
+    SealedText,
+)
+
+COMPLAINT_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("assigned", ("owner",)),
+    ("escalated", ("escalated_to", "escalation_reason")),
+    ("remedied", ("remedy",)),
+    ("resolved", ("resolution",)),
+    ("followed_up", ("satisfaction", "follow_up_comment")),
+)
+"""The last-writer-wins steps of a complaint after its opening, and the values each stamps."""
+STATUS_OF_STEP = {"assigned": "assigned", "escalated": "escalated", "remedied": "remedy_offered"}
+
+
+def add_complaint(records: dict[str, ComplaintRecord], seen: ComplaintRecord) -> None:
+    """Merge what is known of a complaint: the first opening and the last of each step win."""
+    stored = records.get(seen.complaint_id)
+    into = stored.model_copy() if stored else ComplaintRecord(complaint_id=seen.complaint_id)
+    take_stamp(into, seen, "opened", ("category", "severity", "key_points"), earlier)
+    for step, values in COMPLAINT_STEPS:
+        take_stamp(into, seen, step, values, later)
+    records[seen.complaint_id] = into
+
+
+def add_commitment(records: dict[str, CommitmentRecord], seen: CommitmentRecord) -> None:
+    """Merge what is known of a commitment: the first making and the last fulfilment win."""
+    stored = records.get(seen.commitment_id)
+    into = stored.model_copy() if stored else CommitmentRecord(commitment_id=seen.commitment_id)
+    made = ("text", "due_at", "agent_id", "store_id", "channel")
+    take_stamp(into, seen, "made", made, earlier)
+    take_stamp(into, seen, "fulfilled", ("fulfilled_note",), later)
+    records[seen.commitment_id] = into
+
+
+def add_notes(state: CustomerState, notes: list[NoteRecord], rules: FoldRules) -> None:
+    """Add notes not kept yet; keep the newest max_notes, newest first (in place)."""
+    known = {note.event_id for note in state.notes}
+    fresh = [note for note in notes if note.event_id not in known]
+    if not fresh:
+        return
+    state.notes = sorted(
+        [*state.notes, *fresh], key=lambda n: (n.occurred_at, n.event_id), reverse=True
+    )[: rules.max_notes]
+
+
+def complaint_status(record: ComplaintRecord) -> str:
+    """open, assigned, escalated or remedy_offered: the latest step taken (resolved: closed)."""
+    if record.resolved_at is not None:
+        return "resolved"
+    steps = [
+        (getattr(record, f"{step}_at"), getattr(record, f"{step}_by") or "", status)
+        for step, status in STATUS_OF_STEP.items()
+        if getattr(record, f"{step}_at") is not None
+    ]
+    return str(max(steps)[2]) if steps else "open"
+
+
+def _sealed(token: str | None, parsed: ParsedEvent) -> SealedText | None:
+    """A sealed value of this event, with the customer whose key sealed it."""
+    return None if token is None else SealedText(sealed=token, customer_id=parsed.event.customer_id)
+
+
+def _complaint_step(parsed: ParsedEvent) -> ComplaintRecord | None:
+    """What a complaint event says, as a record with only its own step stamped."""
+    payload = parsed.payload
+    at, by = parsed.event.occurred_at, parsed.event_id
+    match payload:
+        case ComplaintWirePayload():
+            return ComplaintRecord(
+                complaint_id=payload.complaint_id,
+                category=payload.category,
+                severity=payload.severity.value,
+                key_points=_sealed(payload.text_sealed, parsed),
+                opened_at=at,
+                opened_by=by,
+            )
+        case ComplaintAssignedPayload():
+            return ComplaintRecord(
+                complaint_id=payload.complaint_id,
+                owner=payload.owner,
+                assigned_at=at,
+                assigned_by=by,
+            )
+        case ComplaintEscalatedWirePayload():
+            return ComplaintRecord(
+                complaint_id=payload.complaint_id,
+                escalated_to=payload.escalated_to,
+                escalation_reason=_sealed(payload.reason_sealed, parsed),
+                escalated_at=at,
+                escalated_by=by,
+            )
+        case ComplaintRemedyWirePayload():
+            return ComplaintRecord(
+                complaint_id=payload.complaint_id,
+                remedy=_sealed(payload.remedy_sealed, parsed),
+                remedied_at=at,
+                remedied_by=by,
+            )
+        case ComplaintResolvedWirePayload():
+            return ComplaintRecord(
+                complaint_id=payload.complaint_id,
+                resolution=_sealed(payload.resolution_sealed, parsed),
+                resolved_at=at,
+                resolved_by=by,
+            )
+        case ComplaintResolvedPayload():
+            return ComplaintRecord(
+                complaint_id=payload.complaint_id, resolved_at=at, resolved_by=by
+            )
+        case ComplaintFollowUpWirePayload():
+            return ComplaintRecord(
+                complaint_id=payload.complaint_id,
+                satisfaction=payload.satisfaction,
+                follow_up_comment=_sealed(payload.comment_sealed, parsed),
+                followed_up_at=at,
+                followed_up_by=by,
+            )
+    return None
+
+
+def _commitment_step(parsed: ParsedEvent) -> CommitmentRecord | None:
+    """A commitment made on a call or visit, or one fulfilled, as a one-step record."""
+    payload, event = parsed.payload, parsed.event
+    if isinstance(payload, CallWirePayload | StoreVisitWirePayload) and payload.commitment:
+        promised = payload.commitment
+        return CommitmentRecord(
+            commitment_id=promised.commitment_id,
+            text=_sealed(promised.text_sealed, parsed),
+            due_at=promised.due_at,
+            agent_id=event.agent_id,
+            store_id=event.store_id,
+            channel=event.channel.value,
+            made_at=event.occurred_at,
+            made_by=parsed.event_id,
+        )
+    if isinstance(payload, CommitmentFulfilledWirePayload):
+        return CommitmentRecord(
+            commitment_id=payload.commitment_id,
+            fulfilled_note=_sealed(payload.note_sealed, parsed),
+            fulfilled_at=event.occurred_at,
+            fulfilled_by=parsed.event_id,
+        )
+    return None
+
+
+def _note(parsed: ParsedEvent) -> NoteRecord | None:
+    """The agent's note on a call or visit, if it has one."""
+    payload, event = parsed.payload, parsed.event
+    if not isinstance(payload, CallWirePayload | StoreVisitWirePayload) or not payload.note_sealed:
+        return None
+    return NoteRecord(
+        event_id=parsed.event_id,
+        occurred_at=event.occurred_at,
+        agent_id=event.agent_id,
+        store_id=event.store_id,
+        channel=event.channel.value,
+        note=SealedText(sealed=payload.note_sealed, customer_id=event.customer_id),
+    )
+
+
+def apply_care(state: CustomerState, parsed: ParsedEvent, rules: FoldRules) -> None:
+    """A complaint step, a commitment made or kept, or a note updates the state (in place)."""
+    if (complaint := _complaint_step(parsed)) is not None:
+        add_complaint(state.complaints, complaint)
+    if (commitment := _commitment_step(parsed)) is not None:
+        add_commitment(state.commitments, commitment)
+    if (note := _note(parsed)) is not None:
+        add_notes(state, [note], rules)
+
+
+def get_open_complaint_clocks(state: CustomerState) -> list[tuple[str, datetime]]:
+    """(severity, opened_at) of each open complaint of a live state, by complaint id: what the
+    overdue count needs (none for a tombstone or a merge pointer, whose complaints are not
+    shown)."""
+    if state.is_erased or state.merged_into is not None:
+        return []
+    return [
+        (record.severity or "", record.opened_at)
+        for _, record in sorted(state.complaints.items())
+        if record.opened_at is not None and record.resolved_at is None
+    ]
+
+
+def is_commitment_live(record: CommitmentRecord, now: datetime, rules: FoldRules) -> bool:
+    """Made, not fulfilled, and not past its due time by more than the grace period."""
+    if record.made_at is None or record.fulfilled_at is not None or record.due_at is None:
+        return False
+    return now <= record.due_at + timedelta(days=rules.commitment_expired_grace_days)
+
+
+def _last_moment(record: ComplaintRecord | CommitmentRecord) -> str:
+    """The latest stamp of a record, as sortable text ("" when none)."""
+    moments = [
+        value
+        for name, value in record
+        if name.endswith("_at") and name != "due_at" and isinstance(value, datetime)
+    ]
+    return max(moments).isoformat() if moments else ""
+
+
+def prune_care(state: CustomerState, now: datetime, rules: FoldRules) -> None:
+    """Enforce the caps: open complaints and live commitments are kept first, then the newest."""
+    if len(state.complaints) > rules.max_complaints:
+        ranked = sorted(
+            state.complaints.values(),
+            key=lambda c: (c.resolved_at is None, _last_moment(c), c.complaint_id),
+            reverse=True,
+        )
+        state.complaints = {c.complaint_id: c for c in ranked[: rules.max_complaints]}
+    if len(state.commitments) > rules.max_commitments:
+        ranked_commitments = sorted(
+            state.commitments.values(),
+            key=lambda c: (is_commitment_live(c, now, rules), _last_moment(c), c.commitment_id),
+            reverse=True,
+        )
+        state.commitments = {
+            c.commitment_id: c for c in ranked_commitments[: rules.max_commitments]
+        }
+    del state.notes[rules.max_notes :]

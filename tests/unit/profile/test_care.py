@@ -1,0 +1,165 @@
+"""Complaints through their life, commitments and notes: fold and view (pure, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.unit.profile.factories import (
+    NOW,
+    call,
+    commitment_fulfilled,
+    complaint,
+    complaint_step,
+    event,
+)
+from touchpoint_profile.fold.evaluate import evaluate
+from touchpoint_profile.fold.fold import fold_many
+from touchpoint_profile.fold.merge import merge_states
+from touchpoint_profile.fold.rules import FoldRules, ResponseTimes
+from touchpoint_profile.fold.state import new_state
+from touchpoint_profile.fold.unmerge import split_states
+
+RULES = FoldRules()
+HOUR = timedelta(hours=1)
+
+
+def test_the_latest_step_sets_status_owner_and_escalation() -> None:
+    """open -> assigned -> escalated -> remedy_offered, with owner and escalated_to kept."""
+    opened = complaint("K", at=NOW - 10 * HOUR)
+    steps = [
+        opened,
+        complaint_step("complaint_assigned", "K", owner="ann", at=NOW - 9 * HOUR),
+        complaint_step("complaint_escalated", "K", escalated_to="lead", at=NOW - 8 * HOUR),
+    ]
+    state = fold_many(new_state("c-1"), steps, NOW, RULES)
+    [shown] = evaluate(state, NOW, RULES).open_complaints
+    assert (shown.status, shown.owner, shown.escalated_to) == ("escalated", "ann", "lead")
+    assert shown.age_hours == 10
+    remedy = complaint_step("complaint_remedy", "K", at=NOW - 7 * HOUR)
+    state = fold_many(state, [remedy], NOW, RULES)
+    assert evaluate(state, NOW, RULES).open_complaints[0].status == "remedy_offered"
+    assert state.complaints["K"].remedy is not None
+    assert state.complaints["K"].key_points is not None
+
+
+def test_due_time_follows_the_severity_policy_and_overdue_come_first() -> None:
+    """A high complaint is due 24 h after opening by default; a configured policy changes it;
+    overdue complaints are listed before the others, then by due time."""
+    old_high = complaint("OLD", at=NOW - 30 * HOUR)
+    new_critical = event(
+        "complaint",
+        {"complaint_id": "NEW", "category": "c", "severity": "critical"},
+        at=NOW - HOUR,
+        channel="call_centre",
+    )
+    low = event(
+        "complaint",
+        {"complaint_id": "LOW", "category": "c", "severity": "low"},
+        at=NOW - 2 * HOUR,
+        channel="call_centre",
+    )
+    state = fold_many(new_state("c-1"), [new_critical, low, old_high], NOW, RULES)
+    shown = evaluate(state, NOW, RULES).open_complaints
+    assert [c.complaint_id for c in shown] == ["OLD", "NEW", "LOW"]
+    assert [c.overdue for c in shown] == [True, False, False]
+    assert shown[0].due_at == NOW - 6 * HOUR
+    assert shown[1].due_at == NOW + 3 * HOUR
+    assert shown[2].due_at == NOW - 2 * HOUR + 168 * HOUR
+    strict = FoldRules(complaint_response_hours=ResponseTimes(critical=0.5))
+    first = evaluate(state, NOW, strict).open_complaints
+    assert [c.complaint_id for c in first if c.overdue] == ["OLD", "NEW"]
+
+
+def test_follow_up_and_resolution_before_the_opening_end_right() -> None:
+    """Resolved and followed up first, opened last: one closed complaint with its time to
+    resolve and satisfaction, none open."""
+    steps = [
+        complaint_step("complaint_follow_up", "K", satisfaction=2, at=NOW - HOUR),
+        complaint_step("complaint_resolved", "K", at=NOW - 3 * HOUR),
+        complaint("K", at=NOW - 9 * HOUR),
+    ]
+    state = fold_many(new_state("c-1"), steps, NOW, RULES)
+    view = evaluate(state, NOW, RULES)
+    assert view.open_complaints == []
+    [closed] = view.closed_complaints
+    assert (closed.complaint_id, closed.hours_to_resolve, closed.satisfaction) == ("K", 6.0, 2)
+    assert closed.category == "delivery"
+
+
+def test_closed_complaints_are_newest_first_and_bounded() -> None:
+    """At most closed_complaints_shown resolved complaints, newest resolution first."""
+    rules = FoldRules(closed_complaints_shown=2)
+    steps = [complaint_step("complaint_resolved", f"K{i}", at=NOW - i * HOUR) for i in range(4)]
+    state = fold_many(new_state("c-1"), steps, NOW, rules)
+    closed = evaluate(state, NOW, rules).closed_complaints
+    assert [c.complaint_id for c in closed] == ["K0", "K1"]
+    assert closed[0].hours_to_resolve is None
+
+
+def test_commitments_open_expire_then_leave_and_fulfilled_ones_leave_at_once() -> None:
+    """A commitment is open until due, expired for the grace period, then gone; a fulfilled
+    one leaves the list; agent, store and channel are kept."""
+    made = call(commitment_id="P1", due_at=NOW + HOUR, at=NOW - HOUR, store_id="7", channel="store")
+    kept = call(commitment_id="P2", due_at=NOW + HOUR, at=NOW - HOUR)
+    state = fold_many(new_state("c-1"), [made, kept, commitment_fulfilled("P2")], NOW, RULES)
+    [shown] = evaluate(state, NOW, RULES).commitments
+    assert (shown.commitment_id, shown.status, shown.store_id, shown.channel) == (
+        "P1",
+        "open",
+        "7",
+        "store",
+    )
+    later = NOW + 2 * HOUR
+    assert evaluate(state, later, RULES).commitments[0].status == "expired"
+    assert evaluate(state, NOW + timedelta(days=8), RULES).commitments == []
+
+
+def test_fulfilled_before_made_never_shows() -> None:
+    """The fulfilment arriving first still hides the commitment once it is made."""
+    steps = [commitment_fulfilled("P1"), call(commitment_id="P1", at=NOW - HOUR)]
+    state = fold_many(new_state("c-1"), steps, NOW, RULES)
+    assert evaluate(state, NOW, RULES).commitments == []
+    assert state.commitments["P1"].text is not None
+
+
+def test_notes_are_kept_sealed_newest_first_and_capped() -> None:
+    """Notes keep the sealed text and whose key sealed it; only the newest max_notes stay."""
+    rules = FoldRules(max_notes=2)
+    calls = [call(at=NOW - i * HOUR) for i in range(3)]
+    state = fold_many(new_state("c-1"), calls, NOW, rules)
+    assert [n.event_id for n in state.notes] == [calls[0].event_id, calls[1].event_id]
+    assert state.notes[0].note.sealed == "v1:NOTE"
+    assert state.notes[0].note.customer_id == "c-1"
+
+
+def test_the_timeline_never_shows_free_text() -> None:
+    """Lines name the step and ids, never the sealed texts."""
+    steps = [
+        complaint_step("complaint_escalated", "K", escalated_to="lead"),
+        call(commitment_id="P1", at=NOW - HOUR),
+    ]
+    state = fold_many(new_state("c-1"), steps, NOW, RULES)
+    lines = [entry.line for entry in state.timeline]
+    assert "Call centre complaint K escalated to lead" in lines
+    assert any("commitment P1 due" in line and "with a note" in line for line in lines)
+    assert not any("v1:" in line for line in lines)
+
+
+def test_merge_brings_commitments_and_notes_and_unmerge_takes_them_back() -> None:
+    """A merged customer's commitments and notes show on the survivor and leave on unmerge;
+    their texts still name the loser's key."""
+    loser = fold_many(
+        new_state("c-2"),
+        [call(commitment_id="P9", customer_id="c-2", at=NOW - HOUR)],
+        NOW,
+        RULES,
+    )
+    survivor = fold_many(new_state("c-1"), [call(at=NOW - 2 * HOUR)], NOW, RULES)
+    merged = merge_states(survivor, loser, NOW, RULES)
+    assert set(merged.commitments) == {"P9"}
+    assert len(merged.notes) == 2
+    assert merged.commitments["P9"].text is not None
+    assert merged.commitments["P9"].text.customer_id == "c-2"
+    split = split_states(merged, loser)
+    assert split.commitments == {}
+    assert [n.note.customer_id for n in split.notes] == ["c-1"]
