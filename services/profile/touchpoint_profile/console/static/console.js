@@ -344,7 +344,7 @@
     },
     `${complaint.category || "complaint"} · resolved ${when(complaint.resolved_at)}`,
     complaint.hours_to_resolve !== null && complaint.hours_to_resolve !== undefined
-      ? ` in ${complaint.hours_to_resolve} h` : "",
+      ? ` in ${Math.round(complaint.hours_to_resolve * 10) / 10} h` : "",
     complaint.satisfaction ? ` · satisfaction ${complaint.satisfaction}/5 ` : " ",
     complaint.satisfaction ? null
       : actionButton("Follow-up", () => complaintAction(complaint, "follow_up")))), null);
