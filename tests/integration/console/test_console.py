@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +49,14 @@ def _expect() -> Any:
     return expect
 
 
+NewPage = Callable[[], Awaitable[Any]]
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def pages(browser: Any) -> AsyncIterator[list[Any]]:
-    """Fresh browser contexts at 1280x800 (one per agent); page errors fail the test."""
+async def pages(browser: Any) -> AsyncIterator[NewPage]:
+    """Makes pages, each in a fresh browser context (one per agent: its own sessionStorage)
+    at 1280x800; a script error on any page fails the test."""
     contexts: list[Any] = []
-    opened: list[Any] = []
     errors: list[str] = []
 
     async def new_page() -> Any:
@@ -61,20 +64,18 @@ async def pages(browser: Any) -> AsyncIterator[list[Any]]:
         contexts.append(context)
         page = await context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
-        opened.append(page)
         return page
 
-    opened.append(new_page)
-    yield opened
+    yield new_page
     for context in contexts:
         await context.close()
     assert not errors, errors
 
 
-async def _sign_in(pages: list[Any], stack: Stack, token: str) -> Any:
+async def _sign_in(pages: NewPage, stack: Stack, token: str) -> Any:
     """A new agent page with the key pasted once; focus is then in the search box."""
     expect = _expect()
-    page = await pages[0]()
+    page = await pages()
     await page.goto(stack.console)
     await expect(page.locator("#key")).to_be_focused()
     await page.keyboard.type(token)
@@ -93,7 +94,7 @@ async def _look_up(page: Any, query: str) -> None:
     await expect(page.locator("#live-status")).to_have_class(re.compile(r"\bon\b"))
 
 
-async def _sign_in_and_look_up(pages: list[Any], stack: Stack, token: str, query: str) -> Any:
+async def _sign_in_and_look_up(pages: NewPage, stack: Stack, token: str, query: str) -> Any:
     """A signed-in agent page showing the customer found by `query`."""
     page = await _sign_in(pages, stack, token)
     await _look_up(page, query)
@@ -207,7 +208,7 @@ async def _axe_violations(page: Any) -> list[dict[str, Any]]:
 
 
 async def test_phone_lookup_shows_complaints_first_the_timeline_and_offers(
-    pages: list[Any], stack: Stack, writer_token: str, agent_token: str
+    pages: NewPage, stack: Stack, writer_token: str, agent_token: str
 ) -> None:
     """A caller's phone typed in another format (local digits with dashes, posted as +86 with
     spaces) finds the customer; open complaints come first, the overdue one on top in red,
@@ -263,7 +264,7 @@ async def test_phone_lookup_shows_complaints_first_the_timeline_and_offers(
 
 
 async def test_a_purchase_posted_at_a_till_appears_on_the_open_page_without_reload(
-    pages: list[Any], stack: Stack, writer_token: str, agent_token: str
+    pages: NewPage, stack: Stack, writer_token: str, agent_token: str
 ) -> None:
     """With the console open on a customer, a purchase posted through ingest appears in the
     timeline (marked new, then with its folded line) and the page was never reloaded."""
@@ -283,7 +284,7 @@ async def test_a_purchase_posted_at_a_till_appears_on_the_open_page_without_relo
 
 
 async def test_recording_a_rejection_changes_the_offers(
-    pages: list[Any], stack: Stack, writer_token: str, agent_token: str
+    pages: NewPage, stack: Stack, writer_token: str, agent_token: str
 ) -> None:
     """The agent records that the customer rejected the first offer (an offer_response event
     through ingest with the agent's key); the offers are asked again and that offer is gone."""
@@ -302,7 +303,7 @@ async def test_recording_a_rejection_changes_the_offers(
 
 @NEEDS_COMPLAINTS
 async def test_a_commitment_logged_by_one_agent_shows_on_a_second_agents_page(
-    pages: list[Any],
+    pages: NewPage,
     stack: Stack,
     writer_token: str,
     agent_token: str,
@@ -335,11 +336,12 @@ async def test_a_commitment_logged_by_one_agent_shows_on_a_second_agents_page(
 
 @NEEDS_COMPLAINTS
 async def test_open_escalate_resolve_and_follow_up_a_complaint(
-    pages: list[Any], stack: Stack, writer_token: str, agent_token: str
+    pages: NewPage, stack: Stack, writer_token: str, agent_token: str
 ) -> None:
     """The agent opens a complaint (shown first, with status and due time), escalates it
     (status and who it went to), resolves it (it leaves the open list for the closed ones) and
-    records the follow-up satisfaction; the key points are shown to this read_pii key."""
+    records the follow-up satisfaction; the key points are shown to this read_pii key; the
+    open dialog passes axe-core too."""
     expect = _expect()
     loyalty_id = await _known_customer(stack, writer_token, agent_token)
     page = await _sign_in_and_look_up(pages, stack, agent_token, loyalty_id)
@@ -353,6 +355,8 @@ async def test_open_escalate_resolve_and_follow_up_a_complaint(
     if await _texts_are_shown(stack):
         await expect(card).to_contain_text("Parcel arrived two weeks late")
     await card.get_by_role("button", name="Escalate").click()
+    await expect(page.locator("#action-escalated_to")).to_be_focused()
+    assert await _axe_violations(page) == []
     await page.fill("#action-escalated_to", "store manager 12")
     await page.fill("#action-reason", "Second late delivery this month.")
     await page.get_by_role("button", name="Save").click()

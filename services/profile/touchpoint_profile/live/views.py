@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
@@ -24,6 +26,8 @@ router = APIRouter(
     tags=["customers"],
     dependencies=[Depends(require_scopes(Scope.PROFILES_READ))],
 )
+logger = logging.getLogger(__name__)
+RETRY_AFTER_S = 2
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
@@ -49,7 +53,11 @@ async def stop_live_feed(app: FastAPI) -> None:
     "/{customer_id}/live",
     summary="New interactions as server-sent events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": NOT_FOUND}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        404: {"description": NOT_FOUND},
+        503: {"description": "The broker cannot be read now (Retry-After)."},
+    },
 )
 async def stream_live(request: Request, customer_id: CustomerIdPath) -> StreamingResponse:
     """`event: interaction` frames (event_id, type, channel, store_id, occurred_at) for every
@@ -62,7 +70,13 @@ async def stream_live(request: Request, customer_id: CustomerIdPath) -> Streamin
         )
     if view is None:
         raise HTTPException(status_code=404, detail=NOT_FOUND)
-    subscription = await get_live_feed(request.app).subscribe(view.customer_id)
+    try:
+        subscription = await get_live_feed(request.app).subscribe(view.customer_id)
+    except (KafkaError, RuntimeError) as exc:
+        logger.warning("live feed unavailable", extra={"error": type(exc).__name__})
+        raise HTTPException(
+            503, "live feed unavailable, try again", {"Retry-After": str(RETRY_AFTER_S)}
+        ) from exc
     audit_read(request, customer_id=view.customer_id, action="profile.live", fields=["live"])
     return StreamingResponse(
         _stream(subscription, heartbeat_s=settings.live_heartbeat_s),
