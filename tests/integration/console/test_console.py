@@ -27,18 +27,11 @@ from tests.integration.console.customers import (
     purchase,
     wait_for_view,
 )
-from touchpoint_common.events.payloads import EventType
 
 pytestmark = pytest.mark.integration
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SCREENSHOT = Path(__file__).parents[3] / "docs" / "console.png"
 WAIT_MS = 20_000
-COMPLAINT_BACKEND = "complaint_escalated" in {kind.value for kind in EventType}
-NEEDS_COMPLAINTS = pytest.mark.skipif(
-    not COMPLAINT_BACKEND,
-    reason="FOR THE LEAD: needs the complaints branch (complaint_* event types, commitments "
-    "and the complaint view fields); runs once `complaints` is merged",
-)
 
 
 def _expect() -> Any:
@@ -301,7 +294,6 @@ async def test_recording_a_rejection_changes_the_offers(
     await expect(page.locator("#timeline li[data-type=offer_response]")).to_have_count(1)
 
 
-@NEEDS_COMPLAINTS
 async def test_a_commitment_logged_by_one_agent_shows_on_a_second_agents_page(
     pages: NewPage,
     stack: Stack,
@@ -334,7 +326,6 @@ async def test_a_commitment_logged_by_one_agent_shows_on_a_second_agents_page(
     await expect(first.locator("#commitments li.empty")).to_have_count(1)
 
 
-@NEEDS_COMPLAINTS
 async def test_open_escalate_resolve_and_follow_up_a_complaint(
     pages: NewPage, stack: Stack, writer_token: str, agent_token: str
 ) -> None:
