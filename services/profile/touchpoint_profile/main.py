@@ -13,6 +13,7 @@ from touchpoint_profile.consumer.lifespan import start_consumer, stop_consumer
 from touchpoint_profile.customers.views import router as customers_router
 from touchpoint_profile.live.views import router as live_router
 from touchpoint_profile.live.views import stop_live_feed
+from touchpoint_profile.private.views import router as private_router
 from touchpoint_profile.settings import ProfileSettings
 
 
@@ -38,7 +39,7 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
         description="Profile: the live customer view, folded from recent events; the agent "
         "console at /console.",
         runtime=runtime,
-        routers=[get_lag_router(), live_router, customers_router],
+        routers=[get_lag_router(), live_router, customers_router, private_router],
         on_startup=start,
         on_shutdown=stop,
     )

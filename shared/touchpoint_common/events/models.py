@@ -31,12 +31,16 @@ from touchpoint_common.events.payloads import (
     CallPayload,
     Channel,
     CommitmentFulfilledPayload,
+    CommitmentStep,
     ComplaintAssignedPayload,
     ComplaintEscalatedPayload,
+    ComplaintEscalation,
+    ComplaintFollowUp,
     ComplaintFollowUpPayload,
     ComplaintPayload,
     ComplaintRemedyPayload,
     ComplaintResolvedPayload,
+    ComplaintStep,
     ConsentPayload,
     ErasePayload,
     EventType,
@@ -48,8 +52,8 @@ from touchpoint_common.events.payloads import (
     Payload,
     PurchasePayload,
     ReturnPayload,
-    Satisfaction,
     Severity,
+    StoreVisit,
     StoreVisitPayload,
     Text,
     UnmergePayload,
@@ -188,43 +192,34 @@ class CallWirePayload(Payload):
     commitment: CommitmentWire | None = None
 
 
-class StoreVisitWirePayload(Payload):
+class StoreVisitWirePayload(StoreVisit):
     """A store visit on the wire: note and commitment text travel sealed."""
 
-    zone: Text
-    category: Text | None = None
-    dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
     note_sealed: str | None = None
     commitment: CommitmentWire | None = None
 
 
-class ComplaintEscalatedWirePayload(Payload):
+class ComplaintEscalatedWirePayload(ComplaintEscalation):
     """An escalation on the wire: the reason travels sealed."""
 
-    complaint_id: Text
-    escalated_to: Text
     reason_sealed: str | None = None
 
 
-class ComplaintRemedyWirePayload(Payload):
+class ComplaintRemedyWirePayload(ComplaintStep):
     """A remedy on the wire: its text travels sealed."""
 
-    complaint_id: Text
     remedy_sealed: str
 
 
-class ComplaintFollowUpWirePayload(Payload):
+class ComplaintFollowUpWirePayload(ComplaintFollowUp):
     """A follow-up on the wire: the customer's comment travels sealed."""
 
-    complaint_id: Text
-    satisfaction: Satisfaction
     comment_sealed: str | None = None
 
 
-class CommitmentFulfilledWirePayload(Payload):
+class CommitmentFulfilledWirePayload(CommitmentStep):
     """A kept commitment on the wire: the note travels sealed."""
 
-    commitment_id: Text
     note_sealed: str | None = None
 
 

@@ -102,43 +102,57 @@ class ComplaintResolvedPayload(Payload):
     resolution: Text
 
 
-class ComplaintAssignedPayload(Payload):
-    """The complaint is acknowledged and has an owner (an agent or a team)."""
+class ComplaintStep(Payload):
+    """A step of a complaint's life after its opening (plain and wire forms share it)."""
 
     complaint_id: Text
+
+
+class ComplaintAssignedPayload(ComplaintStep):
+    """The complaint is acknowledged and has an owner (an agent or a team)."""
+
     owner: Text
 
 
-class ComplaintEscalatedPayload(Payload):
-    """The complaint goes up to someone; `reason` is free text, sealed before Kafka."""
+class ComplaintEscalation(ComplaintStep):
+    """Who the complaint goes up to."""
 
-    complaint_id: Text
     escalated_to: Text
+
+
+class ComplaintEscalatedPayload(ComplaintEscalation):
+    """`reason` is free text, sealed before Kafka."""
+
     reason: LongText | None = None
 
 
-class ComplaintRemedyPayload(Payload):
+class ComplaintRemedyPayload(ComplaintStep):
     """A remedy offered to the customer; `remedy` is free text, sealed before Kafka."""
 
-    complaint_id: Text
     remedy: LongText
 
 
-Satisfaction = Annotated[int, Field(ge=1, le=5)]
+class ComplaintFollowUp(ComplaintStep):
+    """The customer's satisfaction after the complaint, 1 (very unhappy) to 5."""
+
+    satisfaction: Annotated[int, Field(ge=1, le=5)]
 
 
-class ComplaintFollowUpPayload(Payload):
-    """The customer's satisfaction (1-5) after the complaint; `comment` is sealed."""
+class ComplaintFollowUpPayload(ComplaintFollowUp):
+    """`comment` is free text, sealed before Kafka."""
 
-    complaint_id: Text
-    satisfaction: Satisfaction
     comment: LongText | None = None
 
 
-class CommitmentFulfilledPayload(Payload):
-    """A commitment made on a call or a visit was kept; `note` is sealed."""
+class CommitmentStep(Payload):
+    """An event about a commitment made earlier (plain and wire forms share it)."""
 
     commitment_id: Text
+
+
+class CommitmentFulfilledPayload(CommitmentStep):
+    """A commitment made on a call or a visit was kept; `note` is sealed."""
+
     note: LongText | None = None
 
 
@@ -148,12 +162,17 @@ class PageViewPayload(Payload):
     sku: Text | None = None
 
 
-class StoreVisitPayload(Payload):
-    """`note` and the commitment's text are free text: sealed before Kafka."""
+class StoreVisit(Payload):
+    """What a store visit says in plain and on the wire alike."""
 
     zone: Text
     category: Text | None = None
     dwell_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+
+
+class StoreVisitPayload(StoreVisit):
+    """`note` and the commitment's text are free text: sealed before Kafka."""
+
     note: LongText | None = None
     commitment: Commitment | None = None
 

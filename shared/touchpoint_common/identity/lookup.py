@@ -6,6 +6,8 @@ look-ups normalise and key an identifier exactly as ingest does, then follow mer
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,10 +53,11 @@ async def find_customer_by_identifier(
     return await find_live_customer_id(db_session=db_session, customer_id=owner)
 
 
-async def get_masked_identifiers(
+async def get_identifiers(
     *, db_session: AsyncSession, customer_id: str, kek: pii.KeyRing
 ) -> list[tuple[IdentifierKind, str]]:
-    """(kind, masked value) of the customer's identifiers; none once its key is shredded."""
+    """(kind, value) of the customer's identifiers, opened with its key (personal data: only
+    for the audited private read); none once its key is shredded."""
     data_key = await store.get_data_key(db_session=db_session, customer_id=customer_id, kek=kek)
     if data_key is None:
         return []
@@ -64,8 +67,27 @@ async def get_masked_identifiers(
         .where(table.customer_id == customer_id, table.sealed.is_not(None))
         .order_by(table.kind, table.digest)
     )
-    masked: list[tuple[IdentifierKind, str]] = []
-    for row in await db_session.execute(query):
-        plain = pii.open_sealed(row.sealed, data_key=data_key, context=row.kind)
-        masked.append((row.kind, pii.mask_identifier(row.kind, plain)))
-    return masked
+    return [
+        (row.kind, pii.open_sealed(row.sealed, data_key=data_key, context=row.kind))
+        for row in await db_session.execute(query)
+    ]
+
+
+async def get_masked_identifiers(
+    *, db_session: AsyncSession, customer_id: str, kek: pii.KeyRing
+) -> list[tuple[IdentifierKind, str]]:
+    """(kind, masked value) of the customer's identifiers; none once its key is shredded."""
+    opened = await get_identifiers(db_session=db_session, customer_id=customer_id, kek=kek)
+    return [(kind, pii.mask_identifier(kind, value)) for kind, value in opened]
+
+
+async def get_data_keys(
+    *, db_session: AsyncSession, customer_ids: Iterable[str], kek: pii.KeyRing
+) -> dict[str, bytes]:
+    """customer_id -> data key of those whose key still exists (shredded ones are absent)."""
+    keys: dict[str, bytes] = {}
+    for customer_id in sorted(set(customer_ids)):
+        data_key = await store.get_data_key(db_session=db_session, customer_id=customer_id, kek=kek)
+        if data_key is not None:
+            keys[customer_id] = data_key
+    return keys

@@ -12,7 +12,7 @@ import random
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,19 @@ COMPLAINT_TEXTS = [
     "Delivery was promised for Monday and came on Friday.",
     "The cashier was rude when I asked about points.",
 ]
+CALL_NOTES = [
+    "Quoted 89.90 for the replacement lid.",
+    "Explained the points expire at the end of the year.",
+    "Customer upset about the delay; apologised.",
+]
+COMMITMENTS = [
+    "Call back with the courier's answer.",
+    "Hold the item at the home store.",
+    "Refund the duplicate charge.",
+]
 MOBILE_PREFIXES = ["138", "139", "150", "186", "137"]
+DUE_IN_HOURS = "_due_in_hours"
+"""Where a queued commitment keeps its delay until next_event stamps the send time."""
 
 # Relative weights of the episode kinds (a POS-heavy retailer with a busy website).
 EPISODES: dict[str, float] = {
@@ -89,6 +101,10 @@ class TrafficModel:
             self.queue.extend(self._episode())
         event = self.queue.popleft()
         event["occurred_at"] = now.isoformat()
+        commitment = event["payload"].get("commitment")
+        if isinstance(commitment, dict) and DUE_IN_HOURS in commitment:
+            due = now + timedelta(hours=commitment.pop(DUE_IN_HOURS))
+            commitment["due_at"] = due.isoformat()
         return event
 
     def _uuid(self) -> str:
@@ -226,20 +242,35 @@ class TrafficModel:
             for zone in self.rng.sample(sorted(CATALOGUE), k=self.rng.randint(1, 3))
         ]
 
+    def _call_payload(self, outcome: str) -> dict[str, Any]:
+        """A call's payload; some carry an agent's note, a callback carries a commitment (its
+        due time is set from the send time by next_event)."""
+        payload: dict[str, Any] = {
+            "reason": self.rng.choice(CALL_REASONS),
+            "duration_seconds": self.rng.randint(30, 1500),
+            "outcome": outcome,
+        }
+        if self.rng.random() < 0.5:
+            payload["note"] = self.rng.choice(CALL_NOTES)
+        if outcome == "callback":
+            payload["commitment"] = {
+                "commitment_id": f"CMT-{self.seed}-{self.counter:07d}",
+                "text": self.rng.choice(COMMITMENTS),
+                DUE_IN_HOURS: self.rng.choice([4, 24, 72]),
+            }
+        return payload
+
     def _call(self, person: Customer) -> list[Event]:
         agent = f"agent-{self.rng.randint(1, 40)}"
         who = {"phone": person.phone}
         escalates = self.rng.random() < 0.3
+        outcome = "escalated" if escalates else self.rng.choice(["resolved", "callback"])
         call = self._event(
             "call",
             "call_centre",
             who,
             agent_id=agent,
-            payload={
-                "reason": self.rng.choice(CALL_REASONS),
-                "duration_seconds": self.rng.randint(30, 1500),
-                "outcome": "escalated" if escalates else self.rng.choice(["resolved", "callback"]),
-            },
+            payload=self._call_payload(outcome),
         )
         if not escalates:
             return [call]
@@ -257,7 +288,14 @@ class TrafficModel:
                 "text": self.rng.choice(COMPLAINT_TEXTS),
             },
         )
-        return [call, complaint]
+        assigned = self._event(
+            "complaint_assigned",
+            "call_centre",
+            who,
+            agent_id=agent,
+            payload={"complaint_id": complaint_id, "owner": agent},
+        )
+        return [call, complaint, assigned]
 
     def _complaint_resolved(self, person: Customer) -> list[Event]:
         owners = [p for p in self.people if p.open_complaints]
@@ -265,18 +303,25 @@ class TrafficModel:
             return self._call(person)
         owner = self.rng.choice(owners)
         complaint_id = owner.open_complaints.pop(0)
-        return [
-            self._event(
-                "complaint_resolved",
-                "call_centre",
-                {"phone": owner.phone},
-                agent_id=f"agent-{self.rng.randint(1, 40)}",
-                payload={
-                    "complaint_id": complaint_id,
-                    "resolution": self.rng.choice(["refund", "replacement_sent", "apology"]),
-                },
-            )
-        ]
+        agent = f"agent-{self.rng.randint(1, 40)}"
+        resolved = self._event(
+            "complaint_resolved",
+            "call_centre",
+            {"phone": owner.phone},
+            agent_id=agent,
+            payload={
+                "complaint_id": complaint_id,
+                "resolution": self.rng.choice(["refund", "replacement_sent", "apology"]),
+            },
+        )
+        follow_up = self._event(
+            "complaint_follow_up",
+            "call_centre",
+            {"phone": owner.phone},
+            agent_id=agent,
+            payload={"complaint_id": complaint_id, "satisfaction": self.rng.randint(1, 5)},
+        )
+        return [resolved, follow_up]
 
     def _offer_response(self, person: Customer) -> list[Event]:
         who = {"loyalty_id": person.loyalty_id} if person.loyalty_id else {"phone": person.phone}

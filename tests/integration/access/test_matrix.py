@@ -162,6 +162,14 @@ ENDPOINTS = [
         frozenset({404}),
     ),
     Endpoint(
+        "profile",
+        "GET",
+        "/v1/customers/{customer_id}/private",
+        (Scope.PROFILES_READ_PII,),
+        get("/v1/customers/c-nobody/private"),
+        frozenset({404}),
+    ),
+    Endpoint(
         "recommend",
         "GET",
         "/v1/customers/lookup/next-offers",

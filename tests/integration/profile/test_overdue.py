@@ -3,14 +3,18 @@ complaint clocks with the state, and one SQL count under the policy gives open a
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.unit.profile.factories import NOW, complaint, complaint_step, event
+from touchpoint_common.db import migrations
 from touchpoint_profile.care.overdue import count_complaints, set_gauges
 from touchpoint_profile.fold.fold import fold_many
 from touchpoint_profile.fold.rules import ResponseTimes
@@ -78,3 +82,44 @@ async def test_open_and_overdue_complaints_are_counted_under_the_policy(
     set_gauges({"high": (3, 2)}, NOW)
     assert REGISTRY.get_sample_value("touchpoint_complaints_overdue", {"severity": "high"}) == 2
     assert REGISTRY.get_sample_value("touchpoint_complaints_open", {"severity": "low"}) == 0
+
+
+async def test_the_migration_fills_the_clocks_of_states_written_before_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A row written without the clock columns gets them from its JSON state: open complaints
+    only, none for a resolved one."""
+    path = Path(migrations.__file__).parent / "versions" / "0011_complaints.py"
+    spec = importlib.util.spec_from_file_location("migration_0011", path)
+    assert spec is not None
+    assert spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    cid = f"old-{uuid.uuid4().hex[:6]}"
+    steps = [
+        complaint("A", at=NOW - HOUR, customer_id=cid),
+        complaint("B", at=NOW - 2 * HOUR, customer_id=cid),
+        complaint_step("complaint_resolved", "B", customer_id=cid),
+    ]
+    state = fold_many(new_state(cid), steps, NOW)
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO profile_customers (customer_id, state, erased, updated_at) "
+                "VALUES (:id, CAST(:state AS jsonb), false, now())"
+            ),
+            {"id": cid, "state": state.model_dump_json()},
+        )
+        await session.execute(text(migration.BACKFILL))
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT open_complaint_severity, open_complaint_opened_at "
+                    "FROM profile_customers WHERE customer_id = :id"
+                ),
+                {"id": cid},
+            )
+        ).one()
+    assert row.open_complaint_severity == ["high"]
+    assert row.open_complaint_opened_at == [NOW - HOUR]

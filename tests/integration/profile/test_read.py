@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.profile.test_api import mint_customer, random_cn_mobile
-from tests.unit.profile.factories import NOW, purchase
+from tests.unit.profile.factories import NOW, call, complaint, purchase
 from touchpoint_common.identity import pii
 from touchpoint_profile.customers.service import get_customer_view
 from touchpoint_profile.fold.fold import fold_many
@@ -42,10 +42,16 @@ class DecryptCounter:
 async def customer_with_history(
     sessions: async_sessionmaker[AsyncSession], settings: ProfileSettings
 ) -> tuple[str, str]:
-    """(customer_id, phone): known by a phone in the identity tables, one purchase folded."""
+    """(customer_id, phone): known by a phone in the identity tables, one purchase, a complaint
+    and a call with a note and a commitment (sealed texts in the state) folded."""
     phone = random_cn_mobile()
     customer_id = await mint_customer(sessions, settings, phone)
-    state = fold_many(new_state(customer_id), [purchase(days_ago=2, customer_id=customer_id)], NOW)
+    history = [
+        purchase(days_ago=2, customer_id=customer_id),
+        complaint("K-1", customer_id=customer_id, days_ago=1),
+        call(commitment_id="P-1", customer_id=customer_id, days_ago=1),
+    ]
+    state = fold_many(new_state(customer_id), history, NOW)
     async with sessions() as session, session.begin():
         await PostgresProjection(session).put_states([state])
     return customer_id, phone
@@ -56,7 +62,8 @@ async def test_read_api_has_no_identifiers_and_decrypts_nothing(
     sessions: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The typed view other services read carries no identifiers and never calls a decrypt."""
+    """The typed view other services read carries no identifiers and never calls a decrypt,
+    though the state holds sealed complaint, note and commitment texts."""
     customer_id, phone = await customer_with_history(sessions, profile_settings)
     decrypts = DecryptCounter(monkeypatch)
     async with sessions() as session:
@@ -78,6 +85,8 @@ async def test_read_api_has_no_identifiers_and_decrypts_nothing(
     assert len(own_view.identifiers) == 1
     assert own_view.model_dump(exclude={"identifiers"}) == profile.model_dump()
     assert profile.rfm.frequency == 1
+    assert [c.complaint_id for c in profile.open_complaints] == ["K-1"]
+    assert [c.commitment_id for c in profile.commitments] == ["P-1"]
 
 
 async def test_read_api_works_after_the_data_key_is_shredded(

@@ -43,6 +43,7 @@ def test_traffic_is_mixed_across_types_and_channels() -> None:
     types = Counter(str(event["type"]) for event in events)
     expected = {"purchase", "page_view", "identify", "call", "complaint", "complaint_resolved"}
     assert expected | {"store_visit", "offer_response", "membership", "consent"} <= set(types)
+    assert {"complaint_assigned", "complaint_follow_up"} <= set(types)
     assert types["page_view"] > types["identify"] > 0
     channels = {event["channel"] for event in events}
     assert {"pos", "web", "call_centre", "store"} <= channels
@@ -72,6 +73,18 @@ def test_resolutions_name_complaints_opened_earlier() -> None:
             opened.add(payload["complaint_id"])
         if event["type"] == "complaint_resolved":
             assert payload["complaint_id"] in opened
+
+
+def test_calls_carry_notes_and_callbacks_a_commitment_due_after_the_send_time() -> None:
+    """Some calls have a note; every callback promises something, due hours after it is sent."""
+    calls = [e for e in take(TrafficModel(customers=50, seed=4), 2000) if e["type"] == "call"]
+    payloads = [e["payload"] for e in calls]
+    assert any(isinstance(p, dict) and "note" in p for p in payloads)
+    callbacks = [p for p in payloads if isinstance(p, dict) and p["outcome"] == "callback"]
+    assert callbacks
+    for payload in callbacks:
+        due = datetime.fromisoformat(payload["commitment"]["due_at"])
+        assert due - NOW in {timedelta(hours=hours) for hours in (4, 24, 72)}
 
 
 def test_latency_percentiles_of_the_tally() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from tests.unit.profile.factories import (
     NOW,
     call,
@@ -18,6 +21,7 @@ from touchpoint_profile.fold.merge import merge_states
 from touchpoint_profile.fold.rules import FoldRules, ResponseTimes
 from touchpoint_profile.fold.state import new_state
 from touchpoint_profile.fold.unmerge import split_states
+from touchpoint_profile.settings import FoldRulesSettings
 
 RULES = FoldRules()
 HOUR = timedelta(hours=1)
@@ -163,3 +167,18 @@ def test_merge_brings_commitments_and_notes_and_unmerge_takes_them_back() -> Non
     split = split_states(merged, loser)
     assert split.commitments == {}
     assert [n.note.customer_id for n in split.notes] == ["c-1"]
+
+
+def test_the_response_time_policy_is_set_per_severity_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """TOUCHPOINT_PROFILE_RULES__COMPLAINT_RESPONSE_HOURS__CRITICAL changes that severity only;
+    a zero or negative time is refused."""
+    monkeypatch.setenv("TOUCHPOINT_PROFILE_RULES__COMPLAINT_RESPONSE_HOURS__CRITICAL", "2")
+    policy = FoldRulesSettings().profile_rules.complaint_response_hours
+    assert (policy.critical, policy.high, policy.medium, policy.low) == (2, 24, 72, 168)
+    assert policy.hours("critical") == 2
+    assert policy.hours(None) == 168
+    monkeypatch.setenv("TOUCHPOINT_PROFILE_RULES__COMPLAINT_RESPONSE_HOURS__HIGH", "0")
+    with pytest.raises(ValidationError, match="high"):
+        FoldRulesSettings()

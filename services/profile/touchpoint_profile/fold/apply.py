@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from touchpoint_common.events.models import PageViewWirePayload, StoreVisitWirePayload
+from touchpoint_common.events.models import PageViewWirePayload
 from touchpoint_common.events.payloads import (
     ConsentPayload,
     MembershipAction,
@@ -26,7 +26,7 @@ from touchpoint_common.events.payloads import (
     PageViewPayload,
     PurchasePayload,
     ReturnPayload,
-    StoreVisitPayload,
+    StoreVisit,
 )
 from touchpoint_profile.fold.care import apply_care, prune_care
 from touchpoint_profile.fold.describe import describe
@@ -125,7 +125,7 @@ def _interest_categories(parsed: ParsedEvent, rules: FoldRules) -> list[tuple[st
             return [(category, rules.weight_purchase) for category in categories]
         case PageViewPayload() | PageViewWirePayload() if payload.category:
             return [(payload.category, rules.weight_page_view)]
-        case StoreVisitPayload() | StoreVisitWirePayload():
+        case StoreVisit():
             return [(payload.category or payload.zone, rules.weight_store_visit)]
     return []
 

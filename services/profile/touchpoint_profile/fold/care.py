@@ -10,17 +10,9 @@ whose key sealed it); only the private endpoint opens it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from touchpoint_common.events.models import (
-    CallWirePayload,
-    CommitmentFulfilledWirePayload,
-    ComplaintEscalatedWirePayload,
-    ComplaintFollowUpWirePayload,
-    ComplaintRemedyWirePayload,
-    ComplaintResolvedWirePayload,
-    ComplaintWirePayload,
-    StoreVisitWirePayload,
-)
+from touchpoint_common.events import models as wire
 from touchpoint_common.events.payloads import ComplaintAssignedPayload, ComplaintResolvedPayload
 from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.rules import FoldRules
@@ -92,68 +84,51 @@ def _sealed(token: str | None, parsed: ParsedEvent) -> SealedText | None:
     return None if token is None else SealedText(sealed=token, customer_id=parsed.event.customer_id)
 
 
+def _step_values(parsed: ParsedEvent) -> tuple[str, dict[str, Any]] | None:
+    """The complaint step an event takes and the values it stamps (None: not a step)."""
+    payload = parsed.payload
+    match payload:
+        case wire.ComplaintWirePayload():
+            opened = {"category": payload.category, "severity": payload.severity.value}
+            return "opened", {**opened, "key_points": _sealed(payload.text_sealed, parsed)}
+        case ComplaintAssignedPayload():
+            return "assigned", {"owner": payload.owner}
+        case wire.ComplaintEscalatedWirePayload():
+            reason = _sealed(payload.reason_sealed, parsed)
+            return "escalated", {"escalated_to": payload.escalated_to, "escalation_reason": reason}
+        case wire.ComplaintRemedyWirePayload():
+            return "remedied", {"remedy": _sealed(payload.remedy_sealed, parsed)}
+        case wire.ComplaintResolvedWirePayload():
+            return "resolved", {"resolution": _sealed(payload.resolution_sealed, parsed)}
+        case ComplaintResolvedPayload():
+            return "resolved", {}
+        case wire.ComplaintFollowUpWirePayload():
+            comment = _sealed(payload.comment_sealed, parsed)
+            return "followed_up", {
+                "satisfaction": payload.satisfaction,
+                "follow_up_comment": comment,
+            }
+    return None
+
+
 def _complaint_step(parsed: ParsedEvent) -> ComplaintRecord | None:
     """What a complaint event says, as a record with only its own step stamped."""
-    payload = parsed.payload
-    at, by = parsed.event.occurred_at, parsed.event_id
-    match payload:
-        case ComplaintWirePayload():
-            return ComplaintRecord(
-                complaint_id=payload.complaint_id,
-                category=payload.category,
-                severity=payload.severity.value,
-                key_points=_sealed(payload.text_sealed, parsed),
-                opened_at=at,
-                opened_by=by,
-            )
-        case ComplaintAssignedPayload():
-            return ComplaintRecord(
-                complaint_id=payload.complaint_id,
-                owner=payload.owner,
-                assigned_at=at,
-                assigned_by=by,
-            )
-        case ComplaintEscalatedWirePayload():
-            return ComplaintRecord(
-                complaint_id=payload.complaint_id,
-                escalated_to=payload.escalated_to,
-                escalation_reason=_sealed(payload.reason_sealed, parsed),
-                escalated_at=at,
-                escalated_by=by,
-            )
-        case ComplaintRemedyWirePayload():
-            return ComplaintRecord(
-                complaint_id=payload.complaint_id,
-                remedy=_sealed(payload.remedy_sealed, parsed),
-                remedied_at=at,
-                remedied_by=by,
-            )
-        case ComplaintResolvedWirePayload():
-            return ComplaintRecord(
-                complaint_id=payload.complaint_id,
-                resolution=_sealed(payload.resolution_sealed, parsed),
-                resolved_at=at,
-                resolved_by=by,
-            )
-        case ComplaintResolvedPayload():
-            return ComplaintRecord(
-                complaint_id=payload.complaint_id, resolved_at=at, resolved_by=by
-            )
-        case ComplaintFollowUpWirePayload():
-            return ComplaintRecord(
-                complaint_id=payload.complaint_id,
-                satisfaction=payload.satisfaction,
-                follow_up_comment=_sealed(payload.comment_sealed, parsed),
-                followed_up_at=at,
-                followed_up_by=by,
-            )
-    return None
+    found = _step_values(parsed)
+    if found is None:
+        return None
+    step, values = found
+    stamp = {f"{step}_at": parsed.event.occurred_at, f"{step}_by": parsed.event_id}
+    named = parsed.payload.model_dump(include={"complaint_id"})  # every step names it
+    return ComplaintRecord.model_validate({**named, **values, **stamp})
 
 
 def _commitment_step(parsed: ParsedEvent) -> CommitmentRecord | None:
     """A commitment made on a call or visit, or one fulfilled, as a one-step record."""
     payload, event = parsed.payload, parsed.event
-    if isinstance(payload, CallWirePayload | StoreVisitWirePayload) and payload.commitment:
+    if (
+        isinstance(payload, wire.CallWirePayload | wire.StoreVisitWirePayload)
+        and payload.commitment
+    ):
         promised = payload.commitment
         return CommitmentRecord(
             commitment_id=promised.commitment_id,
@@ -165,7 +140,7 @@ def _commitment_step(parsed: ParsedEvent) -> CommitmentRecord | None:
             made_at=event.occurred_at,
             made_by=parsed.event_id,
         )
-    if isinstance(payload, CommitmentFulfilledWirePayload):
+    if isinstance(payload, wire.CommitmentFulfilledWirePayload):
         return CommitmentRecord(
             commitment_id=payload.commitment_id,
             fulfilled_note=_sealed(payload.note_sealed, parsed),
@@ -178,7 +153,10 @@ def _commitment_step(parsed: ParsedEvent) -> CommitmentRecord | None:
 def _note(parsed: ParsedEvent) -> NoteRecord | None:
     """The agent's note on a call or visit, if it has one."""
     payload, event = parsed.payload, parsed.event
-    if not isinstance(payload, CallWirePayload | StoreVisitWirePayload) or not payload.note_sealed:
+    if (
+        not isinstance(payload, wire.CallWirePayload | wire.StoreVisitWirePayload)
+        or not payload.note_sealed
+    ):
         return None
     return NoteRecord(
         event_id=parsed.event_id,
@@ -220,7 +198,7 @@ def is_commitment_live(record: CommitmentRecord, now: datetime, rules: FoldRules
     return now <= record.due_at + timedelta(days=rules.commitment_expired_grace_days)
 
 
-def _last_moment(record: ComplaintRecord | CommitmentRecord) -> str:
+def last_moment(record: ComplaintRecord | CommitmentRecord) -> str:
     """The latest stamp of a record, as sortable text ("" when none)."""
     moments = [
         value
@@ -235,14 +213,14 @@ def prune_care(state: CustomerState, now: datetime, rules: FoldRules) -> None:
     if len(state.complaints) > rules.max_complaints:
         ranked = sorted(
             state.complaints.values(),
-            key=lambda c: (c.resolved_at is None, _last_moment(c), c.complaint_id),
+            key=lambda c: (c.resolved_at is None, last_moment(c), c.complaint_id),
             reverse=True,
         )
         state.complaints = {c.complaint_id: c for c in ranked[: rules.max_complaints]}
     if len(state.commitments) > rules.max_commitments:
         ranked_commitments = sorted(
             state.commitments.values(),
-            key=lambda c: (is_commitment_live(c, now, rules), _last_moment(c), c.commitment_id),
+            key=lambda c: (is_commitment_live(c, now, rules), last_moment(c), c.commitment_id),
             reverse=True,
         )
         state.commitments = {

@@ -171,6 +171,11 @@ def get_channels(state: CustomerState, now: datetime, rules: FoldRules = DEFAULT
     )
 
 
+_OPEN_FIELDS = {"complaint_id", "category", "severity", "owner", "escalated_to", "opened_at"}
+_CLOSED_FIELDS = set(ClosedComplaint.model_fields) - {"hours_to_resolve"}
+_COMMITMENT_FIELDS = set(OpenCommitment.model_fields) - {"status"}
+
+
 def get_complaint_due(opened_at: datetime, severity: str | None, rules: FoldRules) -> datetime:
     """When a complaint opened at `opened_at` is due by the response-time policy."""
     return opened_at + timedelta(hours=rules.complaint_response_hours.hours(severity))
@@ -188,13 +193,8 @@ def get_open_complaints(
         shown.append(
             OpenComplaint.model_validate(
                 {
-                    "complaint_id": c.complaint_id,
-                    "category": c.category,
-                    "severity": c.severity,
+                    **c.model_dump(include=_OPEN_FIELDS),
                     "status": complaint_status(c),
-                    "owner": c.owner,
-                    "escalated_to": c.escalated_to,
-                    "opened_at": c.opened_at,
                     "age_days": whole_days(c.opened_at, now),
                     "age_hours": max(0, math.floor((now - c.opened_at).total_seconds() / 3600)),
                     "due_at": due_at,
@@ -211,18 +211,13 @@ def get_closed_complaints(
 ) -> list[ClosedComplaint]:
     """Resolved complaints, newest first, with time to resolve and satisfaction."""
     closed = [
-        ClosedComplaint(
-            complaint_id=c.complaint_id,
-            category=c.category,
-            severity=c.severity,
-            opened_at=c.opened_at,
-            resolved_at=c.resolved_at,
-            hours_to_resolve=(
-                None
+        ClosedComplaint.model_validate(
+            {
+                **c.model_dump(include=_CLOSED_FIELDS),
+                "hours_to_resolve": None
                 if c.opened_at is None
-                else round(max(0.0, (c.resolved_at - c.opened_at).total_seconds()) / 3600, 2)
-            ),
-            satisfaction=c.satisfaction,
+                else round(max(0.0, (c.resolved_at - c.opened_at).total_seconds()) / 3600, 2),
+            }
         )
         for c in state.complaints.values()
         if c.resolved_at is not None
@@ -236,17 +231,14 @@ def get_commitments(
 ) -> list[OpenCommitment]:
     """Commitments made and not fulfilled, expired ones for a grace period; soonest due first."""
     shown = [
-        OpenCommitment(
-            commitment_id=c.commitment_id,
-            made_at=c.made_at,
-            agent_id=c.agent_id,
-            store_id=c.store_id,
-            channel=c.channel,
-            due_at=c.due_at,
-            status="expired" if now > c.due_at else "open",
+        OpenCommitment.model_validate(
+            {
+                **c.model_dump(include=_COMMITMENT_FIELDS),
+                "status": "expired" if now > c.due_at else "open",
+            }
         )
         for c in state.commitments.values()
-        if is_commitment_live(c, now, rules) and c.made_at is not None and c.due_at is not None
+        if is_commitment_live(c, now, rules) and c.due_at is not None
     ]
     return sorted(shown, key=lambda c: (c.due_at, c.commitment_id))
 

@@ -1,0 +1,1 @@
+"""The private customer read: unmasked identifiers and the sealed texts, opened and audited."""
