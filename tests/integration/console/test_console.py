@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import report
-from tests.integration.console.conftest import Stack
+from tests.integration.console.conftest import AGENT_SCOPES, Stack
 from tests.integration.console.customers import (
     consent_to_calls,
     days_ago,
@@ -27,6 +27,9 @@ from tests.integration.console.customers import (
     purchase,
     wait_for_view,
 )
+from tests.integration.keys import create_token
+from touchpoint_common.access.models import Scope
+from touchpoint_common.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -250,6 +253,8 @@ async def test_phone_lookup_shows_complaints_first_the_timeline_and_offers(
     first_offer = page.locator("#offers .offer").first
     await expect(first_offer.locator(".reasons li").first).to_be_visible()
     await expect(first_offer).to_contain_text("open_complaint")
+    await expect(complaint.locator(".private")).to_contain_text("leaks at the base")
+    await expect(page.locator("#identifiers")).to_contain_text(posted.replace(" ", ""))
     await expect(page.locator("#suppressed li").first).to_be_attached()
     assert await _axe_violations(page) == []
     SCREENSHOT.parent.mkdir(exist_ok=True)
@@ -364,3 +369,30 @@ async def test_open_escalate_resolve_and_follow_up_a_complaint(
     await page.select_option("#action-satisfaction", "4")
     await page.get_by_role("button", name="Save").click()
     await expect(closed).to_contain_text("satisfaction 4/5")
+
+
+async def test_an_agent_without_read_pii_sees_masks_and_no_texts(
+    pages: NewPage, stack: Stack, writer_token: str, settings: CommonSettings
+) -> None:
+    """A key with the agent preset but without profiles:read_pii finds the caller and sees
+    the complaint, but the phone stays masked and the key points are not on the page."""
+    expect = _expect()
+    masked_agent = await create_token(
+        settings.database_url,
+        [scope for scope in AGENT_SCOPES if scope != Scope.PROFILES_READ_PII],
+        name="agent without pii",
+    )
+    posted, typed = _phone()
+    customer = {"phone": posted}
+    story = _customer_story(customer)
+    async with httpx.AsyncClient(timeout=30) as client:
+        await post_events(client, stack.ingest, writer_token, story)
+        await wait_for_view(
+            client, stack.profile, masked_agent, customer, timeline_at_least=len(story)
+        )
+    page = await _sign_in_and_look_up(pages, stack, masked_agent, typed)
+    await expect(page.locator("#complaints .complaint")).to_have_count(2)
+    await expect(page.locator("#identifiers")).to_contain_text("****")
+    await expect(page.locator("#identifiers")).not_to_contain_text(posted.replace(" ", ""))
+    await expect(page.locator("#customer .private")).to_have_count(0)
+    assert "leaks at the base" not in await page.content()
