@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +35,17 @@ async def _frames(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
                 yield fields.get("event", "message"), fields.get("data", "")
 
 
+async def _feeds_open(client: httpx.AsyncClient, stack: Stack) -> float:
+    """touchpoint_live_feeds_open as the profile's /metrics says now."""
+    metrics = (await client.get(f"{stack.profile}/metrics")).text
+    [value] = [
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("touchpoint_live_feeds_open ")
+    ]
+    return value
+
+
 async def _interactions_until(
     frames: AsyncIterator[tuple[str, str]], event_id: str
 ) -> list[dict[str, Any]]:
@@ -52,7 +64,8 @@ async def test_live_feed_sends_only_this_customers_new_events_and_no_personal_da
 ) -> None:
     """A reader (profiles:read only) of customer A's feed gets `ready`, then A's purchases as
     lines of exactly event_id/type/channel/store_id/occurred_at, never the phone and never
-    the purchase of customer B posted in between."""
+    the purchase of customer B posted in between; the open feed is counted while it lasts and
+    its opening is audited."""
     reader = await create_token(settings.database_url, {Scope.PROFILES_READ}, name="reader")
     phone = f"+86 139 {uuid.uuid4().int % 10**8:08d}"
     first = purchase({"phone": phone})
@@ -63,8 +76,10 @@ async def test_live_feed_sends_only_this_customers_new_events_and_no_personal_da
             client, stack.profile, reader, {"phone": phone}, timeline_at_least=1
         )
         live_url = f"{stack.profile}/v1/customers/{view['customer_id']}/live"
+        open_before = await _feeds_open(client, stack)
         async with client.stream("GET", live_url, headers=bearer(reader)) as response:
             assert response.status_code == 200
+            assert await _feeds_open(client, stack) == open_before + 1
             assert response.headers["content-type"].startswith("text/event-stream")
             frames = _frames(response)
             kind, data = await anext(frames)
@@ -75,6 +90,17 @@ async def test_live_feed_sends_only_this_customers_new_events_and_no_personal_da
             lines = await _interactions_until(frames, second["event_id"])
             await post_events(client, stack.ingest, writer_token, [third])
             lines += await _interactions_until(frames, third["event_id"])
+        deadline = asyncio.get_running_loop().time() + 10
+        while (still := await _feeds_open(client, stack)) != open_before:
+            assert asyncio.get_running_loop().time() < deadline, f"{still} feeds still open"
+            await asyncio.sleep(0.05)
+        admin = bearer(await create_token(settings.database_url, {Scope.ADMIN}, name="auditor"))
+        audit = await client.get(
+            f"{stack.profile}/v1/admin/audit",
+            params={"customer_id": view["customer_id"], "key_id": reader.split("_")[1]},
+            headers=admin,
+        )
+    assert {entry["action"] for entry in audit.json()} == {"profile.lookup.phone", "profile.live"}
     assert [line["event_id"] for line in lines] == [second["event_id"], third["event_id"]]
     assert set(lines[0]) == LIVE_FIELDS
     assert lines[0]["type"] == "purchase"

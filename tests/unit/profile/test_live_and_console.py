@@ -17,7 +17,7 @@ from touchpoint_common.events.payloads import Channel, EventType
 from touchpoint_devtools.devservers.run import console_origins, get_services
 from touchpoint_profile.console.views import get_console_headers
 from touchpoint_profile.live.models import LiveInteraction
-from touchpoint_profile.live.service import LiveFeed, Subscription, _put_dropping_oldest, format_sse
+from touchpoint_profile.live.service import LiveFeed, _put_dropping_oldest, format_sse
 from touchpoint_profile.settings import ProfileSettings
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -71,12 +71,7 @@ def test_records_reach_only_their_customers_subscribers() -> None:
     """A record keyed by customer A goes to A's two feeds and not to B's; a closed feed
     receives nothing more."""
     feed = LiveFeed(ProfileSettings(), queue_size=10)
-    subscriptions = [
-        Subscription(customer_id=customer, queue=asyncio.Queue(10), feed=feed)
-        for customer in ("A", "A", "B")
-    ]
-    for subscription in subscriptions:
-        feed._subscribers.setdefault(subscription.customer_id, set()).add(subscription)
+    subscriptions = [feed.add_subscriber(customer) for customer in ("A", "A", "B")]
     event = _event("A")
     feed._deliver(_record(event))
     assert [s.queue.qsize() for s in subscriptions] == [1, 1, 0]
@@ -85,6 +80,8 @@ def test_records_reach_only_their_customers_subscribers() -> None:
     feed._deliver(_record(_event("A")))
     assert [s.queue.qsize() for s in subscriptions] == [0, 2, 0]
     assert feed.count_subscribers() == 2
+    subscriptions[0].close()
+    assert feed.count_subscribers() == 2, "closing twice forgets once"
 
 
 def test_console_policy_allows_calls_to_ingest_and_recommend_only() -> None:

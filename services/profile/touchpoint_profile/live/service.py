@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from prometheus_client import Gauge
 
 from touchpoint_common.events.codec import UndecodableEvent, decode_event
 from touchpoint_common.kafka.admin import get_topic_partitions
@@ -22,6 +23,9 @@ from touchpoint_common.settings import CommonSettings
 from touchpoint_profile.live.models import LiveInteraction
 
 logger = logging.getLogger(__name__)
+LIVE_FEEDS_OPEN = Gauge(
+    "touchpoint_live_feeds_open", "Live feeds (server-sent event streams) open in this process."
+)
 READ_TIMEOUT_MS = 200
 RETRY_AFTER_ERROR_S = 1.0
 
@@ -53,18 +57,24 @@ class LiveFeed:
     async def subscribe(self, customer_id: str) -> Subscription:
         """A subscription that receives every record written after this call returns."""
         await self._ensure_started()
+        return self.add_subscriber(customer_id)
+
+    def add_subscriber(self, customer_id: str) -> Subscription:
+        """Register a feed for this customer (the reader must be running to fill it)."""
         subscription = Subscription(
             customer_id=customer_id, queue=asyncio.Queue(self._queue_size), feed=self
         )
         self._subscribers.setdefault(customer_id, set()).add(subscription)
+        LIVE_FEEDS_OPEN.inc()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a subscriber (idempotent)."""
         subscribers = self._subscribers.get(subscription.customer_id)
-        if subscribers is None:
+        if subscribers is None or subscription not in subscribers:
             return
         subscribers.discard(subscription)
+        LIVE_FEEDS_OPEN.dec()
         if not subscribers:
             del self._subscribers[subscription.customer_id]
 
