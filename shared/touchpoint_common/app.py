@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -59,6 +60,17 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(RequestMetricsMiddleware, service=settings.service_name)
+    if settings.cors_allowed_origins:
+        # The agent console calls ingest and recommend from the profile's origin with its key
+        # in the Authorization header (never a cookie), so no credentials mode is needed.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
     app.include_router(get_health_router(runtime.readiness_checks(), service=settings.service_name))
     app.include_router(get_metrics_router())
     unguarded = unguarded_paths([*routers, access_router])

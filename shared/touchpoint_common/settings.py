@@ -69,6 +69,10 @@ class CommonSettings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     """In production the development PII keys are refused at start-up."""
 
+    cors_allowed_origins: list[str] = Field(default_factory=list)
+    """Browser origins allowed to call this service (JSON list), e.g. the agent console's
+    (the profile service's own origin); empty: no CORS headers at all."""
+
     run_migrations: bool = True
     log_level: str = "INFO"
     log_json: bool = True

@@ -8,8 +8,11 @@ from touchpoint_common.app import create_service_app
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
 from touchpoint_profile.care.overdue import start_overdue_counter, stop_overdue_counter
+from touchpoint_profile.console.views import mount_console
 from touchpoint_profile.consumer.lifespan import start_consumer, stop_consumer
 from touchpoint_profile.customers.views import router as customers_router
+from touchpoint_profile.live.views import router as live_router
+from touchpoint_profile.live.views import stop_live_feed
 from touchpoint_profile.private.views import router as private_router
 from touchpoint_profile.settings import ProfileSettings
 
@@ -21,22 +24,27 @@ async def start(app: FastAPI) -> None:
 
 
 async def stop(app: FastAPI) -> None:
-    """Stop what start started."""
+    """Stop what start started, and the live feed's reader if a feed was opened."""
+    await stop_live_feed(app)
     await stop_overdue_counter(app)
     await stop_consumer(app)
 
 
 def create_app(settings: ProfileSettings | None = None) -> FastAPI:
     """Build the app; tests pass settings pointing at their own broker and database."""
-    runtime = Runtime(settings or ProfileSettings())
-    return create_service_app(
+    configured = settings or ProfileSettings()
+    runtime = Runtime(configured)
+    app = create_service_app(
         title="Touchpoint profile",
-        description="Profile: the live customer view, folded from recent events.",
+        description="Profile: the live customer view, folded from recent events; the agent "
+        "console at /console.",
         runtime=runtime,
-        routers=[get_lag_router(), customers_router, private_router],
+        routers=[get_lag_router(), live_router, customers_router, private_router],
         on_startup=start,
         on_shutdown=stop,
     )
+    mount_console(app, configured)
+    return app
 
 
 app = create_app()

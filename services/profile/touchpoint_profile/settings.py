@@ -43,3 +43,13 @@ class ProfileSettings(CommonSettings, FoldRulesSettings):
     """How often the overdue-complaints gauge is counted (0: never, e.g. in tests)."""
     default_phone_region: str = Field(default="CN", min_length=2, max_length=2)
     """Region assumed for phone numbers without a country code (same as ingest)."""
+
+    live_queue_size: int = Field(default=100, ge=1, le=10_000)
+    """Lines a live feed (GET /v1/customers/{id}/live) holds for a slow reader; then the oldest
+    are dropped."""
+    live_heartbeat_s: float = Field(default=15.0, gt=0)
+    """A live feed sends a keep-alive comment after this long without a line."""
+    console_ingest_url: str = "http://127.0.0.1:8001"
+    """Where the agent console (served at /console) posts events: ingest as the browser sees it."""
+    console_recommend_url: str = "http://127.0.0.1:8003"
+    """Where the agent console asks for next offers: recommend as the browser sees it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -21,6 +22,20 @@ def create_admin(settings: CommonSettings) -> AIOKafkaAdminClient:
         client_id=f"{settings.service_name}-admin",
         request_timeout_ms=max(settings.kafka_request_timeout_ms, 10000),
     )
+
+
+async def get_topic_partitions(settings: CommonSettings, topic: str) -> list[TopicPartition]:
+    """Every partition of `topic`, asked of the broker (RuntimeError when it has none)."""
+    admin = create_admin(settings)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    found = [p["partition"] for t in described for p in t.get("partitions", ())]
+    if not found:
+        raise RuntimeError(f"topic {topic} has no partitions")
+    return [TopicPartition(topic, p) for p in sorted(found)]
 
 
 async def create_topics(settings: CommonSettings, specs: list[TopicSpec] | None = None) -> None:

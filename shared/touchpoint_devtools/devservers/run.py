@@ -65,6 +65,15 @@ def get_services(ingest_port: int, profile_port: int, recommend_port: int) -> li
     ]
 
 
+CORS_ENV = "TOUCHPOINT_CORS_ALLOWED_ORIGINS"
+
+
+def console_origins(services: list[Service]) -> str:
+    """The agent console's origins (the profile's, by IP and by name) as the CORS setting."""
+    port = next(service.port for service in services if service.name == "profile")
+    return json.dumps([f"http://127.0.0.1:{port}", f"http://localhost:{port}"])
+
+
 def _say(message: str) -> None:
     print(f"[make run] {message}", flush=True)
 
@@ -237,6 +246,8 @@ def _run_local(services: list[Service], stop: _StopFlag) -> int:
             KAFKA_ENV: servers.kafka_bootstrap,
             DATABASE_ENV: servers.database_url,
         }
+        # Ingest and recommend answer the console's browser calls (set the variable to override).
+        env.setdefault(CORS_ENV, console_origins(services))
         for service in services:
             processes[service.name] = subprocess.Popen(
                 [

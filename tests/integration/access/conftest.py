@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,26 +11,14 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from tests.integration.keys import create_token
+from tests.integration.services import create_service_apps
 from touchpoint_common.access.dependencies import AccessGate
 from touchpoint_common.access.models import ALL_SCOPES, Scope
 from touchpoint_common.access.settings import AccessSettings
 from touchpoint_common.settings import CommonSettings
-from touchpoint_ingest.main import create_app as create_ingest_app
-from touchpoint_ingest.settings import IngestSettings
-from touchpoint_profile.main import create_app as create_profile_app
-from touchpoint_profile.settings import ProfileSettings
-from touchpoint_recommend.loader import DEFAULT_CONFIG_PATH
-from touchpoint_recommend.main import create_app as create_recommend_app
-from touchpoint_recommend.settings import RecommendSettings
 
 KEY_CACHE_TTL_S = 1.0
 MakeToken = Callable[..., Awaitable[str]]
-
-
-def _fields(settings: CommonSettings, **overrides: Any) -> dict[str, Any]:
-    fields = settings.model_dump()
-    fields.update(overrides)
-    return fields
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -40,26 +26,7 @@ async def services(
     settings: CommonSettings, tmp_path_factory: Any
 ) -> AsyncIterator[dict[str, FastAPI]]:
     """Ingest, profile and recommend started by their lifespans, key cache TTL one second."""
-    config_path: Path = tmp_path_factory.mktemp("access") / "recommend.yaml"
-    shutil.copyfile(DEFAULT_CONFIG_PATH, config_path)
-    apps = {
-        "ingest": create_ingest_app(IngestSettings(**_fields(settings, service_name="ingest"))),
-        "profile": create_profile_app(
-            ProfileSettings(
-                **_fields(settings, service_name="profile", consumer_batch_timeout_ms=100)
-            )
-        ),
-        "recommend": create_recommend_app(
-            RecommendSettings(
-                **_fields(
-                    settings,
-                    service_name="recommend",
-                    recommend_config_path=config_path,
-                    learner_batch_timeout_ms=100,
-                )
-            )
-        ),
-    }
+    apps = create_service_apps(settings, tmp_path_factory.mktemp("access"))
     for app in apps.values():
         app.state.access_gate = AccessGate(AccessSettings(key_cache_ttl_s=KEY_CACHE_TTL_S))
     async with (

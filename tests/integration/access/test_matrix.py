@@ -156,6 +156,14 @@ ENDPOINTS = [
     Endpoint(
         "profile",
         "GET",
+        "/v1/customers/{customer_id}/live",
+        (Scope.PROFILES_READ,),
+        get("/v1/customers/c-nobody/live"),
+        frozenset({404}),
+    ),
+    Endpoint(
+        "profile",
+        "GET",
         "/v1/customers/{customer_id}/private",
         (Scope.PROFILES_READ_PII,),
         get("/v1/customers/c-nobody/private"),

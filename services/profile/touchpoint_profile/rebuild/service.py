@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from touchpoint_common.kafka.admin import create_admin
+from touchpoint_common.kafka.admin import get_topic_partitions
 from touchpoint_common.kafka.consumer import create_consumer
 from touchpoint_common.tracking.dead_letter import Rejected
 from touchpoint_common.tracking.offsets import NextOffsets, PostgresOffsetStore
@@ -86,7 +86,7 @@ class Rebuilder:
     async def plan(self, consumer: AIOKafkaConsumer, since: datetime) -> RebuildReport:
         """Assign every partition, seek to `since`, and note where the log ends now."""
         report = RebuildReport(since=since)
-        partitions = await self._partitions(consumer)
+        partitions = await get_topic_partitions(self.settings, self.topic)
         consumer.assign(partitions)
         starts = await seek_since(consumer, partitions, since)
         ends = await consumer.end_offsets(partitions)
@@ -95,18 +95,6 @@ class Rebuilder:
             report.start_offsets[tp.partition] = starts[tp]
             report.end_offsets[tp.partition] = ends[tp]
         return report
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        admin = create_admin(self.settings)
-        await admin.start()
-        try:
-            described = await admin.describe_topics([self.topic])
-        finally:
-            await admin.close()
-        found = [p["partition"] for t in described for p in t.get("partitions", ())]
-        if not found:
-            raise RuntimeError(f"topic {self.topic} has no partitions")
-        return [TopicPartition(self.topic, p) for p in sorted(found)]
 
     async def run(self, since: datetime) -> RebuildReport:
         """Fresh table, replay, catch up with the live offsets, swap atomically."""
