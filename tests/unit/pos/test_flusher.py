@@ -71,7 +71,7 @@ def make_client(
         transport=httpx.MockTransport(ingest),
     )
     slept: list[float] = []
-    client._sleep = slept.append  # type: ignore[method-assign]
+    client._sleep = slept.append  # type: ignore[method-assign,assignment]
     return client, slept
 
 
