@@ -205,7 +205,10 @@ class PosClient:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+            if self._thread.is_alive():  # stuck in a request: it ends at the HTTP timeout
+                return
             self._thread = None
+        self._stopping.clear()  # a later flush() or start() works again
 
     def close(self) -> None:
         """Stop flushing and close the HTTP client and the outbox."""

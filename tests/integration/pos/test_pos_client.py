@@ -29,6 +29,7 @@ from tests.integration.ingest.conftest import TopicReader
 from tests.integration.ingest.test_reliability import free_port, settings_env
 from tests.integration.keys import TILL_SCOPES, create_token
 from tests.integration.profile.test_api import eventually, random_cn_mobile, serve
+from touchpoint_devtools.generator.cli import SETTLED, run
 from touchpoint_ingest.settings import IngestSettings
 from touchpoint_pos import Backoff, Limits, Outbox, PosClient
 from touchpoint_profile.settings import ProfileSettings
@@ -205,3 +206,31 @@ async def test_an_offline_till_killed_mid_flush_delivers_every_sale_exactly_once
             assert Decimal(rfm["monetary"]) == expected[phone], rfm
     recorded_at = datetime.fromisoformat(Outbox(outbox).sent(limit=1)[0].recorded_at)
     assert datetime.now(UTC) - recorded_at < timedelta(minutes=10)
+
+
+async def test_the_generator_sends_pos_events_through_the_tills(
+    profile_settings: ProfileSettings, tmp_path: Path
+) -> None:
+    """`make demo`'s path: POS events go through per-store outboxes, the rest directly; every
+    event ends accepted, and the outboxes are empty afterwards."""
+    token = await create_token(profile_settings.database_url, name="test-pos-generator")
+    folder = tmp_path / "tills"
+    async with ingest_process(profile_settings, free_port(), tmp_path / "ingest.log") as url:
+        tally = await run(
+            url=url,
+            customers=30,
+            rate=40,
+            duration=3,
+            seed=11,
+            concurrency=8,
+            retries=3,
+            progress=None,
+            api_key=token,
+            tills=folder,
+        )
+    assert tally.answered["outbox sent"] > 0, tally.answered
+    assert set(tally.answered) <= SETTLED, tally.answered
+    assert sum(tally.answered.values()) == sum(tally.sent.values())
+    for outbox in folder.glob("*.sqlite3"):
+        with Outbox(outbox) as box:
+            assert box.counts().pending == 0
