@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +29,7 @@ from touchpoint_pos.batching import batch_body
 from touchpoint_pos.outbox import Outbox, Row
 
 BATCH_PATH = "/v1/events/batch"
+PRUNE_EVERY_S = 3600.0
 
 
 class Stalled(Exception):
@@ -75,8 +77,11 @@ class PosClient:
         limits: Limits | None = None,
         backoff: Backoff | None = None,
         transport: httpx.BaseTransport | None = None,
+        keep_sent: timedelta = timedelta(days=7),
     ) -> None:
         self.outbox = outbox if isinstance(outbox, Outbox) else Outbox(outbox)
+        self.keep_sent = keep_sent
+        self._pruned_at = -PRUNE_EVERY_S
         self.limits = limits or Limits()
         self.backoff = backoff or Backoff()
         self._http = httpx.Client(
@@ -139,7 +144,16 @@ class PosClient:
                 break
             max_events = outcome
         report.pending = self.outbox.counts().pending
+        self._prune()
         return report
+
+    def _prune(self) -> None:
+        """Forget events sent more than `keep_sent` ago (at most once an hour)."""
+        now = time.monotonic()
+        if now - self._pruned_at < PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        self.outbox.prune_sent(before=datetime.now(UTC) - self.keep_sent)
 
     def _step(self, report: FlushReport, max_events: int) -> int | None:
         """Send the next batch and settle it; the next batch size, or None when nothing is
@@ -231,6 +245,14 @@ class AsyncPosClient:
     async def flush(self, *, max_seconds: float | None = None) -> FlushReport:
         """Send what is pending (see PosClient.flush)."""
         return await asyncio.to_thread(self.client.flush, max_seconds=max_seconds)
+
+    def start(self, *, interval_s: float = 5.0) -> None:
+        """Flush in the background (a thread, see PosClient.start)."""
+        self.client.start(interval_s=interval_s)
+
+    async def stop(self) -> None:
+        """Stop the background flusher."""
+        await asyncio.to_thread(self.client.stop)
 
     async def __aenter__(self) -> AsyncPosClient:
         return self

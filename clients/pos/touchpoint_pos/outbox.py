@@ -233,9 +233,8 @@ class Outbox:
         """Pending, sent and rejected counts, the oldest pending event and the last error."""
         with self._lock:
             pending, sent, oldest = self._db.execute(
-                "SELECT count(*) FILTER (WHERE sent_at IS NULL), "
-                "count(*) FILTER (WHERE sent_at IS NOT NULL), "
-                "min(recorded_at) FILTER (WHERE sent_at IS NULL) FROM outbox"
+                "SELECT coalesce(sum(sent_at IS NULL), 0), coalesce(sum(sent_at IS NOT NULL), 0), "
+                "min(CASE WHEN sent_at IS NULL THEN recorded_at END) FROM outbox"
             ).fetchone()
             (rejected,) = self._db.execute("SELECT count(*) FROM rejected").fetchone()
             error = self._db.execute(
