@@ -53,6 +53,8 @@ class Verdict:
     """A whole-request refusal of a batch of several: send smaller batches to find the culprit."""
     stalled: str | None = None
     """The key or the URL is refused: nothing can be sent until an operator fixes it."""
+    resend_now: bool = False
+    """The events to retry were only held back by another's refusal: no need to wait."""
     summary: str = ""
     accepted: int = field(default=0)
 
@@ -162,7 +164,7 @@ def _forbidden(event_ids: Sequence[str], detail: str) -> Verdict:
             event_id: EventVerdict(Fate.RETRY, "403 for another event") for event_id in event_ids
         }
         verdicts[culprit] = EventVerdict(Fate.REJECTED, "403", detail)
-        return Verdict(verdicts, summary=f"403 {detail}")
+        return Verdict(verdicts, resend_now=True, summary=f"403 {detail}")
     if len(event_ids) == 1 and _KEY_LEVEL_SCOPE.match(detail) is None:
         return Verdict(
             {event_ids[0]: EventVerdict(Fate.REJECTED, "403", detail)}, summary=f"403 {detail}"

@@ -169,7 +169,7 @@ class PosClient:
             raise Stalled(verdict.stalled)
         if verdict.split:
             return max(1, len(rows) // 2)
-        if verdict.retries():
+        if verdict.retries() and not verdict.resend_now:
             report.failed_attempts += 1
             report.last_error = verdict.summary
             raise RetryLater(verdict.summary, verdict.retry_after)

@@ -57,8 +57,8 @@ class EventConflict(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
-    """One recorded event as the outbox holds it (`body` is the exact JSON that is sent)."""
+class Recorded:
+    """An event as recorded (`body` is the exact JSON that is sent) and how often it was tried."""
 
     seq: int
     event_id: str
@@ -67,25 +67,24 @@ class Row:
     body: bytes
     recorded_at: str
     attempts: int
-    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Row(Recorded):
+    """An event in the outbox: pending (`sent_at` None, the last error if tried) or sent."""
+
+    last_error: str | None = None
     sent_at: str | None = None
     answer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(Recorded):
     """An event ingest refused for good, with the answer and the server's reason."""
 
-    seq: int
-    event_id: str
-    till_id: str
-    event_type: str
-    body: bytes
-    recorded_at: str
-    attempts: int
-    rejected_at: str
-    answer: str
-    reason: str | None
+    rejected_at: str = ""
+    answer: str = ""
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,3 +244,16 @@ def test_background_flusher_sends_what_is_recorded(tmp_path: Path) -> None:
     finally:
         client.close()
     assert len(ingest.seen) == 1
+
+
+def test_an_event_the_key_may_not_post_is_rejected_and_the_rest_go_at_once(tmp_path: Path) -> None:
+    """403 `event 1: ...` (another store): that event is rejected with the message, the other
+    two are resent without waiting and accepted."""
+    refusal = "event 1: this key may only post events of its own stores"
+    ingest = FakeIngest(lambda _: httpx.Response(403, json={"detail": refusal}))
+    client, slept = make_client(tmp_path, ingest)
+    ids = [client.record(sale(n)) for n in range(3)]
+    report = client.flush()
+    assert (report.sent, report.rejected, slept) == (2, 1, [])
+    assert [r.reason for r in client.outbox.rejected()] == [refusal]
+    assert [e["event_id"] for e in ingest.batches[1]] == [ids[0], ids[2]]

@@ -168,6 +168,7 @@ def test_403_rejects_the_event_named_and_stalls_on_a_key_without_scope() -> None
     )
     assert [named.events[i].fate for i in IDS] == [Fate.RETRY, Fate.REJECTED, Fate.RETRY]
     assert named.stalled is None
+    assert named.resend_now
     key = classify(IDS[:1], status=403, body=b'{"detail": "missing scope events:write"}')
     assert key.stalled is not None
     assert key.events[IDS[0]].fate is Fate.RETRY
