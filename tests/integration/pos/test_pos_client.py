@@ -118,10 +118,11 @@ def snapshot(outbox: Path, copy: Path) -> None:
 async def test_an_offline_till_killed_mid_flush_delivers_every_sale_exactly_once(
     profile_settings: ProfileSettings, tmp_path: Path
 ) -> None:
-    """Sales recorded while ingest is down stay in the outbox; with ingest up, a flusher process
-    is SIGKILLed mid-flush and restarted; a snapshot taken before any was marked (a till that
-    died between ingest's 2xx and its own commit) is flushed too: ingest answers `duplicate`,
-    the topic holds each event once, and each customer's view counts each purchase once."""
+    """Sales flow while ingest is up; ingest stops and the sales recorded meanwhile stay in the
+    outbox; ingest restarts and a flusher process is SIGKILLed mid-flush and restarted; a
+    snapshot of the outbox taken before any of those was marked (a till that died between
+    ingest's 2xx and its own commit) is flushed too: ingest answers `duplicate`, the topic holds
+    each event once, and each customer's view counts each purchase and amount once."""
     outbox, stale = tmp_path / "till.sqlite3", tmp_path / "till-before-the-crash.sqlite3"
     log = tmp_path / "processes.log"
     token = await create_token(
@@ -130,22 +131,26 @@ async def test_an_offline_till_killed_mid_flush_delivers_every_sale_exactly_once
     port = free_port()
     phones = [random_cn_mobile() for _ in range(CUSTOMERS)]
     sales = [sale(phone, n) for n in range(SALES_EACH) for phone in phones]
+    early, offline = sales[:CUSTOMERS], sales[CUSTOMERS:]
     expected = {
         phone: sum(s["payload"]["amount"] for s in sales if s["customer"]["phone"] == phone)
         for phone in phones
     }
-
-    offline = PosClient(
+    till = PosClient(
         outbox,
         url=f"http://127.0.0.1:{port}",
         api_key=token,
         limits=Limits(max_events=5, timeout_s=2),
         backoff=Backoff(initial_s=0.05, max_s=0.2),
     )
-    with offline:
-        ids = [offline.record(s) for s in sales]
-        report = await asyncio.to_thread(offline.flush, max_seconds=1.0)
-    assert (report.sent, report.pending) == (0, len(sales)), report
+    with till:
+        async with ingest_process(profile_settings, port, log):
+            ids = [till.record(s) for s in early]
+            report = await asyncio.to_thread(till.flush, max_seconds=30)
+            assert (report.sent, report.pending) == (len(early), 0), report
+        ids += [till.record(s) for s in offline]  # ingest is stopped now
+        report = await asyncio.to_thread(till.flush, max_seconds=1.0)
+    assert (report.sent, report.pending) == (0, len(offline)), report
     assert report.failed_attempts >= 1
     assert "ConnectError" in str(report.last_error)
     snapshot(outbox, stale)
@@ -154,31 +159,32 @@ async def test_an_offline_till_killed_mid_flush_delivers_every_sale_exactly_once
         flusher = await start_flusher(outbox, url, token, log)
         watcher = Outbox(outbox)
         deadline = asyncio.get_running_loop().time() + 60
-        while (sent := watcher.counts().sent) == 0:
+        while (sent := watcher.counts().sent) == len(early):
             assert flusher.returncode is None, tail(log)
             assert asyncio.get_running_loop().time() < deadline, "the flusher sent nothing"
             await asyncio.sleep(0.01)
         flusher.kill()
         await flusher.wait()
         killed_at = watcher.counts()
-        assert 0 < sent <= killed_at.sent < len(sales), "not killed mid-flush"
+        assert len(early) < sent <= killed_at.sent < len(sales), "not killed mid-flush"
         assert killed_at.pending == len(sales) - killed_at.sent
 
         again = await start_flusher(outbox, url, token, log)
         assert await asyncio.wait_for(again.wait(), 120) == 0, tail(log)
         assert (watcher.counts().pending, watcher.counts().rejected) == (0, 0)
+        watcher.close()
 
         replay = await start_flusher(stale, url, token, log)
         assert await asyncio.wait_for(replay.wait(), 120) == 0, tail(log)
-        answers = {row.answer for row in Outbox(stale).sent(limit=len(sales))}
-        assert answers == {"duplicate"}, "a resent event was accepted a second time"
-        assert f"sent {len(sales)} ({len(sales)} already there)" in tail(log)
-        show_evidence(
-            f"pos: {len(sales)} sales recorded with ingest down; flusher SIGKILLed with "
-            f"{killed_at.sent} marked sent, restarted, then a pre-crash snapshot resent: "
-            f"{len(sales)} answered duplicate"
-        )
-        watcher.close()
+        with Outbox(stale) as resent:
+            answers = {row.event_id: row.answer for row in resent.sent(limit=len(sales))}
+        assert {answers[event_id] for event_id in ids[len(early) :]} == {"duplicate"}
+        assert f"sent {len(offline)} ({len(offline)} already there)" in tail(log)
+    show_evidence(
+        f"pos: {len(early)} sales sent, ingest stopped, {len(offline)} recorded meanwhile; "
+        f"ingest restarted, flusher SIGKILLed at {killed_at.sent - len(early)} of them marked "
+        f"sent, restarted; a pre-crash snapshot resent: {len(offline)} answered duplicate"
+    )
 
     reader = TopicReader(
         profile_settings.kafka_bootstrap,
