@@ -237,6 +237,10 @@ async def test_the_generator_sends_pos_events_through_the_tills(
     assert tally.answered["outbox sent"] > 0, tally.answered
     assert set(tally.answered) <= SETTLED, tally.answered
     assert sum(tally.answered.values()) == sum(tally.sent.values())
+    show_evidence(
+        f"pos: generator with --tills: {tally.answered['outbox sent']} POS events via "
+        f"{len(list(folder.glob('*.sqlite3')))} store outboxes, {tally.answered['202']} direct"
+    )
     for outbox in folder.glob("*.sqlite3"):
         with Outbox(outbox) as box:
             assert box.counts().pending == 0
