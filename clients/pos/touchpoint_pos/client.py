@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -28,6 +29,7 @@ from touchpoint_pos.backoff import Backoff, RetryLater, wait_honouring_retry_aft
 from touchpoint_pos.batching import batch_body
 from touchpoint_pos.outbox import Outbox, Row
 
+logger = logging.getLogger(__name__)
 BATCH_PATH = "/v1/events/batch"
 PRUNE_EVERY_S = 3600.0
 
@@ -205,12 +207,22 @@ class PosClient:
         self._thread.start()
 
     def _run(self, interval_s: float) -> None:
+        """The background flusher: flush, then sleep until a record or `interval_s`; a stalled
+        flush or a local failure (disk full, file locked) waits `max_s` and tries again."""
+        pause = max(interval_s, self.backoff.max_s)
         while not self._stopping.is_set():
             self._wake.clear()
-            with contextlib.suppress(FlusherBusy):
+            try:
                 report = self.flush()
+            except FlusherBusy:
+                pass
+            except Exception:  # the thread must outlive a bad moment; the events are on disk
+                logger.exception("POS outbox flush failed; trying again in %.0f s", pause)
+                self._stopping.wait(pause)
+            else:
                 if report.stalled is not None:  # wait for the operator, not in a tight loop
-                    self._stopping.wait(max(interval_s, self.backoff.max_s))
+                    logger.warning("POS outbox flush stalled: %s", report.stalled)
+                    self._stopping.wait(pause)
             self._wake.wait(interval_s)
 
     def stop(self, *, timeout_s: float = 10.0) -> None:

@@ -229,8 +229,13 @@ def test_one_flusher_per_outbox(tmp_path: Path) -> None:
 
 
 def test_background_flusher_sends_what_is_recorded(tmp_path: Path) -> None:
-    """start(): a record wakes the flusher thread; stop() leaves nothing half done."""
-    ingest = FakeIngest()
+    """start(): a record wakes the flusher thread, which outlives an unexpected failure (here
+    the first request blows up) and sends the event on its next round."""
+
+    def blow_up(_: list[dict[str, Any]]) -> httpx.Response:
+        raise RuntimeError("a bad moment")
+
+    ingest = FakeIngest(blow_up)
     client, _ = make_client(tmp_path, ingest)
     client.start(interval_s=0.05)
     try:
