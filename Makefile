@@ -90,14 +90,22 @@ rotate-keys: install
 
 # Ingest: realistic mixed traffic (POS baskets, web sessions with logins, calls, complaints,
 # store visits, offer responses) posted to a running ingest (`make run` in another shell).
+# POS events go through the POS client (clients/pos): one outbox per store in .touchpoint/tills.
 # `make demo ARGS="--customers 500 --rate 100 --duration 60 --seed 7"`.
 INGEST_URL ?= http://localhost:8001
 demo: install
 	@curl -sf $(INGEST_URL)/readyz >/dev/null || { echo "ingest is not ready at $(INGEST_URL): start it with 'make run'" >&2; exit 1; }
 	@[ -n "$$TOUCHPOINT_API_KEY" ] || [ -s .touchpoint/api-key ] || { echo "no API key: 'make run' writes .touchpoint/api-key, or set TOUCHPOINT_API_KEY" >&2; exit 1; }
-	$(BIN)/python -m touchpoint_devtools.generator --url $(INGEST_URL) --customers 200 --rate 50 --duration 30 --seed 42 $(ARGS)
+	$(BIN)/python -m touchpoint_devtools.generator --url $(INGEST_URL) --customers 200 --rate 50 --duration 30 --seed 42 --tills .touchpoint/tills $(ARGS)
 
 .PHONY: demo
+
+# The POS client's CLI on an outbox: `make pos ARGS="status --outbox .touchpoint/tills/SH-023.sqlite3"`
+# (status, show, flush, rejected, record; `touchpoint-pos` when installed from clients/pos).
+pos: install
+	$(BIN)/python -m touchpoint_pos $(ARGS)
+
+.PHONY: pos
 
 # API keys on the database of TOUCHPOINT_DATABASE_URL (docs/security.md):
 # `make keys ARGS="create --name 'till 12' --scope events:write --store 12 --event-type purchase"`,

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -16,10 +17,13 @@ from rich.table import Table
 
 from touchpoint_common.access.cli import API_KEY_ENV, DEV_KEY_FILE, bearer_headers
 from touchpoint_devtools.generator.pacing import Pace, open_client, send_paced
+from touchpoint_devtools.generator.tills import Tills, is_till_event
 from touchpoint_devtools.generator.traffic import Event, TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
 RETRYABLE = {409, 429, 502, 503, 504}
+SETTLED = {"202", "outbox sent"}
+"""Answers that mean the event is in: a direct 202, or sent by a till's outbox."""
 
 # The load options, shared with `python -m touchpoint_devtools.chaos`.
 CustomersOption = Annotated[int, typer.Option(min=1, help="Simulated customers.")]
@@ -79,23 +83,39 @@ async def run(
     retries: int,
     progress: Progress | None,
     api_key: str | None = None,
+    tills: Path | None = None,
+    drain_s: float = 60.0,
 ) -> Tally:
-    """Send `rate` events per second for `duration` seconds; returns the tally."""
+    """Send `rate` events per second for `duration` seconds; returns the tally.
+
+    With `tills` (a folder), POS events are recorded in per-store outboxes and sent by the POS
+    client (touchpoint_pos); the rest, and everything without it, is posted directly, one
+    request per event (the load path: nothing between the generator and the API).
+    """
     model = TrafficModel(customers=customers, seed=seed)
     tally = Tally()
     total = max(1, int(rate * duration))
     task_id = progress.add_task("sending", total=total) if progress is not None else None
-    async with open_client(url, concurrency, headers=bearer_headers(api_key)) as client:
+    headers = bearer_headers(api_key)
+    token = headers.get("Authorization", "").removeprefix("Bearer ")
+    stores = Tills(tills, url=url, api_key=token) if tills is not None else None
+    async with open_client(url, concurrency, headers=headers) as client:
 
         async def post(event: Event) -> None:
             tally.sent[event["type"]] += 1
             try:
-                await post_with_retries(client, event, tally, retries)
+                if stores is not None and is_till_event(event):
+                    await stores.record(event)
+                else:
+                    await post_with_retries(client, event, tally, retries)
             finally:
                 if progress is not None and task_id is not None:
                     progress.advance(task_id)
 
         tally.elapsed = await send_paced(model, Pace(total, rate, concurrency), post)
+    if stores is not None:
+        tally.answered.update(await asyncio.to_thread(stores.finish, max_seconds=drain_s))
+        tally.answered = +tally.answered  # drop zero counts
     return tally
 
 
@@ -137,6 +157,13 @@ def main(
             help=f"API key (events:write, identity:link, offers:respond); default: {DEV_KEY_FILE}",
         ),
     ] = None,
+    tills: Annotated[
+        Path | None,
+        typer.Option(
+            help="Send POS events through the POS client, one outbox per store in this folder "
+            "(`make demo` does); without it every event is posted directly (load tests)."
+        ),
+    ] = None,
 ) -> None:
     """Send realistic mixed traffic (POS, web, calls, complaints, visits, offers)."""
     console = Console()
@@ -158,8 +185,9 @@ def main(
                 retries=retries,
                 progress=progress,
                 api_key=api_key,
+                tills=tills,
             )
         )
     render(tally, console)
-    failures = sum(n for status, n in tally.answered.items() if status not in {"202"})
+    failures = sum(n for status, n in tally.answered.items() if status not in SETTLED)
     raise typer.Exit(code=1 if failures else 0)
