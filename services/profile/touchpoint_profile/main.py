@@ -9,7 +9,22 @@ from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
 from touchpoint_profile.consumer.lifespan import start_consumer, stop_consumer
 from touchpoint_profile.customers.views import router as customers_router
+from touchpoint_profile.ranking.lifespan import start_rankings, stop_rankings
+from touchpoint_profile.ranking.views import admin_router as rankings_router
+from touchpoint_profile.ranking.views import figures_router
 from touchpoint_profile.settings import ProfileSettings
+
+
+async def on_startup(app: FastAPI) -> None:
+    """Start the fold consumer and the ranking schedule."""
+    await start_consumer(app)
+    await start_rankings(app)
+
+
+async def on_shutdown(app: FastAPI) -> None:
+    """Stop the ranking schedule and the fold consumer."""
+    await stop_rankings(app)
+    await stop_consumer(app)
 
 
 def create_app(settings: ProfileSettings | None = None) -> FastAPI:
@@ -19,9 +34,9 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
         title="Touchpoint profile",
         description="Profile: the live customer view, folded from recent events.",
         runtime=runtime,
-        routers=[get_lag_router(), customers_router],
-        on_startup=start_consumer,
-        on_shutdown=stop_consumer,
+        routers=[get_lag_router(), customers_router, rankings_router, figures_router],
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
     )
 
 

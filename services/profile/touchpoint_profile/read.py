@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.identity.merges import MergeChainBroken, follow_merges_async
 from touchpoint_profile.fold.evaluate import evaluate
+from touchpoint_profile.fold.ranking import BaseRanking, ClvParams
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState
 from touchpoint_profile.fold.view import (
@@ -31,10 +32,13 @@ from touchpoint_profile.fold.view import (
     TimelineLine,
 )
 from touchpoint_profile.projection.postgres import PostgresProjection
+from touchpoint_profile.ranking.current import get_current_ranking
 from touchpoint_profile.settings import FoldRulesSettings
 
 __all__ = [
+    "BaseRanking",
     "Channels",
+    "ClvParams",
     "ConsentPurpose",
     "ConsentStanding",
     "ConsentStatus",
@@ -49,6 +53,7 @@ __all__ = [
     "Rfm",
     "Tier",
     "TimelineLine",
+    "get_current_ranking",
     "get_customer_profile",
 ]
 
@@ -73,6 +78,16 @@ async def get_customer_state(*, db_session: AsyncSession, customer_id: str) -> C
 async def get_customer_profile(
     *, db_session: AsyncSession, customer_id: str, now: datetime, rules: FoldRules
 ) -> ProfileFigures | None:
-    """The live view at `now` without identifiers (nothing decrypted); None: unknown or erased."""
+    """The live view at `now` without identifiers (nothing decrypted); None: unknown or erased.
+
+    Evaluated with the current base-wide ranking (cached per process; None before the first
+    run: the fold rules' fixed defaults), the same one recommend sees through this function.
+    """
     state = await get_customer_state(db_session=db_session, customer_id=customer_id)
-    return None if state is None else evaluate(state, now, rules)
+    if state is None:
+        return None
+    ranking = await get_current_ranking(db_session=db_session)
+    # TODO(lead): when merging `valuefold`, pass `ranking=ranking` to evaluate (its new
+    # parameter); this is the one place the view gets the ranking.
+    del ranking
+    return evaluate(state, now, rules)

@@ -41,3 +41,14 @@ class ProfileSettings(CommonSettings, FoldRulesSettings):
     consumer_db_retry_attempts: int = Field(default=8, ge=1)
     default_phone_region: str = Field(default="CN", min_length=2, max_length=2)
     """Region assumed for phone numbers without a country code (same as ingest)."""
+    ranking_interval_s: float = Field(default=6 * 3600, ge=0)
+    """The ranking job runs when the newest ranking is this old (0: only on demand)."""
+    ranking_check_s: float = Field(default=300, gt=0)
+    """How often each replica checks whether a ranking is due (one runs it: advisory lock)."""
+    ranking_reporting_currency: str = Field(default="CNY", min_length=3, max_length=3)
+    """The currency of the customer_value rows the job ranks (the fold's reporting currency)."""
+    ranking_clv_sample: int = Field(default=100_000, ge=100)
+    """Buyers sampled at random to fit the CLV models on (all of them in a smaller base)."""
+    ranking_churn_period_days: int = Field(default=30, ge=1)
+    """Churn rate: buyers lost in this many days / buyers at the period's start."""
+    ranking_publish_timeout_s: float = Field(default=10.0, gt=0)
