@@ -27,6 +27,9 @@ Floats = NDArray[np.float64]
 ClvClass = Literal["most_valuable", "most_growable", "below_zero", "ordinary"]
 TOP_SHARE = 0.2
 """Most valuable / most growable: the top 20% of buyers (the texts' Pareto share)."""
+_BOUND = (-9.0, 9.0)
+"""Log-parameters stay within e^-9..e^9 (times scaled to about 1): a base the model does not
+fit cannot drive the search to infinity, and each fit ends in a bounded number of steps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,7 @@ def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> BgNbd:  # noqa: N80
         ll = get_bgnbd_log_likelihood(BgNbd(r, alpha, a, b), xs, txs / scale, ts / scale)
         return -float(np.sum(ll)) / len(xs)
 
-    found = optimize.minimize(negative, np.zeros(4), method="Nelder-Mead", options=_SEARCH)
+    found = optimize.minimize(negative, np.zeros(4), method="L-BFGS-B", bounds=[_BOUND] * 4)
     r, alpha, a, b = (float(value) for value in np.exp(found.x))
     return BgNbd(r=r, alpha=alpha * scale, a=a, b=b)
 
@@ -94,6 +97,14 @@ def get_expected_purchases(
     """E[purchases in the next t | x, t_x, T] (FHL 2005, equation 10)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     xs, txs, ts = _floats(x), _floats(t_x), _floats(T)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return _expected_purchases(r, alpha, a, b, t, xs, txs, ts)
+
+
+def _expected_purchases(
+    r: float, alpha: float, a: float, b: float, t: float, xs: Floats, txs: Floats, ts: Floats
+) -> Floats:
+    """Equation 10 on arrays."""
     hyper = special.hyp2f1(r + xs, b + xs, a + b + xs - 1, t / (alpha + ts + t))
     first = (a + b + xs - 1) / (a - 1)
     second = 1 - ((alpha + ts) / (alpha + ts + t)) ** (r + xs) * hyper
@@ -132,12 +143,9 @@ def fit_gamma_gamma(x: ArrayLike, m: ArrayLike) -> GammaGamma:
         ll = get_gamma_gamma_log_likelihood(GammaGamma(p, q, v), xs, ms / scale)
         return -float(np.sum(ll)) / len(xs)
 
-    found = optimize.minimize(negative, np.zeros(3), method="Nelder-Mead", options=_SEARCH)
+    found = optimize.minimize(negative, np.zeros(3), method="L-BFGS-B", bounds=[_BOUND] * 3)
     p, q, v = (float(value) for value in np.exp(found.x))
     return GammaGamma(p=p, q=q, v=v * scale)
-
-
-_SEARCH = {"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000, "maxfev": 8000}
 
 
 def get_expected_value_per_purchase(params: GammaGamma, x: ArrayLike, m: ArrayLike) -> Floats:
