@@ -80,6 +80,7 @@ async def settings(kafka_bootstrap: str, database_url: str) -> CommonSettings:
         database_url=database_url,
         topic_interactions=f"touchpoint.interactions.v1.test-{SESSION_SUFFIX}",
         topic_dead_letter=f"touchpoint.interactions.dlq.v1.test-{SESSION_SUFFIX}",
+        topic_rankings=f"touchpoint.rankings.v1.test-{SESSION_SUFFIX}",
         topic_partitions=3,
         log_json=False,
     )

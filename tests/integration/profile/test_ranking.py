@@ -26,6 +26,7 @@ from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.settings import CommonSettings
 from touchpoint_profile.ranking.current import clear_ranking_cache
+from touchpoint_profile.ranking.models import LifecycleCount
 from touchpoint_profile.ranking.service import run_ranking
 from touchpoint_profile.read import get_current_ranking
 from touchpoint_profile.settings import ProfileSettings
@@ -221,7 +222,7 @@ async def test_ranking_of_a_pareto_base(
         and NOW - timedelta(days=120) <= row["last_purchase_at"] < at_risk_before
     ]
     assert figures.lifecycle["at_risk"] == len(slipping)
-    buyer_stages = ("new_buyer", "active", "at_risk", "lost")
+    buyer_stages: tuple[LifecycleCount, ...] = ("new_buyer", "active", "at_risk", "lost")
     assert sum(figures.lifecycle[stage] for stage in buyer_stages) == figures.buyers
     assert figures.churn.became_lost == LOST_THIS_PERIOD
     assert figures.churn.rate == pytest.approx(LOST_THIS_PERIOD / figures.churn.buyers_at_start)
