@@ -11,20 +11,25 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
+from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.integration.keys import bearer, create_token
 from tests.integration.profile.conftest import make_profile_settings
+from touchpoint_common.access.models import Scope
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.kafka.configuration import get_consumer_config
 from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.settings import CommonSettings
+from touchpoint_profile.main import create_app
 from touchpoint_profile.ranking.current import clear_ranking_cache
 from touchpoint_profile.ranking.models import LifecycleCount
 from touchpoint_profile.ranking.service import run_ranking
@@ -267,3 +272,37 @@ async def test_one_replica_at_a_time(
     )
     assert again.run is None
     assert again.reason == "the newest ranking is recent enough"
+
+
+async def test_run_on_demand_then_read_the_figures(
+    ranking_settings: ProfileSettings,
+    ranking_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """`POST /v1/admin/rankings/run` (admin) runs and publishes the job; `GET
+    /v1/figures/customers` (figures:read) answers that version's ABC shares, lifecycle counts
+    and churn; the gauges on /metrics carry the same version and A's profit share."""
+    settings = ranking_settings.model_copy(
+        update={"consumer_enabled": False, "ranking_interval_s": 0}
+    )
+    admin = bearer(await create_token(settings.database_url, [Scope.ADMIN]))
+    reader = bearer(await create_token(settings.database_url, [Scope.FIGURES_READ]))
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://profile") as client:
+            ran = await client.post("/v1/admin/rankings/run", headers=admin)
+            assert ran.status_code == 200, ran.text
+            body = ran.json()
+            assert body["ran"] is True
+            assert body["published"] is True
+            version = body["ranking"]["version"]
+            figures = await client.get("/v1/figures/customers", headers=reader)
+            assert figures.status_code == 200, figures.text
+            read = figures.json()
+            metrics = (await client.get("/metrics")).text
+    assert read["ranking_version"] == version
+    assert read["lifecycle"]["prospect"] == PROSPECTS
+    assert 0.80 <= read["abc"]["A"]["profit_share"] < 0.81
+    assert read["churn"]["became_lost"] == LOST_THIS_PERIOD
+    assert f"touchpoint_ranking_version {float(version)}" in metrics
+    assert 'touchpoint_abc_profit_share{tier="A"} 0.80' in metrics
