@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime
 
 from touchpoint_common.access.dependencies import require_scopes
 from touchpoint_common.access.models import Scope
-from touchpoint_common.app import get_runtime
+from touchpoint_common.app import get_query_error, get_runtime
 from touchpoint_recommend.figures.models import OfferFigures
 from touchpoint_recommend.figures.service import get_offer_figures
 
@@ -21,11 +21,6 @@ router = APIRouter(
 )
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
-
-
-def _unprocessable(field: str, message: str) -> HTTPException:
-    detail = [{"loc": ["query", field], "msg": message, "type": "value_error"}]
-    return HTTPException(status_code=422, detail=detail)
 
 
 @router.get("/offers", response_model=OfferFigures, summary="Offer acceptance and lift")
@@ -39,8 +34,8 @@ async def read_offer_figures(
     end = until or datetime.now(UTC)
     start = since or end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
-        raise _unprocessable("since", "since must lie before until")
+        raise get_query_error("since", "since must lie before until")
     if end - start > timedelta(days=MAX_DAYS):
-        raise _unprocessable("since", f"at most {MAX_DAYS} days at once")
+        raise get_query_error("since", f"at most {MAX_DAYS} days at once")
     async with get_runtime(request).sessions() as db_session:
         return await get_offer_figures(db_session=db_session, since=start, until=end)
