@@ -13,6 +13,7 @@ from touchpoint_profile.ranking.lifespan import start_rankings, stop_rankings
 from touchpoint_profile.ranking.views import admin_router as rankings_router
 from touchpoint_profile.ranking.views import figures_router
 from touchpoint_profile.settings import ProfileSettings
+from touchpoint_profile.worklist.views import router as worklist_router
 
 
 async def on_startup(app: FastAPI) -> None:
@@ -34,7 +35,13 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
         title="Touchpoint profile",
         description="Profile: the live customer view, folded from recent events.",
         runtime=runtime,
-        routers=[get_lag_router(), customers_router, rankings_router, figures_router],
+        routers=[
+            get_lag_router(),
+            customers_router,
+            rankings_router,
+            figures_router,
+            worklist_router,
+        ],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

@@ -164,6 +164,14 @@ ENDPOINTS = [
     Endpoint(
         "profile",
         "GET",
+        "/v1/worklist",
+        (Scope.PROFILES_READ,),
+        get("/v1/worklist"),
+        frozenset({200}),
+    ),
+    Endpoint(
+        "profile",
+        "GET",
         "/v1/figures/customers",
         (Scope.FIGURES_READ,),
         get("/v1/figures/customers"),

@@ -35,6 +35,7 @@ from touchpoint_profile.ranking.models import LifecycleCount
 from touchpoint_profile.ranking.service import run_ranking
 from touchpoint_profile.read import get_current_ranking
 from touchpoint_profile.settings import ProfileSettings
+from touchpoint_profile.worklist.service import get_worklist
 
 pytestmark = pytest.mark.integration
 
@@ -306,3 +307,36 @@ async def test_run_on_demand_then_read_the_figures(
     assert read["churn"]["became_lost"] == LOST_THIS_PERIOD
     assert f"touchpoint_ranking_version {float(version)}" in metrics
     assert 'touchpoint_abc_profit_share{tier="A"} 0.80' in metrics
+
+
+async def test_worklist_puts_at_risk_a_customers_first(
+    ranking_settings: ProfileSettings,
+    ranking_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Brief: warn early when a valuable customer slips. With the ranking cut, the worklist
+    lists the at-risk A customers (no purchase for 60-120 days, window profit in A) first,
+    by profit, then at-risk B; every item says why; prospects never appear."""
+    result = await run_ranking(
+        sessions=ranking_sessions, publisher=None, settings=ranking_settings, now=NOW
+    )
+    assert result.run is not None
+    clear_ranking_cache()
+    async with ranking_sessions() as db_session:
+        worklist = await get_worklist(
+            db_session=db_session,
+            now=NOW,
+            rules=ranking_settings.profile_rules,
+            currency=ranking_settings.ranking_reporting_currency,
+            limit=500,
+        )
+    assert worklist.ranking_version == result.run.ranking.version
+    codes = [item.reason_code for item in worklist.items]
+    assert codes[0] == "at_risk_a"
+    assert codes == sorted(codes, key=lambda code: ["at_risk_a", "at_risk_b"].index(code))
+    a_min = result.run.ranking.abc_a_min_profit
+    for item in worklist.items:
+        assert 60 <= item.days_since_purchase <= 120
+        assert (item.window_profit >= a_min) == (item.reason_code == "at_risk_a")
+        assert str(item.days_since_purchase) in item.reason
+    first_a = [item.window_profit for item in worklist.items if item.reason_code == "at_risk_a"]
+    assert first_a == sorted(first_a, reverse=True)
