@@ -88,6 +88,7 @@ async def get_customer_profile(
         return None
     ranking = await get_current_ranking(db_session=db_session)
     # TODO(lead): when merging `valuefold`, pass `ranking=ranking` to evaluate (its new
-    # parameter); this is the one place the view gets the ranking.
+    # parameter); this is the one place the view gets the ranking. The view's `clv` comes
+    # from `fold.clv.get_customer_clv(ranking.clv, ...)` when `ranking.clv` is set.
     del ranking
     return evaluate(state, now, rules)

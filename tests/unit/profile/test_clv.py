@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +15,18 @@ from hypothesis import strategies as st
 
 from touchpoint_profile.fold.clv import (
     BgNbd,
+    CustomerClv,
     GammaGamma,
     fit_bgnbd,
     fit_gamma_gamma,
     get_clv_class,
+    get_customer_clv,
     get_expected_purchases,
     get_expected_value_per_purchase,
     get_predicted_value,
     get_top_cut,
 )
+from touchpoint_profile.fold.ranking import ClvParams
 
 CDNOW = Path(__file__).parents[2] / "data" / "cdnow" / "CDNOW_sample.txt"
 CALIBRATION_END = date(1997, 9, 30)
@@ -165,3 +169,48 @@ def test_top_cut_is_the_smallest_of_the_top_fifth() -> None:
     """Of 1..100 the top 20% are 81..100."""
     assert get_top_cut(range(1, 101)) == 81
     assert get_top_cut([]) is None
+
+
+def test_one_customer_clv_from_the_ranking_parameters() -> None:
+    """The view's figures for one customer from ClvParams (days): a regular buyer is predicted
+    to bring more in 12 months than one silent for a year after ten purchases in a month (the
+    model takes that one for gone); a loss maker is below zero."""
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    weeks = 7.0
+    params = ClvParams(
+        r=0.243,
+        alpha=4.414 * weeks,
+        a=0.793,
+        b=2.426,
+        p=6.25,
+        q=3.74,
+        v=15.44,
+        valuable_min=500.0,
+        growable_min=60.0,
+    )
+
+    def clv(last_days_ago: int, profit: str) -> CustomerClv:
+        return get_customer_clv(
+            params,
+            purchases=10,
+            first_purchase_at=now - timedelta(days=400),
+            last_purchase_at=now - timedelta(days=last_days_ago),
+            lifetime_profit=Decimal(profit),
+            now=now,
+        )
+
+    regular, silent, losing = clv(3, "300"), clv(365, "300"), clv(3, "-40")
+    assert regular.predicted_12m > silent.predicted_12m >= 0
+    assert regular.historic == Decimal(300)
+    assert regular.clv_class == "most_growable"
+    assert silent.clv_class == "ordinary"
+    assert losing.clv_class == "below_zero"
+    never = get_customer_clv(
+        params,
+        purchases=0,
+        first_purchase_at=None,
+        last_purchase_at=None,
+        lifetime_profit=Decimal(0),
+        now=now,
+    )
+    assert never == CustomerClv(Decimal(0), Decimal(0), "ordinary")

@@ -17,14 +17,19 @@ The time unit is whatever the caller passes (the ranking job uses days; the CDNO
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
+from touchpoint_profile.fold.ranking import ClvParams
+
 Floats = NDArray[np.float64]
 ClvClass = Literal["most_valuable", "most_growable", "below_zero", "ordinary"]
+CENT = Decimal("0.01")
 TOP_SHARE = 0.2
 """Most valuable / most growable: the top 20% of buyers (the texts' Pareto share)."""
 _BOUND = (-9.0, 9.0)
@@ -205,3 +210,50 @@ def get_top_cut(values: ArrayLike) -> float | None:
     if ordered.size == 0:
         return None
     return float(ordered[int(np.floor(ordered.size * (1 - TOP_SHARE)))])
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerClv:
+    """One customer's CLV as the view shows it (reporting currency)."""
+
+    historic: Decimal
+    predicted_12m: Decimal
+    clv_class: ClvClass
+
+
+def get_customer_clv(
+    params: ClvParams,
+    *,
+    purchases: int,
+    first_purchase_at: datetime | None,
+    last_purchase_at: datetime | None,
+    lifetime_profit: Decimal,
+    now: datetime,
+) -> CustomerClv:
+    """Historic value, predicted value over `params.horizon_days` and the class of one
+    customer, from the fitted parameters of the current ranking (days as the time unit)."""
+    if purchases <= 0 or first_purchase_at is None or last_purchase_at is None:
+        return CustomerClv(Decimal(0), Decimal(0), "ordinary")
+    day = 86400.0
+    age = max(0.0, (now - first_purchase_at).total_seconds() / day)
+    t_x = min(age, max(0.0, (last_purchase_at - first_purchase_at).total_seconds() / day))
+    predicted = get_predicted_value(
+        BgNbd(params.r, params.alpha, params.a, params.b),
+        GammaGamma(params.p, params.q, params.v),
+        horizon=float(params.horizon_days),
+        x=[purchases - 1],
+        t_x=[t_x],
+        T=[age],
+        m=[float(lifetime_profit) / purchases],
+    )[0]
+    value = float(predicted) if np.isfinite(predicted) else 0.0
+    return CustomerClv(
+        historic=lifetime_profit,
+        predicted_12m=Decimal(repr(value)).quantize(CENT),
+        clv_class=get_clv_class(
+            historic=float(lifetime_profit),
+            predicted=value,
+            valuable_min=params.valuable_min,
+            growable_min=params.growable_min,
+        ),
+    )
