@@ -76,19 +76,18 @@ async def get_customer_state(*, db_session: AsyncSession, customer_id: str) -> C
 
 
 async def get_customer_profile(
-    *, db_session: AsyncSession, customer_id: str, now: datetime, rules: FoldRules
+    *,
+    db_session: AsyncSession,
+    customer_id: str,
+    now: datetime,
+    rules: FoldRules,
+    ranking: BaseRanking | None = None,
 ) -> ProfileFigures | None:
     """The live view at `now` without identifiers (nothing decrypted); None: unknown or erased.
 
-    Evaluated with the current base-wide ranking (cached per process; None before the first
-    run: the fold rules' fixed defaults), the same one recommend sees through this function.
+    `ranking`: the current base-wide ranking (`get_current_ranking`), None for the fold
+    rules' fixed defaults.
     """
     state = await get_customer_state(db_session=db_session, customer_id=customer_id)
-    if state is None:
-        return None
-    ranking = await get_current_ranking(db_session=db_session)
-    # TODO(lead): when merging `valuefold`, pass `ranking=ranking` to evaluate (its new
-    # parameter); this is the one place the view gets the ranking. The view's `clv` comes
-    # from `fold.clv.get_customer_clv(ranking.clv, ...)` when `ranking.clv` is set.
-    del ranking
-    return evaluate(state, now, rules)
+    # TODO(lead): valuefold's version passes `ranking` to evaluate (keep theirs on merge).
+    return None if state is None else evaluate(state, now, rules)
