@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 import orjson
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from touchpoint_common.db.errors import get_sqlstate
 from touchpoint_common.kafka.publisher import OutgoingRecord, Publisher
 from touchpoint_profile.fold import clv
 from touchpoint_profile.fold.ranking import BaseRanking, ClvParams
@@ -46,6 +48,7 @@ MIN_CLV_REPEATERS = 20
 """Fewer repeat buyers than this in the sample: no CLV fit."""
 EVENT_TYPE = b"base_ranking"
 SORT_MEMORY = "256MB"
+UNIQUE_VIOLATION = "23505"
 
 
 class NothingToRank(Exception):
@@ -416,6 +419,44 @@ async def run_ranking(
 ) -> RunResult:
     """Compute, store and publish a ranking unless another replica holds the lock, or (with
     `due_after_s`) the newest ranking is younger than that."""
+    try:
+        stored = await _compute_and_store(
+            sessions=sessions, settings=settings, now=now, due_after_s=due_after_s
+        )
+    except SQLAlchemyError as exc:
+        # The snapshot begins with the lock query: a replica that committed in between is
+        # unseen, and its version number comes up again. It ranked the same base: skip.
+        if get_sqlstate(exc) != UNIQUE_VIOLATION:
+            raise
+        return RunResult(run=None, reason="another replica stored this version first")
+    if stored.run is None:
+        return stored
+    run = stored.run
+    version = run.ranking.version
+    clear_ranking_cache()
+    set_figures(run)
+    logger.info(
+        "ranking computed",
+        extra={"version": version, "buyers": run.figures.buyers, "duration_s": run.duration_s},
+    )
+    published = None
+    if publisher is not None:
+        record = get_ranking_record(run, topic=settings.topic_rankings)
+        acked = await publisher.publish([record], timeout_s=settings.ranking_publish_timeout_s)
+        published = all(acked)
+        if not published:
+            logger.error("ranking not published in time", extra={"version": version})
+    return RunResult(run=run, published=published)
+
+
+async def _compute_and_store(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: ProfileSettings,
+    now: datetime,
+    due_after_s: float | None,
+) -> RunResult:
+    """The job's one transaction: lock, check, compute, store."""
     started = time.perf_counter()
     async with sessions() as db_session, db_session.begin():
         await db_session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -440,17 +481,4 @@ async def run_ranking(
             return RunResult(run=None, reason=str(exc))
         run = RankingRun(ranking=ranking, figures=figures, duration_s=time.perf_counter() - started)
         await create_ranking(db_session=db_session, run=run)
-    clear_ranking_cache()
-    set_figures(run)
-    logger.info(
-        "ranking computed",
-        extra={"version": version, "buyers": figures.buyers, "duration_s": run.duration_s},
-    )
-    published = None
-    if publisher is not None:
-        record = get_ranking_record(run, topic=settings.topic_rankings)
-        acked = await publisher.publish([record], timeout_s=settings.ranking_publish_timeout_s)
-        published = all(acked)
-        if not published:
-            logger.error("ranking not published in time", extra={"version": version})
-    return RunResult(run=run, published=published)
+    return RunResult(run=run)
