@@ -22,6 +22,7 @@ from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers.databases import create_database, drop_database
 from touchpoint_profile.ranking.service import run_ranking
 from touchpoint_profile.settings import ProfileSettings
+from touchpoint_profile.worklist.service import get_worklist
 
 FILL = """
     INSERT INTO customer_value (customer_id, reporting_currency, as_of, window_frequency,
@@ -89,6 +90,16 @@ async def bench(customers: int) -> None:
         print(f"{in_sql:8.2f}s  all SQL; {total - in_sql:.2f}s in Python (the CLV fit)")
         assert result.run is not None, result.reason
         print(f"ranking job: {total:.1f}s for {customers} customers")
+        started = time.perf_counter()
+        async with sessions() as db_session:
+            worklist = await get_worklist(
+                db_session=db_session,
+                now=datetime.now(UTC),
+                rules=settings.profile_rules,
+                currency="CNY",
+                limit=50,
+            )
+        print(f"worklist of {len(worklist.items)}: {time.perf_counter() - started:.2f}s")
         print(result.run.ranking.model_dump_json(indent=1))
     finally:
         await engine.dispose()

@@ -47,7 +47,6 @@ MIN_WINDOW_BUYERS = 5
 MIN_CLV_REPEATERS = 20
 """Fewer repeat buyers than this in the sample: no CLV fit."""
 EVENT_TYPE = b"base_ranking"
-SORT_MEMORY = "256MB"
 UNIQUE_VIOLATION = "23505"
 
 
@@ -465,8 +464,6 @@ async def _compute_and_store(
         )
         if not locked.scalar_one():
             return RunResult(run=None, reason="another replica is running the ranking job")
-        # The quintile and running-sum sorts of millions of rows: in memory, not on disk.
-        await db_session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
         if due_after_s is not None:
             latest = await db_session.execute(text("SELECT max(computed_at) FROM rankings"))
             newest = latest.scalar_one()
