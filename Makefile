@@ -80,6 +80,14 @@ rebuild: install
 
 .PHONY: rebuild
 
+# Profile: run the base-wide ranking job once now (cut points, ABC, CLV fit, figures), store it
+# as the newest version and publish it on the rankings topic. It also runs on a schedule inside
+# the profile service (TOUCHPOINT_RANKING_INTERVAL_S).
+rank: install
+	$(BIN)/python -m touchpoint_profile.ranking $(ARGS)
+
+.PHONY: rank
+
 # Keys: after deploying a new current PII key (the old one kept under its id in
 # TOUCHPOINT_PII_KEKS_OLD / TOUCHPOINT_PII_HMAC_KEYS_OLD), rewrap data keys and re-digest
 # identifiers under it; then the old key can be removed. `make rotate-keys ARGS="kek"`.

@@ -7,6 +7,7 @@ those servers are used instead; either way each session gets its own database an
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -22,6 +23,9 @@ from touchpoint_devtools.devservers import DevServers, LocalKafka, start_servers
 from touchpoint_devtools.devservers.databases import create_database, drop_database
 
 SESSION_SUFFIX = uuid.uuid4().hex[:8]
+# The ranking job grades every view of the session database: a profile app started by a test
+# runs it only when the test asks (POST /v1/admin/rankings/run, run_ranking), not on a timer.
+os.environ.setdefault("TOUCHPOINT_RANKING_INTERVAL_S", "0")
 _evidence: list[str] = []
 
 
@@ -80,6 +84,7 @@ async def settings(kafka_bootstrap: str, database_url: str) -> CommonSettings:
         database_url=database_url,
         topic_interactions=f"touchpoint.interactions.v1.test-{SESSION_SUFFIX}",
         topic_dead_letter=f"touchpoint.interactions.dlq.v1.test-{SESSION_SUFFIX}",
+        topic_rankings=f"touchpoint.rankings.v1.test-{SESSION_SUFFIX}",
         topic_partitions=3,
         log_json=False,
     )

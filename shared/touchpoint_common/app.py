@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -101,6 +101,12 @@ def create_service_app(
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     return app
+
+
+def get_query_error(field: str, message: str) -> HTTPException:
+    """A 422 naming the query parameter at fault, in FastAPI's own error shape."""
+    detail = [{"loc": ["query", field], "msg": message, "type": "value_error"}]
+    return HTTPException(status_code=422, detail=detail)
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -39,6 +39,8 @@ class CommonSettings(BaseSettings):
 
     topic_interactions: str = "touchpoint.interactions.v1"
     topic_dead_letter: str = "touchpoint.interactions.dlq.v1"
+    topic_rankings: str = "touchpoint.rankings.v1"
+    """Each base-wide ranking the profile's ranking job computes (compacted: the newest stays)."""
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
     topic_retention_ms: int = Field(default=180 * 24 * 3600 * 1000, ge=-1)

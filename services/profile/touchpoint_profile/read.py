@@ -41,6 +41,7 @@ from touchpoint_profile.fold.view import (
     TimelineLine,
 )
 from touchpoint_profile.projection.postgres import PostgresProjection
+from touchpoint_profile.ranking.current import get_current_ranking
 from touchpoint_profile.settings import FoldRulesSettings
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "Satisfaction",
     "Tier",
     "TimelineLine",
+    "get_current_ranking",
     "get_customer_profile",
 ]
 

@@ -53,3 +53,16 @@ class ProfileSettings(CommonSettings, FoldRulesSettings):
     """Where the agent console (served at /console) posts events: ingest as the browser sees it."""
     console_recommend_url: str = "http://127.0.0.1:8003"
     """Where the agent console asks for next offers: recommend as the browser sees it."""
+
+    ranking_interval_s: float = Field(default=6 * 3600, ge=0)
+    """The ranking job runs when the newest ranking is this old (0: only on demand)."""
+    ranking_check_s: float = Field(default=300, gt=0)
+    """How often each replica checks whether a ranking is due (one runs it: advisory lock)."""
+    ranking_min_window_buyers: int = Field(default=5, ge=1)
+    """A base with fewer buyers in the window is not ranked (quintiles of a handful mean
+    nothing); the fixed FoldRules cut points stay in force."""
+    ranking_clv_sample: int = Field(default=100_000, ge=100)
+    """Buyers sampled at random to fit the CLV models on (all of them in a smaller base)."""
+    ranking_churn_period_days: int = Field(default=30, ge=1)
+    """Churn rate: buyers lost in this many days / buyers at the period's start."""
+    ranking_publish_timeout_s: float = Field(default=10.0, gt=0)

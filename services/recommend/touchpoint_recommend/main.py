@@ -16,6 +16,8 @@ from touchpoint_recommend.configuration.views import router as config_router
 from touchpoint_recommend.customers.profile_view import CustomerReader, ProfileCustomerReader
 from touchpoint_recommend.decisions.service import DecisionDeps
 from touchpoint_recommend.decisions.views import router as decisions_router
+from touchpoint_recommend.figures.metrics import refresh_offer_figures
+from touchpoint_recommend.figures.views import router as figures_router
 from touchpoint_recommend.learner.consumer import Learner
 from touchpoint_recommend.learner.views import router as learner_router
 from touchpoint_recommend.settings import RecommendSettings
@@ -43,6 +45,13 @@ def create_app(
         if settings.recommend_config_poll_s > 0:
             interval = settings.recommend_config_poll_s
             tasks.append(asyncio.create_task(watch_config(holder, interval_s=interval)))
+        if settings.figures_refresh_s > 0:
+            refresh = refresh_offer_figures(
+                runtime.sessions,
+                window_days=settings.figures_window_days,
+                every_s=settings.figures_refresh_s,
+            )
+            tasks.append(asyncio.create_task(refresh, name="offer-figures"))
         app.state.learner = None
         if settings.learner_enabled:
             learner = Learner(settings, runtime.sessions, runtime.get_publisher())
@@ -63,7 +72,13 @@ def create_app(
         title="Touchpoint recommend",
         description="Recommend: IDMR next-offer decisions that learn from responses.",
         runtime=runtime,
-        routers=[decisions_router, config_router, learner_router, get_lag_router()],
+        routers=[
+            decisions_router,
+            config_router,
+            learner_router,
+            figures_router,
+            get_lag_router(),
+        ],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

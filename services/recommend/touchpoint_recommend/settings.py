@@ -29,6 +29,10 @@ class RecommendSettings(CommonSettings, FoldRulesSettings):
     recommend_default_limit: int = Field(default=3, ge=1, le=20)
     recommend_seed: int | None = None
     """Seed of the Thompson-sampling RNG (tests and replays); unset: seeded from the OS."""
+    figures_refresh_s: float = Field(default=300.0, ge=0)
+    """How often the offer-figure gauges are recomputed (0: never; the API computes on call)."""
+    figures_window_days: int = Field(default=30, ge=1, le=366)
+    """The offer-figure gauges cover contacts of this many days."""
     recommend_produce_timeout_s: float = Field(default=5.0, gt=0)
     """Deadline for the broker to acknowledge an offer_presented event before a 503."""
     learner_enabled: bool = True

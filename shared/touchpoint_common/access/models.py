@@ -23,6 +23,7 @@ class Scope(StrEnum):
     OFFERS_READ = "offers:read"
     OFFERS_RESPOND = "offers:respond"
     OPS_READ = "ops:read"
+    FIGURES_READ = "figures:read"
     ADMIN = "admin"
 
 

@@ -73,7 +73,7 @@ def get_consumer_config(settings: CommonSettings, *, group_id: str | None) -> di
 
 
 def get_topic_specs(settings: CommonSettings) -> list[TopicSpec]:
-    """The interactions topic and its dead-letter topic."""
+    """The interactions topic, its dead-letter topic and the rankings topic."""
     retention = {"retention.ms": str(settings.topic_retention_ms)}
     return [
         TopicSpec(
@@ -87,5 +87,11 @@ def get_topic_specs(settings: CommonSettings) -> list[TopicSpec]:
             partitions=1,
             replication_factor=settings.topic_replication_factor,
             config=retention,
+        ),
+        TopicSpec(
+            name=settings.topic_rankings,
+            partitions=1,
+            replication_factor=settings.topic_replication_factor,
+            config={"cleanup.policy": "compact"},
         ),
     ]

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from touchpoint_common.access.audit import audit_read
 from touchpoint_common.access.dependencies import require_scopes
 from touchpoint_common.access.models import Scope
-from touchpoint_common.app import get_runtime
+from touchpoint_common.app import get_query_error, get_runtime
 from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
 from touchpoint_common.identity.lookup import BadIdentifier
@@ -26,6 +26,7 @@ from touchpoint_profile.customers.service import (
     lookup_customer_view,
 )
 from touchpoint_profile.fold.ranking import BaseRanking
+from touchpoint_profile.ranking.current import get_current_ranking
 from touchpoint_profile.settings import ProfileSettings
 
 router = APIRouter(
@@ -51,10 +52,10 @@ def get_profile_settings(request: Request) -> ProfileSettings:
     return settings if isinstance(settings, ProfileSettings) else ProfileSettings()
 
 
-def get_ranking(request: Request) -> BaseRanking | None:
-    """The base-wide ranking views are graded with; None: the FoldRules defaults (the ranking
-    job's current ranking is wired in here)."""
-    return None
+async def get_ranking(request: Request) -> BaseRanking | None:
+    """The newest base-wide ranking views are graded with; None: the FoldRules defaults."""
+    async with get_runtime(request).sessions() as db_session:
+        return await get_current_ranking(db_session=db_session)
 
 
 Session = Annotated[AsyncSession, Depends(get_db_session)]
@@ -78,15 +79,10 @@ def _moment(as_of: datetime | None) -> datetime:
     try:
         moment = as_of.astimezone(UTC)
     except OverflowError as exc:
-        raise _unprocessable("as_of", "as_of lies outside the calendar once in UTC") from exc
+        raise get_query_error("as_of", "as_of lies outside the calendar once in UTC") from exc
     if not EARLIEST_AS_OF <= moment < LATEST_AS_OF:
-        raise _unprocessable("as_of", "as_of must lie between 1970-01-01 and 9000-01-01")
+        raise get_query_error("as_of", "as_of must lie between 1970-01-01 and 9000-01-01")
     return moment
-
-
-def _unprocessable(field: str, message: str) -> HTTPException:
-    detail = [{"loc": ["query", field], "msg": message, "type": "value_error"}]
-    return HTTPException(status_code=422, detail=detail)
 
 
 @router.get("/lookup", response_model=CustomerView, summary="Find a customer by identifier")
@@ -108,7 +104,7 @@ async def lookup(
     }
     present = [(kind, value) for kind, value in given.items() if value]
     if len(present) != 1:
-        raise _unprocessable(
+        raise get_query_error(
             "phone" if not present else present[1][0],
             f"give exactly one of {', '.join(LOOKUP_KINDS)}",
         )
@@ -124,7 +120,7 @@ async def lookup(
             ranking=ranking,
         )
     except BadIdentifier as exc:
-        raise _unprocessable(exc.field, exc.reason) from exc
+        raise get_query_error(exc.field, exc.reason) from exc
     if view is None:
         raise HTTPException(status_code=404, detail=f"no customer with this {kind}")
     audit_read(

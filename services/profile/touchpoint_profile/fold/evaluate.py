@@ -312,7 +312,10 @@ def evaluate(
     rules: FoldRules = DEFAULT_RULES,
     ranking: BaseRanking | None = None,
 ) -> ProfileFigures:
-    """The whole view of a (non-erased) state at `now`, graded by `ranking` when given."""
+    """The whole view of a (non-erased) state at `now`, graded by `ranking` when given (and
+    ranked in the rules' reporting currency: cut points in another currency do not apply)."""
+    if ranking is not None and ranking.reporting_currency != rules.reporting_currency:
+        ranking = None
     rfm = get_rfm(state, now, rules, ranking)
     money = get_window_money(state, now, rules)
     lifecycle = get_lifecycle(state, now, rules)

@@ -24,6 +24,14 @@ class ClvParams(BaseModel):
     p: float
     q: float
     v: float
+    horizon_days: int = 365
+    """Predicted value is over this many days (12 months), undiscounted."""
+    valuable_min: float | None = None
+    """Lifetime profit at or above this is "most valuable" (the top 20% of buyers)."""
+    growable_min: float | None = None
+    """Predicted value at or above this is "most growable" (top 20%, not most valuable)."""
+    sample_size: int = 0
+    """Buyers the parameters were fitted on (a random sample at 10M)."""
 
 
 class BaseRanking(BaseModel):

@@ -7,7 +7,12 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from touchpoint_profile.read import FoldRules, ProfileFigures, get_customer_profile
+from touchpoint_profile.read import (
+    FoldRules,
+    ProfileFigures,
+    get_current_ranking,
+    get_customer_profile,
+)
 from touchpoint_recommend.domain.snapshot import (
     ConsentItem,
     CustomerSnapshot,
@@ -88,8 +93,13 @@ class ProfileCustomerReader:
     async def get_snapshot(
         self, *, db_session: AsyncSession, customer_id: str, now: datetime
     ) -> CustomerSnapshot | None:
-        """The customer as the decision sees them."""
+        """The customer as the decision sees them, graded by the current base-wide ranking
+        (the same one the profile view uses)."""
         view = await get_customer_profile(
-            db_session=db_session, customer_id=customer_id, now=now, rules=self.rules
+            db_session=db_session,
+            customer_id=customer_id,
+            now=now,
+            rules=self.rules,
+            ranking=await get_current_ranking(db_session=db_session),
         )
         return None if view is None else snapshot_from_view(view)

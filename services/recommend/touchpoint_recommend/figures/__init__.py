@@ -1,0 +1,1 @@
+"""Offer figures managers read: acceptance by offer, segment and channel, lift over holdout."""
