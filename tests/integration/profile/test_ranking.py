@@ -29,12 +29,12 @@ from touchpoint_common.kafka.configuration import get_consumer_config
 from touchpoint_common.kafka.producer import create_producer
 from touchpoint_common.kafka.publisher import Publisher
 from touchpoint_common.settings import CommonSettings
+from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.main import create_app
 from touchpoint_profile.ranking.current import clear_ranking_cache
 from touchpoint_profile.ranking.models import LifecycleCount
 from touchpoint_profile.ranking.service import run_ranking
 from touchpoint_profile.read import get_current_ranking
-from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.settings import ProfileSettings
 from touchpoint_profile.worklist.service import get_worklist
 
