@@ -32,7 +32,23 @@ unit: install
 # The whole suite, unit and integration: the fixtures start a real broker and database
 # (TOUCHPOINT_KAFKA_BOOTSTRAP / TOUCHPOINT_DATABASE_URL select existing ones instead).
 # pytest's exit code 5 ("no tests collected") fails like any other non-zero code.
-test: install lint
+# System tools some tests drive: chromium (the console's browser tests) and promtool (the alert
+# rules' unit tests). Installed from Debian when missing and we may (root with apt-get);
+# otherwise those tests skip and say why.
+SYSTEM_TOOLS := /usr/bin/chromium:chromium /usr/bin/promtool:prometheus
+tools:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  [ -x "$${pair%%:*}" ] || missing="$$missing $${pair##*:}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing from Debian:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	    || echo "could not install$$missing: their tests will skip" >&2; \
+	else echo "missing$$missing (not root or no apt-get): their tests will skip" >&2; fi
+
+.PHONY: tools
+
+test: install lint tools
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
