@@ -36,11 +36,19 @@ COMPLAINTS_COUNTED_AT = Gauge(
     "When the open and overdue complaints were last counted (Unix time).",
 )
 _SECONDS = "CAST(:{} AS double precision)"
-DUE_AT = (
-    "(o.opened_at + make_interval(secs => CASE o.severity "
-    + " ".join(f"WHEN '{s.value}' THEN {_SECONDS.format(s.value)}" for s in Severity)
-    + f" ELSE {_SECONDS.format('fallback')} END))"
-)
+
+
+def get_response_seconds_sql(alias: str) -> str:
+    """SQL: the response time in seconds of the complaint `alias(severity, ...)` (an unnest of
+    the clocks beside the state), under the policy that get_policy_params binds."""
+    return (
+        f"CASE {alias}.severity "
+        + " ".join(f"WHEN '{s.value}' THEN {_SECONDS.format(s.value)}" for s in Severity)
+        + f" ELSE {_SECONDS.format('fallback')} END"
+    )
+
+
+DUE_AT = f"(o.opened_at + make_interval(secs => {get_response_seconds_sql('o')}))"
 """SQL: the due time of an open complaint `o(severity, opened_at)` (an unnest of the clocks
 beside the state), under the policy that get_policy_params binds."""
 _COUNT = text(
