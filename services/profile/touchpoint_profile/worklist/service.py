@@ -169,6 +169,8 @@ async def get_worklist(
     `reasons` when given; only customers whose preferred store is `store_id` when given)."""
     cut = cut or WorklistCut(care_plans=CarePlans(), care_plan_days=30, due_within_hours=24.0)
     ranking = await get_current_ranking(db_session=db_session)
+    if ranking is not None and ranking.reporting_currency != currency:
+        ranking = None  # its thresholds are in another currency: as before the first ranking
     valuable = ranking.clv.valuable_min if ranking is not None and ranking.clv else None
     order = list(REASON_TEXT)
     wanted = set(order if reasons is None else reasons)
