@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from touchpoint_common.settings import CommonSettings
@@ -76,3 +76,11 @@ class ProfileSettings(CommonSettings, FoldRulesSettings):
     ranking_churn_period_days: int = Field(default=30, ge=1)
     """Churn rate: buyers lost in this many days / buyers at the period's start."""
     ranking_publish_timeout_s: float = Field(default=10.0, gt=0)
+    """How long the job waits for the broker to acknowledge a published ranking."""
+
+    @model_validator(mode="after")
+    def _plan_inside_window(self) -> ProfileSettings:
+        """Care contacts are counted from the window's day buckets: the plan period must fit."""
+        if self.care_plan_days > self.profile_rules.window_days:
+            raise ValueError("care_plan_days must be at most profile_rules.window_days")
+        return self

@@ -8,7 +8,9 @@ default; the worklist lists customers who got fewer contacts of either kind in t
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from touchpoint_profile.fold.care import CARE_CONTACTS_KEPT
 
@@ -30,3 +32,16 @@ class CarePlans(BaseModel):
     A: CarePlan = CarePlan(visits=3, calls=2)
     B: CarePlan = CarePlan(visits=2, calls=1)
     C: CarePlan = CarePlan(visits=1, calls=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_unset_defaults(cls, data: Any) -> Any:
+        """TOUCHPOINT_CARE_PLANS__A__CALLS=3 alone keeps A's default visits."""
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        for tier, given in data.items():
+            default = cls.model_fields[tier].default if tier in cls.model_fields else None
+            if isinstance(given, dict) and isinstance(default, CarePlan):
+                filled[tier] = {**default.model_dump(), **given}
+        return filled
