@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_profile.care.overdue import DUE_AT, get_policy_params
 from touchpoint_profile.care.plans import CarePlans
+from touchpoint_profile.fold.ranking import BaseRanking
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.ranking.current import get_current_ranking
 from touchpoint_profile.worklist.models import (
@@ -38,6 +39,35 @@ _PLAN_MET = (
 )
 """SQL: a tier's plan is met when its n-th newest visit and m-th newest call lie inside the
 plan period (the days are stored newest first; n = 0 needs none)."""
+_AT_RISK = "last_purchase_at < :at_risk_before AND last_purchase_at >= :lost_before"
+REASON_SQL: dict[Reason, str] = {
+    "at_risk_a": f"tier = 'A' AND {_AT_RISK}",
+    "complaint_overdue": "complaints_overdue > 0",
+    "commitment_due": "commitments_due > 0",
+    "at_risk_b": f"tier = 'B' AND {_AT_RISK}",
+    "lost_most_valuable": "tier IS NOT NULL AND last_purchase_at < :lost_before "
+    "AND lifetime_profit >= :valuable_min",
+    "below_care_plan": "last_purchase_at >= :lost_before AND NOT CASE tier "
+    + " ".join(f"WHEN '{t}' THEN {_PLAN_MET.format(t=t.lower())}" for t in ("A", "B", "C"))
+    + " ELSE true END",
+    "new_buyer_no_repeat": "tier IS NOT NULL AND lifetime_purchases = 1 "
+    "AND first_purchase_at >= :new_since AND first_purchase_at < :nurture_after",
+}
+"""Each reason's rule over one row of `valued` (below), in REASON_TEXT's order."""
+ORDER_BY = """priority,
+    CASE priority WHEN 2 THEN complaint_due_at WHEN 3 THEN commitment_due_at END,
+    tier, window_profit DESC, lifetime_profit DESC, customer_id"""
+"""The list's order: the first reason, then (complaints, commitments) the soonest due, tier
+(A first), window profit, profit to date."""
+TIER = """CASE
+        WHEN v.reporting_currency <> :currency OR v.last_purchase_at IS NULL THEN NULL
+        WHEN v.as_of < :window_start THEN 'C'
+        WHEN v.window_profit >= :a_min THEN 'A'
+        WHEN v.window_profit > :c_max THEN 'B'
+        ELSE 'C'
+    END"""
+"""SQL: the customer's ABC tier by window profit with the ranking's thresholds (None: never
+bought, or another reporting currency; window figures folded before the window count none)."""
 WORKLIST = """
 WITH care AS MATERIALIZED (
     SELECT customer_id,
@@ -53,66 +83,84 @@ WITH care AS MATERIALIZED (
     WHERE (open_complaint_opened_at IS NOT NULL OR open_commitment_due_at IS NOT NULL)
       AND NOT erased
 ),
-valued AS (
-    SELECT v.customer_id, v.window_profit, v.lifetime_profit, v.last_purchase_at,
-        v.first_purchase_at, v.lifetime_purchases, v.care_visits, v.care_calls,
-        coalesce(c.complaints_overdue, 0) AS complaints_overdue, c.complaint_due_at,
-        coalesce(c.commitments_due, 0) AS commitments_due, c.commitment_due_at,
-        CASE
-            WHEN v.reporting_currency <> :currency OR v.last_purchase_at IS NULL THEN NULL
-            WHEN v.as_of < :window_start THEN 'C'
-            WHEN v.window_profit >= :a_min THEN 'A'
-            WHEN v.window_profit > :c_max THEN 'B'
-            ELSE 'C'
-        END AS tier
-    FROM customer_value v LEFT JOIN care c ON c.customer_id = v.customer_id
-    {store_filter}
+by_value AS (
+    SELECT * FROM (
+        SELECT *, {priorities} AS priority FROM (
+            SELECT v.customer_id, v.window_profit, v.lifetime_profit, v.last_purchase_at,
+                v.first_purchase_at, v.lifetime_purchases, v.care_visits, v.care_calls,
+                0 AS complaints_overdue, NULL::timestamptz AS complaint_due_at,
+                0 AS commitments_due, NULL::timestamptz AS commitment_due_at, {tier} AS tier
+            FROM customer_value v {store_where}
+            OFFSET 0
+        ) valued
+        OFFSET 0
+    ) prioritised
+    WHERE priority IS NOT NULL
+    ORDER BY {order_by}
+    LIMIT :limit
 ),
-reasoned AS (
-    SELECT *, array_remove(ARRAY[
-        CASE WHEN :want_at_risk_a AND tier = 'A' AND last_purchase_at < :at_risk_before
-             AND last_purchase_at >= :lost_before THEN 'at_risk_a' END,
-        CASE WHEN :want_complaint_overdue AND complaints_overdue > 0
-             THEN 'complaint_overdue' END,
-        CASE WHEN :want_commitment_due AND commitments_due > 0 THEN 'commitment_due' END,
-        CASE WHEN :want_at_risk_b AND tier = 'B' AND last_purchase_at < :at_risk_before
-             AND last_purchase_at >= :lost_before THEN 'at_risk_b' END,
-        CASE WHEN :want_lost_most_valuable AND tier IS NOT NULL
-             AND last_purchase_at < :lost_before AND lifetime_profit >= :valuable_min
-             THEN 'lost_most_valuable' END,
-        CASE WHEN :want_below_care_plan AND last_purchase_at >= :lost_before AND NOT CASE tier
-                 WHEN 'A' THEN {plan_a} WHEN 'B' THEN {plan_b} WHEN 'C' THEN {plan_c} ELSE true
-             END THEN 'below_care_plan' END,
-        CASE WHEN :want_new_buyer_no_repeat AND tier IS NOT NULL AND lifetime_purchases = 1
-             AND first_purchase_at >= :new_since AND first_purchase_at < :nurture_after
-             THEN 'new_buyer_no_repeat' END
-    ], NULL) AS reasons
-    FROM valued
+by_care AS (
+    SELECT *, {priorities} AS priority FROM (
+        SELECT v.customer_id, v.window_profit, v.lifetime_profit, v.last_purchase_at,
+            v.first_purchase_at, v.lifetime_purchases, v.care_visits, v.care_calls,
+            c.complaints_overdue, c.complaint_due_at, c.commitments_due, c.commitment_due_at,
+            v.tier
+        FROM care c CROSS JOIN LATERAL (
+            SELECT v.*, {tier} AS tier FROM customer_value v
+            WHERE v.customer_id = c.customer_id {store_and}
+            OFFSET 0
+        ) v
+    ) valued
+),
+first AS (
+    SELECT * FROM (
+        SELECT * FROM by_value WHERE customer_id NOT IN (SELECT customer_id FROM care)
+        UNION ALL
+        SELECT * FROM by_care
+    ) combined
+    WHERE priority IS NOT NULL
+    ORDER BY {order_by}
+    LIMIT :limit
 )
-SELECT customer_id, reasons, tier, window_profit, lifetime_profit, last_purchase_at,
+SELECT customer_id, tier, window_profit, lifetime_profit, last_purchase_at,
     first_purchase_at, complaints_overdue, complaint_due_at, commitments_due,
-    commitment_due_at,
+    commitment_due_at, array_remove(ARRAY[{codes}], NULL) AS reasons,
     (SELECT count(*) FROM unnest(care_visits) AS d WHERE d >= :plan_since) AS visits,
     (SELECT count(*) FROM unnest(care_calls) AS d WHERE d >= :plan_since) AS calls
-FROM reasoned
-WHERE cardinality(reasons) > 0
-ORDER BY array_position(CAST(:order AS text[]), reasons[1]),
-    CASE reasons[1] WHEN 'complaint_overdue' THEN complaint_due_at
-                    WHEN 'commitment_due' THEN commitment_due_at END,
-    tier, window_profit DESC, lifetime_profit DESC, customer_id
-LIMIT :limit
+FROM first
+ORDER BY {order_by}
 """
-"""Every reason is a CASE over one row; the list is the top `limit` by the first reason's
-place in REASON_TEXT, then (complaints, commitments) the soonest due, then tier (A first),
-window profit and profit to date."""
+"""The top `limit` customers by their first reason (one CASE per row that stops at the
+first reason that holds) come from two branches: the value rows alone (one scan, a top-N
+sort, no join), and the few customers with open care items (the care rows, each joined to its
+value row by key). A customer's full key is never after its value-only key (care reasons only
+move it up), so the final list is always among those two sets; only the final rows get every
+reason spelled out. OFFSET 0 keeps tier and priority computed once per row."""
 
 
 def get_worklist_query(*, by_store: bool) -> TextClause:
     """The worklist statement, cut to one preferred store or not (two texts, so each keeps
     its own plan: the store cut uses the preferred_store index)."""
-    plans = {f"plan_{tier.lower()}": _PLAN_MET.format(t=tier.lower()) for tier in TIERS}
-    store_filter = "WHERE v.preferred_store = :store_id" if by_store else ""
-    return text(WORKLIST.format(due_at=DUE_AT, store_filter=store_filter, **plans))
+    rules = [(place + 1, code, REASON_SQL[code]) for place, code in enumerate(REASON_TEXT)]
+    priorities = (
+        "CASE "
+        + " ".join(f"WHEN :want_{code} AND {sql} THEN {place}" for place, code, sql in rules)
+        + " END"
+    )
+    codes = ", ".join(
+        f"CASE WHEN :want_{code} AND {sql} THEN '{code}' END" for _, code, sql in rules
+    )
+    return text(
+        WORKLIST.format(
+            due_at=DUE_AT,
+            store_where="WHERE v.preferred_store = :store_id" if by_store else "",
+            store_and="AND v.preferred_store = :store_id" if by_store else "",
+            priorities=priorities,
+            codes=codes,
+            tier=TIER,
+            order_by=ORDER_BY,
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +202,48 @@ def _describe(code: Reason, row: Any, *, now: datetime, plans: CarePlans, plan_d
     return REASON_TEXT[code].format(**values)
 
 
+def get_worklist_params(
+    *,
+    now: datetime,
+    rules: FoldRules,
+    currency: str,
+    limit: int,
+    cut: WorklistCut,
+    ranking: BaseRanking | None,
+    store_id: str | None,
+    reasons: Collection[Reason] | None,
+) -> dict[str, Any]:
+    """The bound parameters of the worklist statement."""
+    valuable = ranking.clv.valuable_min if ranking is not None and ranking.clv else None
+    order = list(REASON_TEXT)
+    wanted = set(order if reasons is None else reasons)
+    params: dict[str, Any] = {
+        "now": now,
+        "currency": currency,
+        "window_start": now - timedelta(days=rules.window_days),
+        "a_min": ranking.abc_a_min_profit if ranking is not None else NO_THRESHOLD,
+        "c_max": ranking.abc_c_max_profit if ranking is not None else rules.abc_c_max_profit,
+        "valuable_min": Decimal(str(valuable)) if valuable is not None else NO_THRESHOLD,
+        "at_risk_before": now - timedelta(days=rules.lifecycle_at_risk_days),
+        "lost_before": now - timedelta(days=rules.lifecycle_lost_days),
+        "new_since": now - timedelta(days=rules.lifecycle_new_days),
+        "nurture_after": now - timedelta(days=NURTURE_AFTER_DAYS),
+        "due_before": now + timedelta(hours=cut.due_within_hours),
+        "expired_before": now - timedelta(days=rules.commitment_expired_grace_days),
+        "plan_since": (now - timedelta(days=cut.care_plan_days - 1)).date(),
+        "limit": limit,
+        **{f"want_{code}": code in wanted for code in order},
+        **get_policy_params(rules.complaint_response_hours),
+    }
+    for tier in TIERS:
+        plan = getattr(cut.care_plans, tier)
+        params[f"{tier.lower()}_visits"] = plan.visits
+        params[f"{tier.lower()}_calls"] = plan.calls
+    if store_id is not None:
+        params["store_id"] = store_id
+    return params
+
+
 async def get_worklist(
     *,
     db_session: AsyncSession,
@@ -171,35 +261,18 @@ async def get_worklist(
     ranking = await get_current_ranking(db_session=db_session)
     if ranking is not None and ranking.reporting_currency != currency:
         ranking = None  # its thresholds are in another currency: as before the first ranking
-    valuable = ranking.clv.valuable_min if ranking is not None and ranking.clv else None
     order = list(REASON_TEXT)
-    wanted = set(order if reasons is None else reasons)
-    plan_since = (now - timedelta(days=cut.care_plan_days - 1)).date()
-    params: dict[str, Any] = {
-        "now": now,
-        "currency": currency,
-        "window_start": now - timedelta(days=rules.window_days),
-        "a_min": ranking.abc_a_min_profit if ranking is not None else NO_THRESHOLD,
-        "c_max": ranking.abc_c_max_profit if ranking is not None else rules.abc_c_max_profit,
-        "valuable_min": Decimal(str(valuable)) if valuable is not None else NO_THRESHOLD,
-        "at_risk_before": now - timedelta(days=rules.lifecycle_at_risk_days),
-        "lost_before": now - timedelta(days=rules.lifecycle_lost_days),
-        "new_since": now - timedelta(days=rules.lifecycle_new_days),
-        "nurture_after": now - timedelta(days=NURTURE_AFTER_DAYS),
-        "due_before": now + timedelta(hours=cut.due_within_hours),
-        "expired_before": now - timedelta(days=rules.commitment_expired_grace_days),
-        "plan_since": plan_since,
-        "order": order,
-        "limit": limit,
-        **{f"want_{code}": code in wanted for code in order},
-        **get_policy_params(rules.complaint_response_hours),
-    }
-    for tier in TIERS:
-        plan = getattr(cut.care_plans, tier)
-        params[f"{tier.lower()}_visits"] = plan.visits
-        params[f"{tier.lower()}_calls"] = plan.calls
-    if store_id is not None:
-        params["store_id"] = store_id
+    params = get_worklist_params(
+        now=now,
+        rules=rules,
+        currency=currency,
+        limit=limit,
+        cut=cut,
+        ranking=ranking,
+        store_id=store_id,
+        reasons=reasons,
+    )
+    await db_session.execute(text("SET LOCAL jit = off"))  # compiling cost more than it saved
     result = await db_session.execute(get_worklist_query(by_store=store_id is not None), params)
     items = []
     for row in result.mappings():
