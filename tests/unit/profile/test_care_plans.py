@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -24,6 +25,7 @@ from touchpoint_profile.fold.care import (
     get_closed_complaint_clocks,
     get_open_commitment_dues,
 )
+from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.fold import fold_many
 from touchpoint_profile.fold.merge import merge_states
 from touchpoint_profile.fold.rules import FoldRules
@@ -38,7 +40,7 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 
-def visit(**kwargs: object) -> object:
+def visit(**kwargs: Any) -> ParsedEvent:
     """A store visit."""
     return event("store_visit", {"zone": "entrance"}, channel="store", **kwargs)
 
