@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.integration.profile.test_api import serve
 from tests.unit.profile.factories import (
     NOW,
     call,
@@ -34,6 +35,7 @@ from touchpoint_profile.projection.postgres import PostgresProjection
 from touchpoint_profile.ranking.current import clear_ranking_cache
 from touchpoint_profile.ranking.models import Churn, CustomerFigures, RankingRun, TierShare
 from touchpoint_profile.ranking.service import create_ranking, get_next_version
+from touchpoint_profile.settings import ProfileSettings
 from touchpoint_profile.worklist.models import Worklist
 from touchpoint_profile.worklist.service import WorklistCut, get_worklist
 
@@ -253,3 +255,27 @@ async def test_the_fold_writes_the_care_columns_beside_state_and_value(
             {"id": cid},
         )
     assert due is None
+
+
+async def test_the_worklist_api_filters_and_names_the_field_it_refuses(
+    profile_settings: ProfileSettings,
+) -> None:
+    """`GET /v1/worklist?store_id=&reason=` answers with the cut it made; a store id with a
+    control character or an unknown reason is a 422 naming the query field, never a 500."""
+    settings = profile_settings.model_copy(update={"consumer_enabled": False})
+    async with serve(settings) as client:
+        response = await client.get(
+            "/v1/worklist",
+            params={"store_id": "no-such-store", "reason": ["complaint_overdue", "at_risk_a"]},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["store_id"], body["items"], body["care_plan_days"]) == (
+            "no-such-store",
+            [],
+            30,
+        )
+        for params in ({"store_id": "s\x00"}, {"reason": "everyone"}):
+            refused = await client.get("/v1/worklist", params=params)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["detail"][0]["loc"][:2] == ["query", next(iter(params))]
