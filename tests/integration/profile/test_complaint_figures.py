@@ -171,3 +171,42 @@ async def test_the_migration_fills_commitments_and_resolved_complaints_of_older_
     assert row.closed_complaint_severity == ["high"]
     assert row.closed_complaint_hours == [pytest.approx(3.0)]
     assert row.closed_complaint_satisfaction == [4]
+
+
+async def test_the_migration_fills_the_preferred_store_from_the_window(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A value row written before 0015 gets the store with the most events in the (default,
+    90-day) window of its state; ties go to the first store by name, as the view picks."""
+    migration = _load("0015_care_plans")
+    cid = f"store15-{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    steps = [
+        call(customer_id=cid, store_id="s-b", at=now - HOUR),
+        call(customer_id=cid, store_id="s-a", at=now - 2 * HOUR),
+        call(customer_id=cid, store_id="s-c", at=now - 24 * HOUR),
+        call(customer_id=cid, store_id="s-c", at=now - 48 * HOUR),
+    ]
+    state = fold_many(new_state(cid), steps, now)
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO profile_customers (customer_id, state, erased, updated_at) "
+                "VALUES (:id, CAST(:state AS jsonb), false, now())"
+            ),
+            {"id": cid, "state": state.model_dump_json()},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO customer_value (customer_id, reporting_currency, as_of) "
+                "VALUES (:id, 'CNY', now())"
+            ),
+            {"id": cid},
+        )
+        await session.execute(text(migration.BACKFILL_STORE))
+    async with sessions() as session:
+        store = await session.scalar(
+            text("SELECT preferred_store FROM customer_value WHERE customer_id = :id"),
+            {"id": cid},
+        )
+    assert store == "s-c"
