@@ -27,7 +27,8 @@ from touchpoint_profile.worklist.service import get_worklist
 FILL = """
     INSERT INTO customer_value (customer_id, reporting_currency, as_of, window_frequency,
         window_monetary, window_profit, lifetime_purchases, lifetime_monetary, lifetime_profit,
-        first_seen_at, first_purchase_at, last_purchase_at)
+        first_seen_at, first_purchase_at, last_purchase_at, preferred_store, care_calls,
+        care_visits)
     SELECT 'c-' || i, 'CNY',
         now() - make_interval(days => (i % 30)::int),
         CASE WHEN buyer THEN 1 + (i % 13) ELSE 0 END,
@@ -40,9 +41,30 @@ FILL = """
         now() - make_interval(days => (1 + i % 730)::int),
         CASE WHEN buyer THEN now() - make_interval(days => (1 + i % 700)::int) END,
         CASE WHEN buyer THEN now() - make_interval(days => least(1 + i % 700, (i * 37) % 200)::int)
-             END
+             END,
+        's' || (i % 200),
+        CASE WHEN i % 3 = 0 THEN ARRAY[current_date - (i % 40)::int] END,
+        CASE WHEN i % 4 = 0 THEN ARRAY[current_date - (i % 20)::int,
+                                       current_date - (i % 50)::int] END
     FROM (SELECT i, i % 10 <> 0 AS buyer FROM generate_series(1::bigint, :n) AS i) s
 """
+CARE = """
+    INSERT INTO profile_customers (customer_id, state, erased, updated_at,
+        open_complaint_severity, open_complaint_opened_at, open_commitment_due_at,
+        closed_complaint_severity, closed_complaint_resolved_at, closed_complaint_hours,
+        closed_complaint_satisfaction)
+    SELECT 'c-' || i, jsonb_build_object('customer_id', 'c-' || i), false, now(),
+        CASE WHEN i % 100 = 0 THEN ARRAY['high'] END,
+        CASE WHEN i % 100 = 0 THEN ARRAY[now() - make_interval(hours => (i % 72)::int)] END,
+        CASE WHEN i % 150 = 0 THEN ARRAY[now() + make_interval(hours => (i % 96)::int - 48)] END,
+        CASE WHEN i % 50 = 0 THEN ARRAY['medium'] END,
+        CASE WHEN i % 50 = 0 THEN ARRAY[now() - make_interval(days => (i % 60)::int)] END,
+        CASE WHEN i % 50 = 0 THEN ARRAY[(i % 100)::float] END,
+        CASE WHEN i % 50 = 0 THEN ARRAY[(1 + i % 5)::smallint] END
+    FROM generate_series(1::bigint, :n) AS i
+"""
+"""One small state per customer: 1% with an open complaint, 0.7% a promise, 2% a resolved
+complaint (the partial indexes keep the worklist and the figures to those)."""
 
 
 async def bench(customers: int) -> None:
@@ -69,9 +91,11 @@ async def bench(customers: int) -> None:
         started = time.perf_counter()
         async with sessions() as db_session, db_session.begin():
             await db_session.execute(text(FILL), {"n": customers})
+            await db_session.execute(text(CARE), {"n": customers})
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.execute(text("VACUUM ANALYZE customer_value"))
+            await connection.execute(text("VACUUM ANALYZE profile_customers"))
         async with engine.connect() as connection:
             size = await connection.scalar(text("SELECT pg_total_relation_size('customer_value')"))
         print(
@@ -90,16 +114,23 @@ async def bench(customers: int) -> None:
         print(f"{in_sql:8.2f}s  all SQL; {total - in_sql:.2f}s in Python (the CLV fit)")
         assert result.run is not None, result.reason
         print(f"ranking job: {total:.1f}s for {customers} customers")
-        started = time.perf_counter()
-        async with sessions() as db_session:
-            worklist = await get_worklist(
-                db_session=db_session,
-                now=datetime.now(UTC),
-                rules=settings.profile_rules,
-                currency="CNY",
-                limit=50,
+        for store_id in (None, None, None, "s7", "s7"):
+            started = time.perf_counter()
+            async with sessions() as db_session:
+                worklist = await get_worklist(
+                    db_session=db_session,
+                    now=datetime.now(UTC),
+                    rules=settings.profile_rules,
+                    currency="CNY",
+                    limit=50,
+                    store_id=store_id,
+                )
+            reasons = sorted({item.reason_code for item in worklist.items})
+            print(
+                f"worklist of {len(worklist.items)} (store {store_id}, {reasons}): "
+                f"{time.perf_counter() - started:.2f}s"
             )
-        print(f"worklist of {len(worklist.items)}: {time.perf_counter() - started:.2f}s")
+        print(result.run.figures.complaints)
         print(result.run.ranking.model_dump_json(indent=1))
     finally:
         await engine.dispose()

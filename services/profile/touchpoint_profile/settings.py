@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from touchpoint_common.settings import CommonSettings
+from touchpoint_profile.care.plans import CarePlans
 from touchpoint_profile.fold.rules import FoldRules
 
 
@@ -41,6 +42,15 @@ class ProfileSettings(CommonSettings, FoldRulesSettings):
     consumer_db_retry_attempts: int = Field(default=8, ge=1)
     complaints_overdue_interval_s: float = Field(default=30.0, ge=0)
     """How often the overdue-complaints gauge is counted (0: never, e.g. in tests)."""
+    care_plans: CarePlans = Field(default_factory=CarePlans)
+    """Minimum care contacts per ABC tier and plan period (TOUCHPOINT_CARE_PLANS__A__VISITS=3,
+    ..._CALLS=2; defaults: the brief's A 3 visits + 2 calls, B 2 + 1, C 1 + 1)."""
+    care_plan_days: int = Field(default=30, ge=1, le=90)
+    """The plan period ("a month"): contacts in the last this many days count (at most the
+    fold window, whose day buckets they are counted from)."""
+    worklist_due_within_hours: float = Field(default=24.0, ge=0, le=24 * 31)
+    """Commitments due within this many hours (or overdue, until the view drops them as
+    expired) are on the worklist: "due today"."""
     default_phone_region: str = Field(default="CN", min_length=2, max_length=2)
     """Region assumed for phone numbers without a country code (same as ingest)."""
 
@@ -66,3 +76,11 @@ class ProfileSettings(CommonSettings, FoldRulesSettings):
     ranking_churn_period_days: int = Field(default=30, ge=1)
     """Churn rate: buyers lost in this many days / buyers at the period's start."""
     ranking_publish_timeout_s: float = Field(default=10.0, gt=0)
+    """How long the job waits for the broker to acknowledge a published ranking."""
+
+    @model_validator(mode="after")
+    def _plan_inside_window(self) -> ProfileSettings:
+        """Care contacts are counted from the window's day buckets: the plan period must fit."""
+        if self.care_plan_days > self.profile_rules.window_days:
+            raise ValueError("care_plan_days must be at most profile_rules.window_days")
+        return self

@@ -331,6 +331,7 @@ async def test_worklist_puts_at_risk_a_customers_first(
             rules=ranking_settings.profile_rules,
             currency=ranking_settings.profile_rules.reporting_currency,
             limit=500,
+            reasons=("at_risk_a", "at_risk_b"),
         )
     assert worklist.ranking_version == result.run.ranking.version
     codes = [item.reason_code for item in worklist.items]
@@ -338,6 +339,7 @@ async def test_worklist_puts_at_risk_a_customers_first(
     assert codes == sorted(codes, key=lambda code: ["at_risk_a", "at_risk_b"].index(code))
     a_min = result.run.ranking.abc_a_min_profit
     for item in worklist.items:
+        assert item.days_since_purchase is not None
         assert 60 <= item.days_since_purchase <= 120
         assert (item.window_profit >= a_min) == (item.reason_code == "at_risk_a")
         assert str(item.days_since_purchase) in item.reason

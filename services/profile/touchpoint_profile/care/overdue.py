@@ -36,11 +36,24 @@ COMPLAINTS_COUNTED_AT = Gauge(
     "When the open and overdue complaints were last counted (Unix time).",
 )
 _SECONDS = "CAST(:{} AS double precision)"
+
+
+def get_response_seconds_sql(alias: str) -> str:
+    """SQL: the response time in seconds of the complaint `alias(severity, ...)` (an unnest of
+    the clocks beside the state), under the policy that get_policy_params binds."""
+    return (
+        f"CASE {alias}.severity "
+        + " ".join(f"WHEN '{s.value}' THEN {_SECONDS.format(s.value)}" for s in Severity)
+        + f" ELSE {_SECONDS.format('fallback')} END"
+    )
+
+
+DUE_AT = f"(o.opened_at + make_interval(secs => {get_response_seconds_sql('o')}))"
+"""SQL: the due time of an open complaint `o(severity, opened_at)` (an unnest of the clocks
+beside the state), under the policy that get_policy_params binds."""
 _COUNT = text(
-    "SELECT o.severity, count(*) AS open, count(*) FILTER (WHERE o.opened_at "
-    "+ make_interval(secs => CASE o.severity "
-    + " ".join(f"WHEN '{s.value}' THEN {_SECONDS.format(s.value)}" for s in Severity)
-    + f" ELSE {_SECONDS.format('fallback')} END) < CAST(:now AS timestamptz)) AS overdue "
+    f"SELECT o.severity, count(*) AS open, count(*) FILTER (WHERE {DUE_AT} "  # noqa: S608
+    "< CAST(:now AS timestamptz)) AS overdue "
     f"FROM {LIVE_TABLE} AS c, "
     "unnest(c.open_complaint_severity, c.open_complaint_opened_at) AS o(severity, opened_at) "
     "WHERE c.open_complaint_opened_at IS NOT NULL GROUP BY o.severity"
@@ -49,13 +62,17 @@ _COUNT = text(
 response time, given as parameters (seconds) so the policy in force is the one counted."""
 
 
+def get_policy_params(policy: ResponseTimes) -> dict[str, float]:
+    """The parameters DUE_AT reads: each severity's response time in seconds."""
+    seconds = {name.value: policy.hours(name.value) * 3600 for name in Severity}
+    return {**seconds, "fallback": policy.hours(None) * 3600}
+
+
 async def count_complaints(
     *, db_session: AsyncSession, now: datetime, policy: ResponseTimes
 ) -> dict[str, tuple[int, int]]:
     """severity -> (open, overdue) at `now` under the response-time policy."""
-    seconds = {name.value: policy.hours(name.value) * 3600 for name in Severity}
-    params = {**seconds, "fallback": policy.hours(None) * 3600, "now": now}
-    rows = await db_session.execute(_COUNT, params)
+    rows = await db_session.execute(_COUNT, {**get_policy_params(policy), "now": now})
     return {row.severity: (int(row.open), int(row.overdue)) for row in rows}
 
 

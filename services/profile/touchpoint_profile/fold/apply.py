@@ -27,7 +27,7 @@ from touchpoint_common.events.payloads import (
     PurchasePayload,
     StoreVisit,
 )
-from touchpoint_profile.fold.care import apply_care, prune_care
+from touchpoint_profile.fold.care import apply_care, get_care_kind, prune_care
 from touchpoint_profile.fold.describe import describe
 from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.rules import FoldRules
@@ -73,7 +73,7 @@ def copy_bucket(bucket: DayBucket | None) -> DayBucket:
     """A day bucket the fold may change (a new one for a day not seen yet)."""
     if bucket is None:
         return DayBucket()
-    counts = ("channels", "stores", "categories", "spend", "profit")
+    counts = ("channels", "stores", "categories", "spend", "profit", "care")
     return bucket.model_copy(update={name: dict(getattr(bucket, name)) for name in counts})
 
 
@@ -149,6 +149,8 @@ def _apply_windowed(state: CustomerState, parsed: ParsedEvent, rules: FoldRules)
     bucket.channels[channel] = bucket.channels.get(channel, 0) + 1
     if event.store_id:
         bucket.stores[event.store_id] = bucket.stores.get(event.store_id, 0) + 1
+    if (kind := get_care_kind(parsed)) is not None:
+        bucket.care[kind] = bucket.care.get(kind, 0) + 1
     payload = parsed.payload
     if isinstance(payload, PurchasePayload):
         bucket.purchases += 1

@@ -9,18 +9,26 @@ whose key sealed it); only the private endpoint opens it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from touchpoint_common.events import models as wire
-from touchpoint_common.events.payloads import ComplaintAssignedPayload, ComplaintResolvedPayload
+from touchpoint_common.events.payloads import (
+    CallOutcome,
+    ComplaintAssignedPayload,
+    ComplaintResolvedPayload,
+    EventType,
+)
 from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.stamps import earlier, later, take_stamp
 from touchpoint_profile.fold.state import (
+    EPOCH_DAY,
     CommitmentRecord,
     ComplaintRecord,
     CustomerState,
+    DayBucket,
     NoteRecord,
     SealedText,
 )
@@ -33,7 +41,12 @@ COMPLAINT_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("followed_up", ("satisfaction", "follow_up_comment")),
 )
 """The last-writer-wins steps of a complaint after its opening, and the values each stamps."""
+EPOCH_ORDINAL = EPOCH_DAY.date().toordinal()
 STATUS_OF_STEP = {"assigned": "assigned", "escalated": "escalated", "remedied": "remedy_offered"}
+CareKind = Literal["call", "visit"]
+CARE_CONTACTS_KEPT = 10
+"""Newest contact days of each kind written beside the value figures: a care plan may ask
+for at most this many contacts of one kind per period (care/plans.py)."""
 
 
 def add_complaint(records: dict[str, ComplaintRecord], seen: ComplaintRecord) -> None:
@@ -227,3 +240,76 @@ def prune_care(state: CustomerState, now: datetime, rules: FoldRules) -> None:
             c.commitment_id: c for c in ranked_commitments[: rules.max_commitments]
         }
     del state.notes[rules.max_notes :]
+
+
+def get_care_kind(parsed: ParsedEvent) -> CareKind | None:
+    """What a tier service plan counts (brief: visits and calls a month per tier): a call that
+    was not dropped, or a store visit; None for everything else."""
+    event_type = parsed.event.type
+    if event_type == EventType.STORE_VISIT:
+        return "visit"
+    if event_type == EventType.CALL:
+        outcome = getattr(parsed.payload, "outcome", None)
+        return None if outcome == CallOutcome.DROPPED else "call"
+    return None
+
+
+def get_care_contact_days(days: dict[int, DayBucket], kind: CareKind) -> list[date]:
+    """The days of the newest CARE_CONTACTS_KEPT contacts of a kind, newest first, one entry
+    per contact (a day with two calls appears twice), from the given day buckets."""
+    found: list[date] = []
+    for day in sorted(days, reverse=True):
+        count = days[day].care.get(kind, 0)
+        found.extend([date.fromordinal(EPOCH_ORDINAL + day)] * count)
+        if len(found) >= CARE_CONTACTS_KEPT:
+            break
+    return found[:CARE_CONTACTS_KEPT]
+
+
+def get_open_commitment_dues(state: CustomerState) -> list[datetime]:
+    """Due times of the commitments made and not fulfilled (sorted), for the worklist; none
+    for a tombstone or a merge pointer. Expiry (due + grace) is applied by the reader."""
+    if state.is_erased or state.merged_into is not None:
+        return []
+    return sorted(
+        record.due_at
+        for record in state.commitments.values()
+        if record.made_at is not None and record.fulfilled_at is None and record.due_at
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedComplaintClock:
+    """A resolved complaint as the managers' figures count it (no text, no ids)."""
+
+    severity: str | None
+    resolved_at: datetime
+    hours_to_resolve: float | None
+    """None when the opening was never seen."""
+    satisfaction: int | None
+    """1-5 from the latest follow-up; None before one."""
+
+
+def get_closed_complaint_clocks(state: CustomerState) -> list[ClosedComplaintClock]:
+    """The resolved complaints of a live state, by complaint id (none for a tombstone or a
+    merge pointer): what the figures of time to resolve and satisfaction count."""
+    if state.is_erased or state.merged_into is not None:
+        return []
+    clocks = []
+    for _, record in sorted(state.complaints.items()):
+        if record.resolved_at is None:
+            continue
+        hours = (
+            None
+            if record.opened_at is None
+            else max(0.0, (record.resolved_at - record.opened_at).total_seconds()) / 3600
+        )
+        clocks.append(
+            ClosedComplaintClock(
+                severity=record.severity,
+                resolved_at=record.resolved_at,
+                hours_to_resolve=hours,
+                satisfaction=record.satisfaction,
+            )
+        )
+    return clocks

@@ -56,6 +56,8 @@ def merge_states(
             into.stores[store] = into.stores.get(store, 0) + count
         for category, count in bucket.categories.items():
             into.categories[category] = into.categories.get(category, 0) + count
+        for kind, count in bucket.care.items():
+            into.care[kind] = into.care.get(kind, 0) + count
     for category, sums in source.interests.items():
         stored = merged.interests.get(category)
         into_sum = stored.model_copy() if stored else InterestSum()

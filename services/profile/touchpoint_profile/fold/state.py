@@ -33,6 +33,9 @@ class DayBucket(BaseModel):
     """Net spend (purchases less returns) per currency: never summed across currencies."""
     profit: dict[str, Decimal] = Field(default_factory=dict)
     """Profit (amount less the items' cost) per currency."""
+    care: dict[str, int] = Field(default_factory=dict)
+    """Care contacts by kind ("call": a call that was not dropped, "visit": a store visit),
+    what the tier service plans count (fold/care.py get_care_kind)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -90,6 +90,7 @@ def _subtract_bucket(into: DayBucket, bucket: DayBucket) -> DayBucket | None:
         (into.channels, bucket.channels),
         (into.stores, bucket.stores),
         (into.categories, bucket.categories),
+        (into.care, bucket.care),
     ):
         for key, count in theirs.items():
             left = mine.get(key, 0) - count

@@ -7,10 +7,12 @@ transaction as the states, and removes the rows of erased and merged-away custom
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from touchpoint_profile.fold.evaluate import get_rfm, get_window_money
+from touchpoint_profile.fold.apply import window_start_day
+from touchpoint_profile.fold.care import get_care_contact_days
+from touchpoint_profile.fold.evaluate import get_channels, get_rfm, get_window_money
 from touchpoint_profile.fold.rules import FoldRules
 from touchpoint_profile.fold.state import CustomerState
 from touchpoint_profile.fold.value import get_lifetime
@@ -34,6 +36,13 @@ class CustomerValueRow:
     first_purchase_at: datetime | None
     last_purchase_at: datetime | None
     member_tier: str | None
+    preferred_store: str | None
+    """The store with the most events in the window (the view's channels.preferred_store)."""
+    care_calls: list[date]
+    """Days of the newest calls (not dropped) in the window, newest first, one per call, at
+    most CARE_CONTACTS_KEPT: the tier service plans count them (migration 0015)."""
+    care_visits: list[date]
+    """Days of the newest store visits in the window, the same way."""
 
 
 def has_value_row(state: CustomerState) -> bool:
@@ -44,15 +53,17 @@ def has_value_row(state: CustomerState) -> bool:
 def get_value_row(state: CustomerState, now: datetime, rules: FoldRules) -> CustomerValueRow:
     """The customer_value row of a live state, window figures evaluated at `now`."""
     rfm = get_rfm(state, now, rules)
-    window = get_window_money(state, now, rules)
+    money = get_window_money(state, now, rules)
     lifetime = get_lifetime(state, rules)
+    start = window_start_day(now, rules)
+    window = {day: bucket for day, bucket in state.days.items() if day >= start}
     return CustomerValueRow(
         customer_id=state.customer_id,
         reporting_currency=rules.reporting_currency,
         as_of=now,
         window_frequency=rfm.frequency,
-        window_monetary=window.monetary,
-        window_profit=window.profit,
+        window_monetary=money.monetary,
+        window_profit=money.profit,
         lifetime_purchases=lifetime.purchases,
         lifetime_monetary=lifetime.monetary,
         lifetime_profit=lifetime.profit,
@@ -60,4 +71,7 @@ def get_value_row(state: CustomerState, now: datetime, rules: FoldRules) -> Cust
         first_purchase_at=lifetime.first_purchase_at,
         last_purchase_at=state.last_purchase_at,
         member_tier=state.member_tier.value if state.member_tier else None,
+        preferred_store=get_channels(state, now, rules).preferred_store,
+        care_calls=get_care_contact_days(window, "call"),
+        care_visits=get_care_contact_days(window, "visit"),
     )

@@ -9,7 +9,11 @@ from collections.abc import Sequence
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from touchpoint_profile.fold.care import get_open_complaint_clocks
+from touchpoint_profile.fold.care import (
+    get_closed_complaint_clocks,
+    get_open_commitment_dues,
+    get_open_complaint_clocks,
+)
 from touchpoint_profile.fold.state import CustomerState
 from touchpoint_profile.fold.value_row import CustomerValueRow
 
@@ -99,7 +103,10 @@ class PostgresProjection:
         """Upsert in one statement per batch (executemany); unused placeholders are deleted.
 
         Beside the state: the open complaints' severities and opening times (NULL for none),
-        which the overdue-complaints gauge counts (touchpoint_profile.care.overdue)."""
+        which the overdue-complaints gauge and the worklist count (touchpoint_profile.care);
+        the due times of open commitments (the worklist); the resolved complaints' severity,
+        resolution time, hours to resolve and satisfaction (the ranking job's complaint
+        figures). Migrations 0013 and 0015."""
         unused = self.placeholders - {state.customer_id for state in states}
         self.placeholders.clear()
         if unused:
@@ -108,24 +115,29 @@ class PostgresProjection:
             return
         statement = text(
             f"INSERT INTO {self.table} (customer_id, state, erased, updated_at, "  # noqa: S608
-            "open_complaint_severity, open_complaint_opened_at) "
+            f"{', '.join(CARE_COLUMNS)}) "
             "VALUES (:customer_id, CAST(:state AS jsonb), :erased, now(), "
-            "CAST(:severities AS text[]), CAST(:opened AS timestamptz[])) "
-            "ON CONFLICT (customer_id) DO UPDATE SET state = EXCLUDED.state, "
+            + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in CARE_COLUMNS.items())
+            + ") ON CONFLICT (customer_id) DO UPDATE SET state = EXCLUDED.state, "
             "erased = EXCLUDED.erased, updated_at = now(), "
-            "open_complaint_severity = EXCLUDED.open_complaint_severity, "
-            "open_complaint_opened_at = EXCLUDED.open_complaint_opened_at"
+            + ", ".join(f"{name} = EXCLUDED.{name}" for name in CARE_COLUMNS)
         )
         rows = []
         for state in sorted(states, key=lambda s: s.customer_id):
             clocks = get_open_complaint_clocks(state)
+            closed = get_closed_complaint_clocks(state)
             rows.append(
                 {
                     "customer_id": state.customer_id,
                     "state": state.model_dump_json(),
                     "erased": state.is_erased,
-                    "severities": [severity for severity, _ in clocks] or None,
-                    "opened": [opened_at for _, opened_at in clocks] or None,
+                    "open_complaint_severity": [severity for severity, _ in clocks] or None,
+                    "open_complaint_opened_at": [opened_at for _, opened_at in clocks] or None,
+                    "open_commitment_due_at": get_open_commitment_dues(state) or None,
+                    "closed_complaint_severity": [c.severity for c in closed] or None,
+                    "closed_complaint_resolved_at": [c.resolved_at for c in closed] or None,
+                    "closed_complaint_hours": [c.hours_to_resolve for c in closed] or None,
+                    "closed_complaint_satisfaction": [c.satisfaction for c in closed] or None,
                 }
             )
         await self.db_session.execute(statement, rows)
@@ -141,20 +153,29 @@ class PostgresProjection:
         if not rows:
             return
         ordered = sorted(rows, key=lambda row: row.customer_id)
-        columns = {name: [getattr(row, name) for row in ordered] for name in VALUE_COLUMNS}
+        columns = {
+            name: [_carried(getattr(row, name), kind) for row in ordered]
+            for name, kind in VALUE_COLUMNS.items()
+        }
         await self.db_session.execute(self._upsert_values, columns)
 
     @property
     def _upsert_values(self) -> TextClause:
         """INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE, for value_table."""
         names = ", ".join(VALUE_COLUMNS)
-        arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in VALUE_COLUMNS.items())
+        arrays = ", ".join(
+            f"CAST(:{name} AS {_carrier(kind)}[])" for name, kind in VALUE_COLUMNS.items()
+        )
+        values = ", ".join(
+            f"CAST({name} AS {kind})" if kind.endswith("[]") else name
+            for name, kind in VALUE_COLUMNS.items()
+        )
         updates = ", ".join(
             f"{name} = EXCLUDED.{name}" for name in VALUE_COLUMNS if name != "customer_id"
         )
         return text(
             f"INSERT INTO {self.value_table} ({names}) "  # noqa: S608 (checked name, constants)
-            f"SELECT * FROM unnest({arrays}) "
+            f"SELECT {values} FROM unnest({arrays}) AS v({names}) "
             f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
         )
 
@@ -173,5 +194,32 @@ VALUE_COLUMNS: dict[str, str] = {
     "first_purchase_at": "timestamptz",
     "last_purchase_at": "timestamptz",
     "member_tier": "text",
+    "preferred_store": "text",
+    "care_calls": "date[]",
+    "care_visits": "date[]",
 }
 """customer_value's columns (CustomerValueRow's fields) and their PostgreSQL types."""
+CARE_COLUMNS: dict[str, str] = {
+    "open_complaint_severity": "text",
+    "open_complaint_opened_at": "timestamptz",
+    "open_commitment_due_at": "timestamptz",
+    "closed_complaint_severity": "text",
+    "closed_complaint_resolved_at": "timestamptz",
+    "closed_complaint_hours": "double precision",
+    "closed_complaint_satisfaction": "smallint",
+}
+"""The care columns beside each state (element types; each column is an array, NULL for none)."""
+
+
+def _carrier(kind: str) -> str:
+    """The element type a column travels as in the unnest: an array column as its text (unnest
+    of a two-dimensional array would flatten it)."""
+    return "text" if kind.endswith("[]") else kind
+
+
+def _carried(value: object, kind: str) -> object:
+    """A value as it travels: an array column as a PostgreSQL array literal (NULL when empty)."""
+    if not kind.endswith("[]"):
+        return value
+    items = value if isinstance(value, list) else []
+    return "{" + ",".join(str(item) for item in items) + "}" if items else None

@@ -31,6 +31,28 @@ CHURN_RATE = Gauge(
     "touchpoint_churn_rate", "Buyers lost in the churn period / buyers at its start."
 )
 
+COMPLAINTS_RESOLVED = Gauge(
+    "touchpoint_complaints_resolved", "Complaints resolved in the figures period."
+)
+COMPLAINT_HOURS_TO_RESOLVE = Gauge(
+    "touchpoint_complaint_hours_to_resolve",
+    "Hours from opening to resolution of the complaints resolved in the period.",
+    ["stat"],
+)
+COMPLAINTS_ON_TIME_SHARE = Gauge(
+    "touchpoint_complaints_resolved_on_time_share",
+    "Share of the period's resolved complaints resolved within their response time.",
+)
+COMPLAINTS_FOLLOWED_UP = Gauge(
+    "touchpoint_complaints_followed_up", "Resolved complaints with a satisfaction follow-up."
+)
+COMPLAINT_SATISFACTION = Gauge(
+    "touchpoint_complaint_satisfaction_mean", "Mean satisfaction (1-5) after follow-up."
+)
+COMPLAINT_SATISFIED_SHARE = Gauge(
+    "touchpoint_complaint_satisfied_share", "Share of follow-ups rating satisfaction 4 or 5."
+)
+
 
 def set_figures(run: RankingRun) -> None:
     """Export a run's figures."""
@@ -47,3 +69,16 @@ def set_figures(run: RankingRun) -> None:
     for band, count in figures.rfm_bands.items():
         RFM_BAND_CUSTOMERS.labels(band).set(count)
     CHURN_RATE.set(figures.churn.rate or 0.0)
+    complaints = figures.complaints
+    if complaints is not None:
+        COMPLAINTS_RESOLVED.set(complaints.resolved)
+        for stat, hours in (
+            ("mean", complaints.hours_to_resolve_mean),
+            ("median", complaints.hours_to_resolve_median),
+            ("p90", complaints.hours_to_resolve_p90),
+        ):
+            COMPLAINT_HOURS_TO_RESOLVE.labels(stat).set(hours or 0.0)
+        COMPLAINTS_ON_TIME_SHARE.set(complaints.resolved_on_time_share or 0.0)
+        COMPLAINTS_FOLLOWED_UP.set(complaints.followed_up)
+        COMPLAINT_SATISFACTION.set(complaints.satisfaction_mean or 0.0)
+        COMPLAINT_SATISFIED_SHARE.set(complaints.satisfied_share or 0.0)

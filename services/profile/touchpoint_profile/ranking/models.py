@@ -50,6 +50,27 @@ class Churn(BaseModel):
     rate: float | None
 
 
+class ComplaintFigures(BaseModel):
+    """Complaints resolved in the period: time to resolve, and satisfaction after follow-up."""
+
+    model_config = ConfigDict(frozen=True)
+
+    period_days: int
+    resolved: int
+    """Complaints resolved in the period (of live customers)."""
+    hours_to_resolve_mean: float | None
+    hours_to_resolve_median: float | None
+    hours_to_resolve_p90: float | None
+    """Over the resolved complaints whose opening was seen."""
+    resolved_on_time_share: float | None
+    """Share resolved within their severity's response time (complaint_response_hours)."""
+    followed_up: int
+    """Of those, complaints with a follow-up that rated satisfaction (1-5)."""
+    satisfaction_mean: float | None
+    satisfied_share: float | None
+    """Share of follow-ups rating 4 or 5."""
+
+
 class CustomerFigures(BaseModel):
     """What a run found in the base: the figures managers read (reporting currency)."""
 
@@ -68,6 +89,8 @@ class CustomerFigures(BaseModel):
     """From first/last purchase dates (won back and mature need the fold's history: they are
     counted in active here)."""
     churn: Churn
+    complaints: ComplaintFigures | None = None
+    """None in runs stored before the complaint figures were counted."""
 
 
 class RankingRun(BaseModel):

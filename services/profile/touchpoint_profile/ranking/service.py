@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from touchpoint_common.db.errors import get_sqlstate
 from touchpoint_common.kafka.publisher import OutgoingRecord, Publisher
+from touchpoint_profile.care.overdue import get_policy_params, get_response_seconds_sql
 from touchpoint_profile.fold import clv
 from touchpoint_profile.fold.ranking import BaseRanking, ClvParams
 from touchpoint_profile.ranking.current import clear_ranking_cache
@@ -30,6 +31,7 @@ from touchpoint_profile.ranking.cuts import get_bands, get_quintile_cuts, get_ri
 from touchpoint_profile.ranking.metrics import set_figures
 from touchpoint_profile.ranking.models import (
     Churn,
+    ComplaintFigures,
     CustomerFigures,
     RankingRun,
     TierShare,
@@ -160,6 +162,25 @@ BAND_COUNTS = """
            count(*) FILTER (WHERE product <= :bottom_max)
     FROM ({scores}) scored
 """
+COMPLAINT_FIGURES = """
+    SELECT count(*),
+        avg(c.hours),
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY c.hours),
+        percentile_cont(0.9) WITHIN GROUP (ORDER BY c.hours),
+        count(c.hours),
+        count(*) FILTER (WHERE c.hours * 3600 <= {response_seconds}),
+        count(c.satisfaction),
+        avg(c.satisfaction),
+        count(*) FILTER (WHERE c.satisfaction >= 4)
+    FROM profile_customers AS p,
+        unnest(p.closed_complaint_severity, p.closed_complaint_resolved_at,
+               p.closed_complaint_hours, p.closed_complaint_satisfaction)
+            AS c(severity, resolved_at, hours, satisfaction)
+    WHERE p.closed_complaint_resolved_at IS NOT NULL AND NOT p.erased
+      AND c.resolved_at >= :period_start AND c.resolved_at <= :now
+""".replace("{response_seconds}", get_response_seconds_sql("c"))
+"""The resolved complaints beside the states (migration 0015; a partial index keeps the scan
+to the customers who have any), resolved in the period."""
 CLV_SAMPLE = """
     SELECT lifetime_purchases,
            extract(epoch FROM last_purchase_at - first_purchase_at) / 86400.0,
@@ -229,7 +250,12 @@ async def compute_ranking(
         db_session=db_session, moment=moment, a_min=a_min_profit, base=base, settings=settings
     )
     figures = figures.model_copy(
-        update={"rfm_bands": {"top": top, "middle": middle, "bottom": bottom}}
+        update={
+            "rfm_bands": {"top": top, "middle": middle, "bottom": bottom},
+            "complaints": await get_complaint_figures(
+                db_session=db_session, moment=moment, settings=settings
+            ),
+        }
     )
     fit = await get_clv_params(
         db_session=db_session, moment=moment, base=base, buyers=figures.buyers, settings=settings
@@ -302,6 +328,39 @@ async def _get_figures(
             became_lost=became_lost,
             rate=_share(became_lost, at_start),
         ),
+    )
+
+
+async def get_complaint_figures(
+    *, db_session: AsyncSession, moment: Moment, settings: ProfileSettings
+) -> ComplaintFigures:
+    """Time to resolve and satisfaction after follow-up of the complaints resolved in the
+    period (the churn period), in one scan of the resolved-complaint clocks."""
+    policy = get_policy_params(settings.profile_rules.complaint_response_hours)
+    row = (
+        await _rows(
+            db_session,
+            COMPLAINT_FIGURES,
+            period_start=moment.period_start,
+            now=moment.now,
+            **policy,
+        )
+    )[0]
+    resolved, mean, median, p90, timed, on_time, followed_up, satisfaction, satisfied = row
+
+    def rounded(value: Any) -> float | None:
+        return None if value is None else round(float(value), 2)
+
+    return ComplaintFigures(
+        period_days=settings.ranking_churn_period_days,
+        resolved=resolved,
+        hours_to_resolve_mean=rounded(mean),
+        hours_to_resolve_median=rounded(median),
+        hours_to_resolve_p90=rounded(p90),
+        resolved_on_time_share=_share(on_time, timed),
+        followed_up=followed_up,
+        satisfaction_mean=rounded(satisfaction),
+        satisfied_share=_share(satisfied, followed_up),
     )
 
 

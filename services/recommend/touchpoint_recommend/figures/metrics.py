@@ -41,6 +41,7 @@ def set_offer_figures(figures: OfferFigures) -> None:
         ("offer", figures.by_offer),
         ("segment", figures.by_segment),
         ("channel", figures.by_channel),
+        ("store", figures.by_store),
     ):
         for row in rows:
             OFFER_PRESENTED.labels(dimension, row.key).set(row.presented + row.holdout_presented)

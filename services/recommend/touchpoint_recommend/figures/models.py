@@ -7,11 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-Dimension = Literal["offer", "segment", "channel"]
+Dimension = Literal["offer", "segment", "channel", "store"]
 
 
 class Acceptance(BaseModel):
-    """One offer, segment or channel: contacts and acceptances, learned arm vs holdout."""
+    """One offer, segment, channel or store: contacts and acceptances, learned arm vs holdout."""
 
     key: str
     presented: int
@@ -33,6 +33,6 @@ class OfferFigures(BaseModel):
     by_offer: list[Acceptance]
     by_segment: list[Acceptance]
     by_channel: list[Acceptance]
-    by_store: list[Acceptance] | None = None
-    """TODO(lead): None until contacts carry the store_id of the next-offer request
-    (attribution, issue 13); then one more grouping set in service.get_offer_figures."""
+    by_store: list[Acceptance]
+    """Per store that asked for the decision (the next-offer request's `store_id`); contacts
+    of requests that named no store are left out."""

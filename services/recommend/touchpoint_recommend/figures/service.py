@@ -1,4 +1,5 @@
-"""Acceptance by offer, segment and channel from recommend_contacts, in one grouped query."""
+"""Acceptance by offer, segment, channel and store from recommend_contacts (the store from
+the decision's next-offer request, recommend_decisions.store_id), in one grouped query."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_recommend.figures.models import Acceptance, Dimension, OfferFigures
-from touchpoint_recommend.store.tables import contacts
+from touchpoint_recommend.store.tables import contacts, decisions
 
-GROUPING: dict[int, Dimension] = {0b011: "offer", 0b101: "segment", 0b110: "channel"}
-"""GROUPING(offer, segment, channel): a 1 bit for each column a grouping set leaves out."""
+GROUPING: dict[int, Dimension] = {
+    0b0111: "offer",
+    0b1011: "segment",
+    0b1101: "channel",
+    0b1110: "store",
+}
+"""GROUPING(offer, segment, channel, store): a 1 bit for each column a grouping set leaves
+out."""
 
 
 def _rate(accepted: int, presented: int) -> float | None:
@@ -39,16 +46,21 @@ def get_acceptance(key: str, counts: dict[bool, tuple[int, int]]) -> Acceptance:
 async def get_offer_figures(
     *, db_session: AsyncSession, since: datetime, until: datetime
 ) -> OfferFigures:
-    """Contacts presented in [since, until) by offer, segment and channel (one grouped scan)."""
+    """Contacts presented in [since, until) by offer, segment, channel and store (one grouped
+    scan; contacts whose request named no store are left out of by_store)."""
     offer, segment, channel = contacts.c.offer_id, contacts.c.segment, contacts.c.channel
+    store = decisions.c.store_id
     accepted = func.count().filter(contacts.c.outcome == "accepted")
     query = (
         select(
-            func.grouping(offer, segment, channel).label("grouping"),
-            func.coalesce(offer, segment, channel).label("key"),
+            func.grouping(offer, segment, channel, store).label("grouping"),
+            func.coalesce(offer, segment, channel, store).label("key"),
             contacts.c.holdout,
             func.count().label("presented"),
             accepted.label("accepted"),
+        )
+        .select_from(
+            contacts.outerjoin(decisions, decisions.c.decision_id == contacts.c.decision_id)
         )
         .where(contacts.c.presented_at >= since, contacts.c.presented_at < until)
         .group_by(
@@ -56,6 +68,7 @@ async def get_offer_figures(
                 tuple_(offer, contacts.c.holdout),
                 tuple_(segment, contacts.c.holdout),
                 tuple_(channel, contacts.c.holdout),
+                tuple_(store, contacts.c.holdout),
             )
         )
     )
@@ -63,6 +76,8 @@ async def get_offer_figures(
         dimension: defaultdict(dict) for dimension in GROUPING.values()
     }
     for row in (await db_session.execute(query)).mappings():
+        if row["key"] is None:  # a contact whose request named no store
+            continue
         counts = (row["presented"], row["accepted"])
         rows[GROUPING[row["grouping"]]][row["key"]][row["holdout"]] = counts
 
@@ -79,4 +94,5 @@ async def get_offer_figures(
         by_offer=listed("offer"),
         by_segment=listed("segment"),
         by_channel=listed("channel"),
+        by_store=listed("store"),
     )
