@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from touchpoint_common.observability.tracing import capture
 from touchpoint_ingest.events.outcomes import ItemOutcome
 from touchpoint_ingest.events.validation import Path, ValidEvent
 
@@ -60,6 +61,10 @@ class Coalescer:
         if self.queued_events and self.queued_events + len(events) > self.max_queued_events:
             raise Overloaded(f"over {self.max_queued_events} events waiting")
         self.queued_events += len(events)
+        trace = capture()
+        if trace is not None:
+            # The pass runs in a worker task: each event keeps its own request's context.
+            events = [replace(event, trace=trace) for event in events]
         done: asyncio.Future[list[ItemOutcome]] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait(_Job(events, paths, done))
         # A client that hangs up does not stop its events: the pass finishes without it.

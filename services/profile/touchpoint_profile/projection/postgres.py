@@ -4,7 +4,7 @@ customer_value row (written in the same transaction)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,11 +95,24 @@ class PostgresProjection:
         raw = (await self.db_session.execute(query, {"id": customer_id})).scalar_one_or_none()
         return None if raw is None else CustomerState.model_validate_json(raw)
 
-    async def put_states(self, states: Sequence[CustomerState]) -> None:
+    async def get_trace_parent(self, customer_id: str) -> str | None:
+        """The traceparent of the record whose fold last wrote this row (None: none known)."""
+        query = text(
+            f"SELECT trace_parent FROM {self.table} WHERE customer_id = :id"  # noqa: S608
+        )
+        found = await self.db_session.execute(query, {"id": customer_id})
+        trace_parent: str | None = found.scalar_one_or_none()
+        return trace_parent
+
+    async def put_states(
+        self, states: Sequence[CustomerState], *, traces: Mapping[str, str] | None = None
+    ) -> None:
         """Upsert in one statement per batch (executemany); unused placeholders are deleted.
 
         Beside the state: the open complaints' severities and opening times (NULL for none),
-        which the overdue-complaints gauge counts (touchpoint_profile.care.overdue)."""
+        which the overdue-complaints gauge counts (touchpoint_profile.care.overdue), and the
+        traceparent of the record that last wrote it (NULL: none, or tracing off)."""
+        traces = traces or {}
         unused = self.placeholders - {state.customer_id for state in states}
         self.placeholders.clear()
         if unused:
@@ -108,13 +121,14 @@ class PostgresProjection:
             return
         statement = text(
             f"INSERT INTO {self.table} (customer_id, state, erased, updated_at, "  # noqa: S608
-            "open_complaint_severity, open_complaint_opened_at) "
+            "open_complaint_severity, open_complaint_opened_at, trace_parent) "
             "VALUES (:customer_id, CAST(:state AS jsonb), :erased, now(), "
-            "CAST(:severities AS text[]), CAST(:opened AS timestamptz[])) "
+            "CAST(:severities AS text[]), CAST(:opened AS timestamptz[]), :trace_parent) "
             "ON CONFLICT (customer_id) DO UPDATE SET state = EXCLUDED.state, "
             "erased = EXCLUDED.erased, updated_at = now(), "
             "open_complaint_severity = EXCLUDED.open_complaint_severity, "
-            "open_complaint_opened_at = EXCLUDED.open_complaint_opened_at"
+            "open_complaint_opened_at = EXCLUDED.open_complaint_opened_at, "
+            "trace_parent = EXCLUDED.trace_parent"
         )
         rows = []
         for state in sorted(states, key=lambda s: s.customer_id):
@@ -126,6 +140,7 @@ class PostgresProjection:
                     "erased": state.is_erased,
                     "severities": [severity for severity, _ in clocks] or None,
                     "opened": [opened_at for _, opened_at in clocks] or None,
+                    "trace_parent": traces.get(state.customer_id),
                 }
             )
         await self.db_session.execute(statement, rows)
