@@ -18,7 +18,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -74,9 +74,14 @@ def configure_tracing(settings: CommonSettings) -> bool:
         provider = TracerProvider(resource=resource)
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
-    _state["enabled"] = True
+    enable_tracing()
     logger.info("tracing on: spans exported over OTLP")
     return True
+
+
+def enable_tracing() -> None:
+    """Record with the provider already installed (tests install an in-memory one)."""
+    _state["enabled"] = True
 
 
 def disable_tracing() -> None:
@@ -100,7 +105,27 @@ def instrument_app(app: FastAPI) -> None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app,
+        server_request_hook=drop_query,
+        excluded_urls="healthz,readyz,metrics",
+        exclude_spans=["receive", "send"],
+    )
+
+
+QUERY_ATTRIBUTES = ("http.target", "http.url", "url.query", "url.full")
+
+
+def drop_query(span: Span | None, scope: Mapping[str, Any]) -> None:
+    """A request span keeps its path, never its query: lookups carry phones, e-mails and
+    loyalty ids there (personal data never leaves in a span)."""
+    if span is None or not span.is_recording():
+        return
+    path = str(scope.get("path", ""))
+    present = getattr(span, "attributes", None) or {}
+    for name in QUERY_ATTRIBUTES:
+        if name in present:
+            span.set_attribute(name, "" if name == "url.query" else path)
 
 
 def get_tracer() -> trace.Tracer:
