@@ -322,7 +322,7 @@ class TrackedConsumer(Generic[Item, Outcome]):
         if letters:
             await self.send_dead_letters(letters)
         try:
-            outcome = await self.commit_to_database(items, offsets, trace=batch)
+            outcome = await self.commit_traced(items, offsets, trace=batch)
         except Exception as exc:
             if not is_poison(exc):
                 raise
@@ -352,7 +352,7 @@ class TrackedConsumer(Generic[Item, Outcome]):
                 items = []
             try:
                 trace = batch.narrowed_to(record)
-                outcome = await self.commit_to_database(items, offsets, trace=trace)
+                outcome = await self.commit_traced(items, offsets, trace=trace)
             except Exception as exc:
                 if not is_poison(exc):
                     raise
@@ -385,17 +385,21 @@ class TrackedConsumer(Generic[Item, Outcome]):
                 },
             )
 
-    async def commit_to_database(
-        self, items: list[Item], offsets: NextOffsets, *, trace: BatchTrace = NO_TRACE
-    ) -> Outcome:
+    async def commit_to_database(self, items: list[Item], offsets: NextOffsets) -> Outcome:
         """One transaction: offsets moved (compare-and-set) and the batch applied (retried)."""
         expected = {partition: self.positions.get(partition) for partition in offsets}
-        with trace_commit(trace, group=self.group, records=len(items)):
-            async for attempt in self._retrying():
-                with attempt:
-                    async with self.sessions() as session, session.begin():
-                        return await self.apply_in_transaction(session, items, offsets, expected)
+        async for attempt in self._retrying():
+            with attempt:
+                async with self.sessions() as session, session.begin():
+                    return await self.apply_in_transaction(session, items, offsets, expected)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def commit_traced(
+        self, items: list[Item], offsets: NextOffsets, *, trace: BatchTrace
+    ) -> Outcome:
+        """commit_to_database under a commit span (when tracing is on)."""
+        with trace_commit(trace, group=self.group, records=len(items)):
+            return await self.commit_to_database(items, offsets)
 
     async def apply_in_transaction(
         self,
