@@ -14,11 +14,12 @@ Where the context travels: HTTP requests (FastAPI instrumentation) -> Kafka reco
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeAlias, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from touchpoint_common.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+Traced: TypeAlias = Callable[P, Coroutine[Any, Any, R]]
 TRACER_NAME = "touchpoint"
 TraceContext = Context
 """The OpenTelemetry context a piece of work belongs to (its current span)."""
@@ -179,6 +183,27 @@ def name_read_trace(span: Span | None, traceparent: str | None, *, what: str) ->
     span.set_attribute(f"touchpoint.{what}.trace_id", format_trace_id(span_context.trace_id))
     span.set_attribute(f"touchpoint.{what}.traceparent", traceparent)
     span.add_link(span_context, {"touchpoint.link": f"read {what}"})
+
+
+def current_span() -> Span | None:
+    """The span of the running work; None when tracing is off."""
+    return trace.get_current_span() if is_enabled() else None
+
+
+def traced(name: str) -> Callable[[Traced[P, R]], Traced[P, R]]:
+    """Run an async function under a span of this name (current while it runs), when on."""
+
+    def decorate(function: Traced[P, R]) -> Traced[P, R]:
+        @functools.wraps(function)
+        async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            if not is_enabled():
+                return await function(*args, **kwargs)
+            with get_tracer().start_as_current_span(name):
+                return await function(*args, **kwargs)
+
+        return run
+
+    return decorate
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.kafka.publisher import Publisher
-from touchpoint_common.observability.tracing import Span, name_read_trace, start_span
+from touchpoint_common.observability.tracing import current_span, name_read_trace, traced
 from touchpoint_profile.read import get_view_trace
 from touchpoint_recommend.configuration.holder import ConfigHolder
 from touchpoint_recommend.customers.profile_view import CustomerReader
@@ -62,6 +62,7 @@ def get_lookback(config: RecommendConfig) -> timedelta:
     return timedelta(days=days)
 
 
+@traced("decide")
 async def create_next_offers(
     *,
     db_session: AsyncSession,
@@ -75,31 +76,7 @@ async def create_next_offers(
     """Decide, record the decision (attributed to the store and agent that asked), log it to
     Kafka, commit; Kafka failure rolls back. Traced (when on) as a `decide` span naming the
     trace that last wrote the customer's view; its offer_presented record carries it on."""
-    with start_span("decide", attributes={"touchpoint.channel": channel}) as span:
-        return await _create_next_offers(
-            db_session=db_session,
-            deps=deps,
-            customer_id=customer_id,
-            channel=channel,
-            limit=limit,
-            now=now,
-            attribution=attribution,
-            span=span,
-        )
-
-
-async def _create_next_offers(
-    *,
-    db_session: AsyncSession,
-    deps: DecisionDeps,
-    customer_id: str | None,
-    channel: str,
-    limit: int,
-    now: datetime,
-    attribution: Attribution,
-    span: Span | None,
-) -> NextOffers:
-    """The body of create_next_offers, under its span (None: tracing off)."""
+    span = current_span()
     started = time.perf_counter()
     config, version = deps.holder.config, deps.holder.version
     store = PostgresRecommendStore(db_session)
@@ -120,7 +97,7 @@ async def _create_next_offers(
     )
     budgeted = [offer.id for offer in config.catalogue if offer.budget is not None]
     if span is not None:
-        span.set_attribute("touchpoint.segment", segment.id)
+        span.set_attributes({"touchpoint.channel": channel, "touchpoint.segment": segment.id})
     decision = decide(
         config=config,
         customer=customer,
