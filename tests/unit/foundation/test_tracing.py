@@ -3,6 +3,8 @@ back from them, and the tracked consumer's spans name the records' traces."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -146,3 +148,18 @@ def test_a_failed_commit_ends_no_record_trace(spans: InMemorySpanExporter) -> No
     commits = [span for span in spans.get_finished_spans() if span.name == "commit g"]
     assert [span.links for span in commits] == [()]
     assert not commits[0].status.is_ok
+
+
+def test_off_a_service_never_loads_the_sdk() -> None:
+    """Built with tracing off, a service app imports neither the SDK nor the HTTP
+    instrumentation (a fresh interpreter, so this test process's imports do not count)."""
+    probe = (
+        "import sys\n"
+        "from touchpoint_ingest.main import create_app\n"
+        "from touchpoint_ingest.settings import IngestSettings\n"
+        "create_app(IngestSettings(tracing_enabled=False))\n"
+        "loaded = [m for m in sys.modules if m.startswith(('opentelemetry.sdk', "
+        "'opentelemetry.instrumentation', 'opentelemetry.exporter'))]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, timeout=120)
