@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeAlias, TypeVar
 
@@ -212,10 +212,19 @@ def start_span(
     *,
     kind: SpanKind = SpanKind.INTERNAL,
     attributes: Mapping[str, str | int | float | bool] | None = None,
+    parent: TraceContext | None = None,
+    links: Sequence[TraceContext] = (),
 ) -> Iterator[Span | None]:
-    """A span as the current one while the block runs; None (and nothing made) when off."""
+    """A span as the current one while the block runs (child of `parent`, else of the current
+    span; linked to each of `links`); None, and nothing made, when off."""
     if not is_enabled():
         yield None
         return
-    with get_tracer().start_as_current_span(name, kind=kind, attributes=attributes) as span:
+    with get_tracer().start_as_current_span(
+        name,
+        context=parent,
+        kind=kind,
+        attributes=attributes,
+        links=[trace.Link(get_span_context(linked)) for linked in links],
+    ) as span:
         yield span

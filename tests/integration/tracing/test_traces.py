@@ -145,6 +145,10 @@ async def test_one_trace_from_post_to_the_profile_commit_and_into_the_decision(
     assert answer.status_code == 202, answer.text
 
     server = await wait_for_span(exporter, post_trace, "POST /v1/events")
+    accept_pass = await wait_for_span(exporter, post_trace, "accept pass")
+    assert accept_pass.parent is not None
+    assert server.context is not None
+    assert accept_pass.parent.span_id == server.context.span_id
     commit = await wait_for_span(
         exporter, post_trace, f"commit {PROFILE_GROUP}", **{"db.system.name": "postgresql"}
     )
@@ -153,7 +157,6 @@ async def test_one_trace_from_post_to_the_profile_commit_and_into_the_decision(
     batch = await wait_for_ended(exporter, lambda span: span.context == batch_link)
     assert batch.name.startswith("process ")
     assert any(trace.format_trace_id(link.context.trace_id) == post_trace for link in batch.links)
-    assert server.context is not None
     assert commit.parent.span_id == server.context.span_id, "the record names the request span"
 
     view = await clients["profile"].get("/v1/customers/lookup", params={"loyalty_id": loyalty_id})
