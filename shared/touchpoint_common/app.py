@@ -19,6 +19,11 @@ from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.observability.health import get_health_router
 from touchpoint_common.observability.logging import configure_logging
 from touchpoint_common.observability.metrics import RequestMetricsMiddleware, get_metrics_router
+from touchpoint_common.observability.tracing import (
+    configure_tracing,
+    instrument_app,
+    shutdown_tracing,
+)
 from touchpoint_common.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -43,6 +48,7 @@ def create_service_app(
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
     )
+    configure_tracing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +62,7 @@ def create_service_app(
                 await on_shutdown(app)
             await close_audit(app)
             await runtime.stop()
+            shutdown_tracing()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
@@ -71,6 +78,7 @@ def create_service_app(
             expose_headers=["Retry-After"],
             max_age=600,
         )
+    instrument_app(app)
     app.include_router(get_health_router(runtime.readiness_checks(), service=settings.service_name))
     app.include_router(get_metrics_router())
     unguarded = unguarded_paths([*routers, access_router])

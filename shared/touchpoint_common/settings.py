@@ -75,6 +75,10 @@ class CommonSettings(BaseSettings):
     """Browser origins allowed to call this service (JSON list), e.g. the agent console's
     (the profile service's own origin); empty: no CORS headers at all."""
 
+    tracing_enabled: bool | None = None
+    """OpenTelemetry traces over OTLP: None (unset) turns them on when a standard
+    OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set; false keeps them off."""
+
     run_migrations: bool = True
     log_level: str = "INFO"
     log_json: bool = True

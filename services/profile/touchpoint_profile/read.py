@@ -73,6 +73,7 @@ __all__ = [
     "TimelineLine",
     "get_current_ranking",
     "get_customer_profile",
+    "get_view_trace",
 ]
 
 
@@ -91,6 +92,15 @@ async def get_customer_state(*, db_session: AsyncSession, customer_id: str) -> C
         return None
     state = seen[live_id]
     return None if state is None or state.is_erased else state
+
+
+async def get_view_trace(*, db_session: AsyncSession, customer_id: str) -> str | None:
+    """The W3C traceparent of the record whose fold last wrote this customer's view (merges
+    followed); None when unknown, erased, or written while tracing was off."""
+    state = await get_customer_state(db_session=db_session, customer_id=customer_id)
+    if state is None:
+        return None
+    return await PostgresProjection(db_session).get_trace_parent(state.customer_id)
 
 
 async def get_customer_profile(

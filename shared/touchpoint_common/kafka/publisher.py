@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from touchpoint_common.events.codec import build_headers, encode_event, encode_key
 from touchpoint_common.events.models import InteractionEvent
+from touchpoint_common.observability import tracing
 from touchpoint_common.observability.metrics import PRODUCERS_REPLACED
 
 logger = logging.getLogger(__name__)
@@ -30,13 +31,15 @@ LATE_MEMORY_S = 60.0
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutgoingRecord:
-    """One record to write: where, key, value, headers; `dedup_key` makes retries share a send."""
+    """One record to write: where, key, value, headers; `dedup_key` makes retries share a send;
+    `trace` is the context it belongs to (None: the current one when it is published)."""
 
     topic: str
     value: bytes | None
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
     dedup_key: Hashable | None = None
+    trace: tracing.TraceContext | None = field(default=None, compare=False)
 
 
 LateAck = Callable[[OutgoingRecord], None]
@@ -51,7 +54,9 @@ class NotAcknowledged(TimeoutError):
         self.acked = list(acked)
 
 
-def event_record(event: InteractionEvent, *, topic: str) -> OutgoingRecord:
+def event_record(
+    event: InteractionEvent, *, topic: str, trace: tracing.TraceContext | None = None
+) -> OutgoingRecord:
     """An InteractionEvent as its wire record, deduplicated by event_id."""
     return OutgoingRecord(
         topic=topic,
@@ -59,7 +64,19 @@ def event_record(event: InteractionEvent, *, topic: str) -> OutgoingRecord:
         value=encode_event(event),
         headers=tuple(build_headers(event)),
         dedup_key=event.event_id,
+        trace=trace,
     )
+
+
+def get_wire_headers(record: OutgoingRecord) -> list[tuple[str, bytes]]:
+    """The record's headers plus its trace context as W3C `traceparent` / `tracestate` (when
+    tracing is on); a record that carries a traceparent already (a dead letter keeps its
+    original's) is sent as it is. The one place trace headers are written."""
+    headers = list(record.headers)
+    if not tracing.is_enabled() or any(name == "traceparent" for name, _ in headers):
+        return headers
+    carrier = tracing.inject(record.trace)
+    return headers + [(name, value.encode()) for name, value in carrier.items()]
 
 
 class Publisher:
@@ -138,7 +155,7 @@ class Publisher:
         if earlier is not None and (not earlier.done() or _succeeded(earlier)):
             return earlier
         delivery: Delivery = await self.producer.send(
-            record.topic, value=record.value, key=record.key, headers=list(record.headers)
+            record.topic, value=record.value, key=record.key, headers=get_wire_headers(record)
         )
         track = _track_key(record, delivery)
         if record.dedup_key is not None:

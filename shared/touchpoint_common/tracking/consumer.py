@@ -46,6 +46,7 @@ from touchpoint_common.tracking.offsets import (
     PostgresOffsetStore,
 )
 from touchpoint_common.tracking.seek import seek_since
+from touchpoint_common.tracking.traces import NO_TRACE, BatchTrace, trace_batch, trace_commit
 
 logger = logging.getLogger(__name__)
 Item = TypeVar("Item")
@@ -311,12 +312,17 @@ class TrackedConsumer(Generic[Item, Outcome]):
         if not fresh:
             logger.info("batch already applied; skipped", extra={"group": self.group})
             return None
+        with trace_batch(fresh, topic=self.topic, group=self.group) as batch:
+            return await self.process_fresh(fresh, batch)
+
+    async def process_fresh(self, fresh: Sequence[Record], batch: BatchTrace) -> Outcome | None:
+        """The body of `process` for records not applied yet (under the batch's span)."""
         offsets = get_next_offsets(fresh)
         items, letters = self.decode(fresh)
         if letters:
             await self.send_dead_letters(letters)
         try:
-            outcome = await self.commit_to_database(items, offsets)
+            outcome = await self.commit_traced(items, offsets, trace=batch)
         except Exception as exc:
             if not is_poison(exc):
                 raise
@@ -324,7 +330,7 @@ class TrackedConsumer(Generic[Item, Outcome]):
                 "batch refused; applying its records one at a time",
                 extra={"group": self.group, "error": describe_failure(exc)},
             )
-            await self.apply_one_at_a_time(fresh)
+            await self.apply_one_at_a_time(fresh, batch)
             await self.commit_to_kafka(offsets)
             return None
         self.positions.update(offsets)
@@ -332,7 +338,9 @@ class TrackedConsumer(Generic[Item, Outcome]):
         await self.commit_to_kafka(offsets)
         return outcome
 
-    async def apply_one_at_a_time(self, records: Sequence[Record]) -> None:
+    async def apply_one_at_a_time(
+        self, records: Sequence[Record], batch: BatchTrace = NO_TRACE
+    ) -> None:
         """Each record in its own transaction; one the database or the handler cannot take
         goes to the dead-letter topic and its offset moves on, so it never stalls the
         partition. Rejected records were dead-lettered already: only their offsets move."""
@@ -343,7 +351,8 @@ class TrackedConsumer(Generic[Item, Outcome]):
             except Rejected:
                 items = []
             try:
-                outcome = await self.commit_to_database(items, offsets)
+                trace = batch.narrowed_to(record)
+                outcome = await self.commit_traced(items, offsets, trace=trace)
             except Exception as exc:
                 if not is_poison(exc):
                     raise
@@ -384,6 +393,13 @@ class TrackedConsumer(Generic[Item, Outcome]):
                 async with self.sessions() as session, session.begin():
                     return await self.apply_in_transaction(session, items, offsets, expected)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def commit_traced(
+        self, items: list[Item], offsets: NextOffsets, *, trace: BatchTrace
+    ) -> Outcome:
+        """commit_to_database under a commit span (when tracing is on)."""
+        with trace_commit(trace, group=self.group, records=len(items)):
+            return await self.commit_to_database(items, offsets)
 
     async def apply_in_transaction(
         self,

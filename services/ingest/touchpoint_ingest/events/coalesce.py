@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from touchpoint_common.observability.tracing import TraceContext, capture, start_span
 from touchpoint_ingest.events.outcomes import ItemOutcome
 from touchpoint_ingest.events.validation import Path, ValidEvent
 
@@ -32,6 +33,7 @@ class _Job:
     events: Sequence[ValidEvent]
     paths: Sequence[Path]
     done: asyncio.Future[list[ItemOutcome]]
+    trace: TraceContext | None = None
 
 
 class Coalescer:
@@ -60,8 +62,12 @@ class Coalescer:
         if self.queued_events and self.queued_events + len(events) > self.max_queued_events:
             raise Overloaded(f"over {self.max_queued_events} events waiting")
         self.queued_events += len(events)
+        trace = capture()
+        if trace is not None:
+            # The pass runs in a worker task: each event keeps its own request's context.
+            events = [replace(event, trace=trace) for event in events]
         done: asyncio.Future[list[ItemOutcome]] = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait(_Job(events, paths, done))
+        self.queue.put_nowait(_Job(events, paths, done, trace))
         # A client that hangs up does not stop its events: the pass finishes without it.
         return await asyncio.shield(done)
 
@@ -91,8 +97,16 @@ class Coalescer:
     async def _run(self, jobs: list[_Job]) -> None:
         events = [event for job in jobs for event in job.events]
         paths = [path for job in jobs for path in job.paths]
+        requests = [job.trace for job in jobs if job.trace is not None]
         try:
-            outcomes = await self.pipeline(events, paths)
+            # Traced (when on) as a child of the first request, linked to every one it carries.
+            with start_span(
+                "accept pass",
+                parent=requests[0] if requests else None,
+                links=requests,
+                attributes={"touchpoint.requests": len(jobs), "touchpoint.events": len(events)},
+            ):
+                outcomes = await self.pipeline(events, paths)
         except Exception as exc:  # a bug: every request of the pass hears of it (500)
             logger.exception("accept pipeline failed")
             for job in jobs:

@@ -52,7 +52,10 @@ async def produce(
 
     topic = context.settings.topic_interactions
     acked = await context.publisher.publish(
-        [event_record(interaction, topic=topic) for interaction in interactions.values()],
+        [
+            event_record(interaction, topic=topic, trace=events[index].trace)
+            for index, interaction in interactions.items()
+        ],
         timeout_s=context.settings.produce_timeout_s,
         on_late_ack=on_late_ack,
     )

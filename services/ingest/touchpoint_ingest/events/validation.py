@@ -25,6 +25,7 @@ from touchpoint_common.events.payloads import (
 )
 from touchpoint_common.identity.pii import InvalidIdentifier, KeyRing
 from touchpoint_common.identity.store import Identifier, make_identifier
+from touchpoint_common.observability.tracing import TraceContext
 
 _EVENT_TYPES = {member.value for member in EventType}
 _PERSONAL_KINDS: tuple[IdentifierKind, ...] = ("loyalty_id", "phone", "email", "anonymous_id")
@@ -84,6 +85,9 @@ class ValidEvent:
     may_link: bool = False
     """Whether the sender holds `identity:link`: only then may the event link identifiers
     across customers, merge or unmerge (the safe default refuses that, see docs/ingest.md)."""
+    trace: TraceContext | None = field(default=None, compare=False, repr=False)
+    """The trace context of the request that carried the event (tracing on): its record's
+    `traceparent`, although a coalesced pass publishes it from another task."""
 
 
 def parse_json(body: bytes) -> Any:

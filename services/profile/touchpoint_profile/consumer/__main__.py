@@ -7,6 +7,7 @@ import contextlib
 import signal
 
 from touchpoint_common.observability.logging import configure_logging
+from touchpoint_common.observability.tracing import configure_tracing, shutdown_tracing
 from touchpoint_common.runtime import Runtime
 from touchpoint_profile.consumer.runner import ProfileConsumer
 from touchpoint_profile.settings import ProfileSettings
@@ -40,7 +41,11 @@ def main() -> None:
         level=settings.log_level,
         json=settings.log_json,
     )
-    asyncio.run(run_standalone(settings))
+    configure_tracing(settings)
+    try:
+        asyncio.run(run_standalone(settings))
+    finally:
+        shutdown_tracing()
 
 
 if __name__ == "__main__":

@@ -57,9 +57,14 @@ async def apply_batch(
     }
     settled = tombstone_erased(folded, erased_with)
     states = list(settled.states.values())
-    await store.put_states(states)
+    await store.put_states(states, traces=get_traces(events))
     await put_value_rows(store, states, now=now, rules=rules)
     return settled.outcome
+
+
+def get_traces(events: Sequence[ParsedEvent]) -> dict[str, str]:
+    """customer_id -> the traceparent of its newest record in the batch that carried one."""
+    return {e.event.customer_id: e.trace_parent for e in events if e.trace_parent is not None}
 
 
 async def put_value_rows(

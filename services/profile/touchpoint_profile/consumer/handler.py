@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from aiokafka import ConsumerRecord
@@ -16,6 +17,7 @@ from touchpoint_common.observability.metrics import (
     FOLD_FRESHNESS,
 )
 from touchpoint_common.tracking.dead_letter import Rejected
+from touchpoint_common.tracking.traces import get_record_traceparent
 from touchpoint_profile.consumer.batch import BatchOutcome, apply_batch
 from touchpoint_profile.fold.events import ContractViolation, ParsedEvent, parse_event
 from touchpoint_profile.fold.rules import FoldRules
@@ -40,7 +42,8 @@ def decode_record(record: ConsumerRecord[bytes, bytes]) -> ParsedEvent:
     key = record.key.decode(errors="replace") if record.key is not None else None
     if key != parsed.event.customer_id:
         raise Rejected("record key does not match customer_id", "contract")
-    return parsed
+    trace_parent = get_record_traceparent(record)
+    return parsed if trace_parent is None else replace(parsed, trace_parent=trace_parent)
 
 
 class FoldHandler:

@@ -22,6 +22,8 @@ class ParsedEvent:
     payload: Payload
     event_id: str
     """The idempotency key as text (computed once: the fold compares it often)."""
+    trace_parent: str | None = None
+    """The W3C traceparent its record carried (tracing on): the view row remembers it."""
 
 
 def parse_event(event: InteractionEvent) -> ParsedEvent:

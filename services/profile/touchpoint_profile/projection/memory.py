@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from touchpoint_profile.fold.state import CustomerState
 from touchpoint_profile.fold.value_row import CustomerValueRow
@@ -39,8 +39,10 @@ class MemoryStates:
             }
         return {cid: self.objects[cid] for cid in customer_ids if cid in self.objects}
 
-    async def put_states(self, states: Sequence[CustomerState]) -> None:
-        """Replace these states."""
+    async def put_states(
+        self, states: Sequence[CustomerState], *, traces: Mapping[str, str] | None = None
+    ) -> None:
+        """Replace these states (the traces are not kept in memory)."""
         for state in states:
             if self.serialize:
                 self.documents[state.customer_id] = state.model_dump_json()

@@ -4,7 +4,7 @@ customer_value row (written in the same transaction)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,14 +99,27 @@ class PostgresProjection:
         raw = (await self.db_session.execute(query, {"id": customer_id})).scalar_one_or_none()
         return None if raw is None else CustomerState.model_validate_json(raw)
 
-    async def put_states(self, states: Sequence[CustomerState]) -> None:
+    async def get_trace_parent(self, customer_id: str) -> str | None:
+        """The traceparent of the record whose fold last wrote this row (None: none known)."""
+        query = text(
+            f"SELECT trace_parent FROM {self.table} WHERE customer_id = :id"  # noqa: S608
+        )
+        found = await self.db_session.execute(query, {"id": customer_id})
+        trace_parent: str | None = found.scalar_one_or_none()
+        return trace_parent
+
+    async def put_states(
+        self, states: Sequence[CustomerState], *, traces: Mapping[str, str] | None = None
+    ) -> None:
         """Upsert in one statement per batch (executemany); unused placeholders are deleted.
 
         Beside the state: the open complaints' severities and opening times (NULL for none),
         which the overdue-complaints gauge and the worklist count (touchpoint_profile.care);
         the due times of open commitments (the worklist); the resolved complaints' severity,
         resolution time, hours to resolve and satisfaction (the ranking job's complaint
-        figures). Migrations 0013 and 0015."""
+        figures); the traceparent of the record that last wrote it (NULL: none, or tracing
+        off). Migrations 0013, 0015 and 0016."""
+        traces = traces or {}
         unused = self.placeholders - {state.customer_id for state in states}
         self.placeholders.clear()
         if unused:
@@ -115,12 +128,13 @@ class PostgresProjection:
             return
         statement = text(
             f"INSERT INTO {self.table} (customer_id, state, erased, updated_at, "  # noqa: S608
-            f"{', '.join(CARE_COLUMNS)}) "
+            f"{', '.join(CARE_COLUMNS)}, trace_parent) "
             "VALUES (:customer_id, CAST(:state AS jsonb), :erased, now(), "
             + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in CARE_COLUMNS.items())
-            + ") ON CONFLICT (customer_id) DO UPDATE SET state = EXCLUDED.state, "
+            + ", :trace_parent) ON CONFLICT (customer_id) DO UPDATE SET state = EXCLUDED.state, "
             "erased = EXCLUDED.erased, updated_at = now(), "
             + ", ".join(f"{name} = EXCLUDED.{name}" for name in CARE_COLUMNS)
+            + ", trace_parent = EXCLUDED.trace_parent"
         )
         rows = []
         for state in sorted(states, key=lambda s: s.customer_id):
@@ -138,6 +152,7 @@ class PostgresProjection:
                     "closed_complaint_resolved_at": [c.resolved_at for c in closed] or None,
                     "closed_complaint_hours": [c.hours_to_resolve for c in closed] or None,
                     "closed_complaint_satisfaction": [c.satisfaction for c in closed] or None,
+                    "trace_parent": traces.get(state.customer_id),
                 }
             )
         await self.db_session.execute(statement, rows)

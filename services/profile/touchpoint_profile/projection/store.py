@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from touchpoint_profile.fold.state import CustomerState
@@ -16,8 +16,10 @@ class StateStore(Protocol):
         """The stored states of these customers, row-locked until commit (absent: not returned)."""
         ...
 
-    async def put_states(self, states: Sequence[CustomerState]) -> None:
-        """Insert or replace these states."""
+    async def put_states(
+        self, states: Sequence[CustomerState], *, traces: Mapping[str, str] | None = None
+    ) -> None:
+        """Insert or replace these states; `traces` names the trace each was written in."""
         ...
 
     async def put_values(self, *, rows: Sequence[CustomerValueRow], removed: Sequence[str]) -> None:

@@ -12,6 +12,8 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.kafka.publisher import Publisher
+from touchpoint_common.observability.tracing import current_span, name_read_trace, traced
+from touchpoint_profile.read import get_view_trace
 from touchpoint_recommend.configuration.holder import ConfigHolder
 from touchpoint_recommend.customers.profile_view import CustomerReader
 from touchpoint_recommend.decisions.models import Attribution, NextOffers
@@ -60,6 +62,7 @@ def get_lookback(config: RecommendConfig) -> timedelta:
     return timedelta(days=days)
 
 
+@traced("decide")
 async def create_next_offers(
     *,
     db_session: AsyncSession,
@@ -71,7 +74,9 @@ async def create_next_offers(
     attribution: Attribution = Attribution(),
 ) -> NextOffers:
     """Decide, record the decision (attributed to the store and agent that asked), log it to
-    Kafka, commit; Kafka failure rolls back."""
+    Kafka, commit; Kafka failure rolls back. Traced (when on) as a `decide` span naming the
+    trace that last wrote the customer's view; its offer_presented record carries it on."""
+    span = current_span()
     started = time.perf_counter()
     config, version = deps.holder.config, deps.holder.version
     store = PostgresRecommendStore(db_session)
@@ -80,6 +85,9 @@ async def create_next_offers(
         snapshot = await deps.reader.get_snapshot(
             db_session=db_session, customer_id=customer_id, now=now
         )
+        if span is not None:
+            view_trace = await get_view_trace(db_session=db_session, customer_id=customer_id)
+            name_read_trace(span, view_trace, what="view")
     customer = snapshot or unknown_customer(customer_id)
     segment = assign_segment(config, DecisionContext(customer=customer, channel=channel))
     records = (
@@ -88,6 +96,8 @@ async def create_next_offers(
         else []
     )
     budgeted = [offer.id for offer in config.catalogue if offer.budget is not None]
+    if span is not None:
+        span.set_attributes({"touchpoint.channel": channel, "touchpoint.segment": segment.id})
     decision = decide(
         config=config,
         customer=customer,
