@@ -85,7 +85,12 @@ def _moment(as_of: datetime | None) -> datetime:
     return moment
 
 
-@router.get("/lookup", response_model=CustomerView, summary="Find a customer by identifier")
+@router.get(
+    "/lookup",
+    response_model=CustomerView,
+    summary="Find a customer by identifier",
+    responses={404: {"description": "No customer has this identifier."}},
+)
 async def lookup(
     request: Request,
     db_session: Session,
