@@ -7,7 +7,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from touchpoint_common.events.codec import InteractionHeaders, InteractionKey
 from touchpoint_common.events.models import SCHEMA_VERSION, WIRE_PAYLOAD_MODELS, InteractionEvent
@@ -34,6 +34,26 @@ class Topic:
     def schemas(self) -> dict[str, Schema]:
         """The record's schemas by part (key, headers, value)."""
         return {"key": self.key, "headers": self.headers, "value": self.value}
+
+
+class TraceContextHeaders(BaseModel):
+    """W3C trace context the publisher adds to every record when tracing is on (a dead
+    letter keeps the original's)."""
+
+    traceparent: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+    )
+    tracestate: str | None = None
+
+
+def _headers_schema(model: type[BaseModel]) -> Schema:
+    """A headers model's schema with the optional trace-context headers every record may carry."""
+    schema = _model_schema(model)
+    trace = TraceContextHeaders.model_json_schema(mode="serialization")["properties"]
+    for name, property_schema in trace.items():
+        property_schema["description"] = inspect.cleandoc(TraceContextHeaders.__doc__ or "")
+        schema["properties"].setdefault(name, property_schema)
+    return schema
 
 
 def _model_schema(model: type[BaseModel], title: str | None = None) -> Schema:
@@ -92,7 +112,7 @@ def get_topics() -> list[Topic]:
                 "included: offers have no topic of their own), keyed by customer_id."
             ),
             key=interaction_key,
-            headers=_model_schema(InteractionHeaders),
+            headers=_headers_schema(InteractionHeaders),
             value=interaction_value_schema(),
         ),
         Topic(
@@ -103,7 +123,7 @@ def get_topics() -> list[Topic]:
                 "headers, unchanged, plus the dlq_* headers saying why and where from."
             ),
             key={**interaction_key, "description": "The original record's key, unchanged."},
-            headers=_model_schema(DeadLetterHeaders),
+            headers=_headers_schema(DeadLetterHeaders),
             value={
                 "$schema": JSON_SCHEMA_DIALECT,
                 "title": "DeadLetterValue",
@@ -126,7 +146,7 @@ def get_topics() -> list[Topic]:
                 "const": "base_ranking",
                 "description": "Always base_ranking: compaction keeps the newest ranking.",
             },
-            headers=_model_schema(RankingHeaders),
+            headers=_headers_schema(RankingHeaders),
             value=_model_schema(RankingRecord),
         ),
     ]
