@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint fmt unit test run stop
+.PHONY: install lint fmt unit test run stop schemas
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "missing: $(PYTHON) (Python 3.11)"; exit 1; }
@@ -21,6 +21,13 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m touchpoint_devtools.contracts check
+
+# The wire contract (contracts/): JSON Schema of each topic's key, headers and value and the
+# AsyncAPI document, regenerated from the pydantic models. `make lint` fails when the models
+# would break a consumer of the committed files (docs/contracts.md).
+schemas: install
+	$(BIN)/python -m touchpoint_devtools.contracts generate
 
 fmt: install
 	$(BIN)/ruff format .

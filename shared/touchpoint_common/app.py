@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from touchpoint_common.access.audit import close_audit
-from touchpoint_common.access.dependencies import ACCESS_RESPONSES
 from touchpoint_common.access.views import router as access_router
 from touchpoint_common.access.views import unguarded_paths
 from touchpoint_common.db.errors import is_retryable
@@ -24,6 +25,7 @@ from touchpoint_common.observability.tracing import (
     instrument_app,
     shutdown_tracing,
 )
+from touchpoint_common.openapi import complete_openapi, method_not_allowed
 from touchpoint_common.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -39,10 +41,13 @@ def create_service_app(
     routers: Sequence[APIRouter],
     on_startup: Hook | None = None,
     on_shutdown: Hook | None = None,
+    openapi_models: Sequence[type[BaseModel]] = (),
 ) -> FastAPI:
     """A service app with /healthz, /readyz, /metrics, /docs, key admin and JSON errors.
 
     Every other route must declare a `require_scopes` guard, or the app refuses to be built.
+    Its OpenAPI documents the answers the shared mechanisms give (`touchpoint_common.openapi`),
+    and lists `openapi_models` among its components (bodies a view parses by hand).
     """
     settings = runtime.settings
     configure_logging(
@@ -85,7 +90,9 @@ def create_service_app(
     if unguarded:
         raise RuntimeError(f"routes without an access guard (require_scopes): {unguarded}")
     for router in [*routers, access_router]:
-        app.include_router(router, responses=ACCESS_RESPONSES)
+        app.include_router(router)
+    app.openapi = complete_openapi(app, models=openapi_models)  # type: ignore[method-assign]
+    app.add_exception_handler(StarletteHTTPException, method_not_allowed)
 
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
         if not is_retryable(exc):
@@ -111,10 +118,18 @@ def create_service_app(
     return app
 
 
+def get_field_error(
+    loc: Sequence[str | int], message: str, kind: str = "value_error"
+) -> HTTPException:
+    """A 422 naming the input at fault (`loc`: "query"/"body"/"path", then the field), in
+    FastAPI's own error shape, the one every 422 of the OpenAPI documents."""
+    detail = [{"loc": list(loc), "msg": message, "type": kind}]
+    return HTTPException(status_code=422, detail=detail)
+
+
 def get_query_error(field: str, message: str) -> HTTPException:
     """A 422 naming the query parameter at fault, in FastAPI's own error shape."""
-    detail = [{"loc": ["query", field], "msg": message, "type": "value_error"}]
-    return HTTPException(status_code=422, detail=detail)
+    return get_field_error(["query", field], message)
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -7,11 +7,8 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
 
 from touchpoint_common.app import create_service_app
 from touchpoint_common.events.models import PAYLOAD_MODELS, EventIn
@@ -89,29 +86,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         routers=[events_router, get_lag_router()],
         on_startup=start,
         on_shutdown=stop,
+        # The views parse bodies by hand: the event, the batch and each event type's payload
+        # (validated against PurchasePayload, ...) are listed among the components.
+        openapi_models=[EventIn, BatchIn, *PAYLOAD_MODELS.values()],
     )
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema plus the request models the views parse by hand.
-
-    The payload of each event type is validated against its model (PurchasePayload, ...),
-    listed among the components.
-    """
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        models: list[type[BaseModel]] = [EventIn, BatchIn, *PAYLOAD_MODELS.values()]
-        for model in models:
-            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(model_schema.pop("$defs", {}))
-            components[model.__name__] = model_schema
-        app.openapi_schema = schema
-    return app.openapi_schema
 
 
 async def _purge_forever(context: IngestContext) -> None:

@@ -16,6 +16,7 @@ from touchpoint_recommend.configuration.views import router as config_router
 from touchpoint_recommend.customers.profile_view import CustomerReader, ProfileCustomerReader
 from touchpoint_recommend.decisions.service import DecisionDeps
 from touchpoint_recommend.decisions.views import router as decisions_router
+from touchpoint_recommend.domain.config import RecommendConfig
 from touchpoint_recommend.figures.metrics import refresh_offer_figures
 from touchpoint_recommend.figures.views import router as figures_router
 from touchpoint_recommend.learner.consumer import Learner
@@ -81,6 +82,8 @@ def create_app(
         ],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
+        # PUT /v1/admin/config validates its body as a RecommendConfig by hand.
+        openapi_models=[RecommendConfig],
     )
 
 

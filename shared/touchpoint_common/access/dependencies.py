@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -55,11 +55,6 @@ def get_gate(request: Request) -> AccessGate:
 # Declares the scheme in OpenAPI (the Authorize button of /docs); the guard answers itself.
 _BEARER = HTTPBearer(auto_error=False, description="An API key: tp_<key id>_<secret>")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
-ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No API key, or an unknown or revoked one (WWW-Authenticate)."},
-    403: {"description": "The key lacks the scope (named in the body), store or event type."},
-    429: {"description": "Over the key's rate limit: see Retry-After."},
-}
 
 
 def require_scopes(*needed: Scope) -> Guard:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import ARRAY, BigInteger, Column, DateTime, MetaData, Table, Text, func
 
 metadata = MetaData()
@@ -67,14 +68,27 @@ class Principal:
     rate_per_second: int | None = None
 
 
+MAX_RATE_PER_SECOND = 1_000_000
+"""Far above any client; bounds the column (bigint) and the limiter's window arithmetic."""
+# PostgreSQL text refuses NUL: names and bindings are refused with a 422 before they get there.
+KeyText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+Binding = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+
+
 class KeyIn(BaseModel):
     """A key to create."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: KeyText
     scopes: list[Scope] = Field(min_length=1)
-    store_ids: list[str] | None = Field(default=None, description="A till key: only these stores")
-    event_types: list[str] | None = Field(default=None, description="A till key: only these types")
-    rate_per_second: int | None = Field(default=None, ge=1, description="Default: the setting")
+    store_ids: list[Binding] | None = Field(
+        default=None, description="A till key: only these stores"
+    )
+    event_types: list[Binding] | None = Field(
+        default=None, description="A till key: only these types"
+    )
+    rate_per_second: int | None = Field(
+        default=None, ge=1, le=MAX_RATE_PER_SECOND, description="Default: the setting"
+    )
 
 
 class KeyOut(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -19,6 +18,7 @@ from touchpoint_common.access.service import (
     revoke_key,
     rotate_key,
 )
+from touchpoint_common.openapi import Rfc3339
 
 router = APIRouter(
     prefix="/v1/admin", tags=["access"], dependencies=[Depends(require_scopes(Scope.ADMIN))]
@@ -68,7 +68,7 @@ async def get_audit(
     db_session: Session,
     customer_id: Annotated[str | None, Query(max_length=100)] = None,
     key_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
+    since: Rfc3339 | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
     """Audit entries, newest first."""

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from touchpoint_common.events.models import SCHEMA_VERSION, InteractionEvent
+from touchpoint_common.events.payloads import EventType
 
 CONTENT_TYPE = "application/json"
 Headers = list[tuple[str, bytes]]
+
+
+class InteractionHeaders(BaseModel):
+    """The headers of an interactions record (UTF-8 strings on the wire), so tools can route
+    and filter without decoding the value. Published as contracts/ JSON Schema."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    event_id: UUID
+    event_type: EventType
+    schema_version: Literal["1"] = "1"
+    content_type: Literal["application/json"] = Field(
+        default="application/json", alias="content-type"
+    )
+
+
+class InteractionKey(BaseModel):
+    """The record key: the resolved customer_id (UTF-8), so a customer's events share a
+    partition and arrive in order."""
+
+    customer_id: str = Field(min_length=1)
 
 
 class UndecodableEvent(Exception):
@@ -33,11 +56,12 @@ def encode_key(event: InteractionEvent) -> bytes:
 
 def build_headers(event: InteractionEvent) -> Headers:
     """Headers that let tools route and filter without decoding the body."""
+    headers = InteractionHeaders(
+        event_id=event.event_id, event_type=event.type, schema_version=str(SCHEMA_VERSION)
+    )
     return [
-        ("event_id", str(event.event_id).encode()),
-        ("event_type", event.type.value.encode()),
-        ("schema_version", str(SCHEMA_VERSION).encode()),
-        ("content-type", CONTENT_TYPE.encode()),
+        (name, str(value).encode())
+        for name, value in headers.model_dump(mode="json", by_alias=True).items()
     ]
 
 

@@ -10,6 +10,14 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+_READINESS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ready", "not ready"]},
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    "required": ["status", "checks"],
+}
 
 READY = Gauge(
     "touchpoint_ready", "1 when the service's last readiness check passed, else 0.", ["service"]
@@ -54,7 +62,16 @@ def get_health_router(
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @router.get("/readyz", summary="Readiness: broker, database and schema reachable")
+    @router.get(
+        "/readyz",
+        summary="Readiness: broker, database and schema reachable",
+        responses={
+            503: {
+                "description": "A dependency did not answer (named in `checks`).",
+                "content": {"application/json": {"schema": _READINESS_SCHEMA}},
+            }
+        },
+    )
     async def readyz() -> JSONResponse:
         ready, results = await run_readiness_checks(checks, timeout_s=timeout_s, service=service)
         return JSONResponse(

@@ -66,7 +66,12 @@ def get_metrics_router() -> APIRouter:
     """GET /metrics in the Prometheus text format."""
     router = APIRouter(tags=["ops"])
 
-    @router.get("/metrics", include_in_schema=True, summary="Prometheus metrics")
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

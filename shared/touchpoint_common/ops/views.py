@@ -76,7 +76,10 @@ def get_lag_router(settings: OpsSettings | None = None) -> APIRouter:
         "/lag",
         response_model=LagReportOut,
         summary="Consumer lag per group, topic and partition",
-        responses={503: {"description": "The broker did not answer within the time budget."}},
+        responses={
+            404: {"description": "The consumer group asked for is not watched."},
+            503: {"description": "The broker did not answer within the time budget."},
+        },
     )
     async def read_lag(
         request: Request,
@@ -91,7 +94,9 @@ def get_lag_router(settings: OpsSettings | None = None) -> APIRouter:
             try:
                 report = await monitor.refresh()
             except LagUnavailable as exc:
-                raise HTTPException(status_code=503, detail=str(exc)) from exc
+                raise HTTPException(
+                    status_code=503, detail=str(exc), headers={"Retry-After": "1"}
+                ) from exc
         if group is not None and report.get_group(group) is None:
             raise HTTPException(status_code=404, detail=f"group: {group!r} is not watched")
         return LagReportOut.from_report(report, now=datetime.now(tz=UTC), group=group)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiokafka import ConsumerRecord
+from pydantic import BaseModel, ConfigDict, Field
 
 from touchpoint_common.kafka.publisher import OutgoingRecord, Publisher
 
@@ -19,6 +20,23 @@ class Rejected(Exception):
         super().__init__(reason)
         self.reason = reason
         self.reason_class = reason_class
+
+
+_DIGITS = r"^[0-9]+$"
+
+
+class DeadLetterHeaders(BaseModel):
+    """The dlq_* headers a dead letter carries after the original record's own headers
+    (UTF-8 strings on the wire). Published as contracts/ JSON Schema."""
+
+    model_config = ConfigDict(extra="allow")
+
+    dlq_reason: str = Field(max_length=MAX_REASON_BYTES)
+    dlq_reason_class: str = Field(description="contract, undecodable, ... (the handler's class)")
+    dlq_source_topic: str
+    dlq_source_partition: str = Field(pattern=_DIGITS)
+    dlq_source_offset: str = Field(pattern=_DIGITS)
+    dlq_consumer_group: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +56,17 @@ def get_dead_letter_headers(letter: DeadLetter, *, group: str) -> list[tuple[str
         for key, value in (record.headers or ())
         if not key.startswith(DLQ_HEADER_PREFIX)
     ]
+    headers = DeadLetterHeaders(
+        dlq_reason=letter.reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore"),
+        dlq_reason_class=letter.reason_class,
+        dlq_source_topic=str(record.topic),
+        dlq_source_partition=str(record.partition),
+        dlq_source_offset=str(record.offset),
+        dlq_consumer_group=group,
+    )
     return [
         *original,
-        ("dlq_reason", letter.reason.encode()[:MAX_REASON_BYTES]),
-        ("dlq_reason_class", letter.reason_class.encode()),
-        ("dlq_source_topic", str(record.topic).encode()),
-        ("dlq_source_partition", str(record.partition).encode()),
-        ("dlq_source_offset", str(record.offset).encode()),
-        ("dlq_consumer_group", group.encode()),
+        *((name, value.encode()) for name, value in headers.model_dump(mode="json").items()),
     ]
 
 

@@ -96,7 +96,9 @@ async def test_invalid_config_is_refused_and_old_one_stays(apps: Apps) -> None:
     document["strategies"][0].setdefault("offers", []).append("no-such")
     response = await client.put("/v1/admin/config", json=document, headers=AUTHOR)
     assert response.status_code == 422
-    detail = response.json()["detail"]
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body"]
+    detail = error["msg"]
     assert "unknown offer id 'no-such'" in detail
     assert f"version {before['version']} stays in force" in detail
     after = await _status(client)

@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from touchpoint_common.openapi import EXTRA_PATHS_STATE
 from touchpoint_profile.settings import ProfileSettings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -75,6 +76,47 @@ def create_console_app(settings: ProfileSettings) -> Starlette:
     )
 
 
+_CONSOLE_OPENAPI = {
+    f"{CONSOLE_PATH}/": {
+        "get": {
+            "tags": ["console"],
+            "summary": "The agent console (a page; its calls carry the agent's key)",
+            "responses": {
+                "200": {
+                    "description": "The console's HTML page.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+    f"{CONSOLE_PATH}/config.json": {
+        "get": {
+            "tags": ["console"],
+            "summary": "Where the console finds ingest and recommend",
+            "responses": {
+                "200": {
+                    "description": "The services' base URLs (the profile's own: empty).",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    name: {"type": "string"}
+                                    for name in ("ingest_url", "recommend_url", "profile_url")
+                                },
+                                "required": ["ingest_url", "recommend_url", "profile_url"],
+                            }
+                        }
+                    },
+                }
+            },
+        }
+    },
+}
+
+
 def mount_console(app: FastAPI, settings: ProfileSettings) -> None:
-    """Serve the console at /console (the app factory's guard covers API routes only)."""
+    """Serve the console at /console (the app factory's guard covers API routes only) and
+    document its page and config in the app's OpenAPI."""
     app.mount(CONSOLE_PATH, create_console_app(settings), name="console")
+    setattr(app.state, EXTRA_PATHS_STATE, _CONSOLE_OPENAPI)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.access.audit import audit_read
@@ -17,6 +16,7 @@ from touchpoint_common.app import get_query_error, get_runtime
 from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
 from touchpoint_common.identity.lookup import BadIdentifier
+from touchpoint_common.openapi import Rfc3339
 from touchpoint_common.runtime import Runtime
 from touchpoint_profile.customers.models import CustomerTimeline, CustomerView
 from touchpoint_profile.customers.service import (
@@ -62,7 +62,7 @@ Session = Annotated[AsyncSession, Depends(get_db_session)]
 Settings = Annotated[ProfileSettings, Depends(get_profile_settings)]
 Ranking = Annotated[BaseRanking | None, Depends(get_ranking)]
 AsOf = Annotated[
-    AwareDatetime | None,
+    Rfc3339 | None,
     Query(description="Evaluate windows and decay at this moment (default: now), with offset."),
 ]
 
@@ -85,7 +85,12 @@ def _moment(as_of: datetime | None) -> datetime:
     return moment
 
 
-@router.get("/lookup", response_model=CustomerView, summary="Find a customer by identifier")
+@router.get(
+    "/lookup",
+    response_model=CustomerView,
+    summary="Find a customer by identifier",
+    responses={404: {"description": "No customer has this identifier."}},
+)
 async def lookup(
     request: Request,
     db_session: Session,

@@ -118,3 +118,19 @@ class RunOut(BaseModel):
     ranking: BaseRanking | None = None
     duration_s: float | None = None
     published: bool | None = None
+
+
+class RankingRecord(BaseModel):
+    """The value of a rankings record (compacted topic, key `base_ranking`): the newest run's
+    ranking and figures. Published as contracts/ JSON Schema."""
+
+    type: Literal["base_ranking"] = "base_ranking"
+    ranking: BaseRanking
+    figures: CustomerFigures
+
+
+class RankingHeaders(BaseModel):
+    """The headers of a rankings record (UTF-8 strings on the wire)."""
+
+    type: Literal["base_ranking"] = "base_ranking"
+    version: str = Field(pattern=r"^[0-9]+$", description="The ranking's version number.")

@@ -33,6 +33,8 @@ from touchpoint_profile.ranking.models import (
     Churn,
     ComplaintFigures,
     CustomerFigures,
+    RankingHeaders,
+    RankingRecord,
     RankingRun,
     TierShare,
     rankings,
@@ -444,18 +446,13 @@ async def create_ranking(*, db_session: AsyncSession, run: RankingRun) -> None:
 
 def get_ranking_record(run: RankingRun, *, topic: str) -> OutgoingRecord:
     """The run as its Kafka record (compacted topic: one key, the newest value stays)."""
-    value = orjson.dumps(
-        {
-            "type": "base_ranking",
-            "ranking": run.ranking.model_dump(mode="json"),
-            "figures": run.figures.model_dump(mode="json"),
-        }
-    )
+    value = RankingRecord(ranking=run.ranking, figures=run.figures).model_dump(mode="json")
+    headers = RankingHeaders(version=str(run.ranking.version)).model_dump(mode="json")
     return OutgoingRecord(
         topic=topic,
-        key=b"base_ranking",
-        value=value,
-        headers=(("type", EVENT_TYPE), ("version", str(run.ranking.version).encode())),
+        key=EVENT_TYPE,
+        value=orjson.dumps(value),
+        headers=tuple((name, str(text).encode()) for name, text in headers.items()),
     )
 
 

@@ -52,7 +52,10 @@ async def run_now(request: Request) -> RunOut:
 
 
 @figures_router.get(
-    "/customers", response_model=CustomerFiguresOut, summary="ABC, lifecycle, churn figures"
+    "/customers",
+    response_model=CustomerFiguresOut,
+    summary="ABC, lifecycle, churn figures",
+    responses={404: {"description": "No ranking has been computed yet."}},
 )
 async def read_customer_figures(request: Request) -> CustomerFiguresOut:
     """The figures of the newest ranking (404 before the first run), with its version."""

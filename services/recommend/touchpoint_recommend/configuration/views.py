@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 
 from touchpoint_common.access.dependencies import require_scopes
 from touchpoint_common.access.models import Scope
+from touchpoint_common.app import get_field_error
 from touchpoint_recommend.configuration.holder import ConfigHolder
 from touchpoint_recommend.configuration.models import (
     ConfigDocument,
@@ -48,9 +49,11 @@ def get_author(request: Request) -> str:
 
 
 def _rejected(holder: ConfigHolder, exc: ConfigError) -> HTTPException:
-    return HTTPException(
-        status_code=422,
-        detail=f"config rejected: {exc}; version {holder.version} stays in force",
+    """422 naming the problem (at `body`: the config as a whole), the old version kept."""
+    return get_field_error(
+        ["body"],
+        f"config rejected: {exc}; version {holder.version} stays in force",
+        "config_rejected",
     )
 
 
@@ -87,7 +90,18 @@ async def reload_config(request: Request) -> ConfigReloaded:
     return ConfigReloaded(changed=changed, status=holder.status())
 
 
-@router.put("", summary="Replace the whole config (validated, then stored as a new version)")
+@router.put(
+    "",
+    summary="Replace the whole config (validated, then stored as a new version)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/RecommendConfig"}}
+            },
+        }
+    },
+)
 async def replace_config(request: Request, document: dict[str, Any] = Body(...)) -> ConfigReloaded:
     """Change catalogue, segments or strategies; 422 naming the problem when invalid. The new
     version records its author (the API key id) and reaches every replica by its poll."""

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from touchpoint_common.access.dependencies import require_scopes
 from touchpoint_common.access.models import Scope
+from touchpoint_common.app import get_query_error
 from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
@@ -110,7 +111,7 @@ async def _answer(
                 attribution=attribution,
             )
     except BadIdentifier as exc:
-        raise HTTPException(status_code=422, detail=f"{exc.field}: {exc.reason}") from exc
+        raise get_query_error(exc.field, exc.reason) from exc
     except (KafkaError, TimeoutError) as exc:
         logger.warning(
             "decision not logged to Kafka: rolled back", extra={"error": type(exc).__name__}
@@ -149,9 +150,9 @@ async def get_next_offers_by_lookup(
     ]
     given = [(kind, value) for kind, value in candidates if value]
     if len(given) != 1:
-        raise HTTPException(
-            status_code=422,
-            detail="give exactly one of the query parameters phone, loyalty_id, email",
+        raise get_query_error(
+            given[1][0] if given else "phone",
+            "give exactly one of the query parameters phone, loyalty_id, email",
         )
     return await _answer(
         request,

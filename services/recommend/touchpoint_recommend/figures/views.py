@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
 
 from touchpoint_common.access.dependencies import require_scopes
 from touchpoint_common.access.models import Scope
 from touchpoint_common.app import get_query_error, get_runtime
+from touchpoint_common.openapi import Rfc3339
 from touchpoint_recommend.figures.models import OfferFigures
 from touchpoint_recommend.figures.service import get_offer_figures
 
@@ -26,8 +26,8 @@ MAX_DAYS = 366
 @router.get("/offers", response_model=OfferFigures, summary="Offer acceptance and lift")
 async def read_offer_figures(
     request: Request,
-    since: Annotated[AwareDatetime | None, Query(description="Default: 30 days ago")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
+    since: Annotated[Rfc3339 | None, Query(description="Default: 30 days ago")] = None,
+    until: Annotated[Rfc3339 | None, Query(description="Default: now")] = None,
 ) -> OfferFigures:
     """Acceptance of the offers presented in [since, until) by offer, segment and channel,
     learned arm against the holdout; at most 366 days at once."""
