@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import httpx
@@ -73,6 +74,63 @@ async def bench_batch(
     report.add_latencies(SECTION, f"POST /v1/events/batch x{size}", result.latencies, detail)
 
 
+def encoded_bodies(model: TrafficModel, *, size: int | None, count: int) -> list[bytes]:
+    """`count` request bodies made before the clock starts (one event, or a batch of `size`)."""
+    now = datetime.now(UTC)
+    if size is None:
+        return [json.dumps(model.next_event(now)).encode() for _ in range(count)]
+    return [
+        json.dumps({"events": [model.next_event(now) for _ in range(size)]}).encode()
+        for _ in range(count)
+    ]
+
+
+async def bench_in_flight(
+    report: Report,
+    *,
+    url: str,
+    model: TrafficModel,
+    size: int | None,
+    concurrency: int,
+    max_calls: int,
+    max_s: float,
+) -> None:
+    """Pre-encoded bodies posted `concurrency` at a time (closed loop): events/s and latency.
+
+    `size` None posts single events to /v1/events, else batches of `size` to /v1/events/batch.
+    """
+    bodies = encoded_bodies(model, size=size, count=max_calls)
+    path = "/v1/events" if size is None else "/v1/events/batch"
+    headers = {**api_headers(), "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    accepted = 0
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60.0, limits=limits, headers=headers
+    ) as client:
+
+        async def post(index: int) -> bool:
+            nonlocal accepted
+            response = await client.post(path, content=bodies[index])
+            if size is None:
+                accepted += response.status_code == 202
+                return response.status_code == 202
+            if response.status_code not in (200, 207):
+                return False
+            counts = response.json()
+            accepted += int(counts["accepted"]) + int(counts["duplicates"])
+            return int(counts["accepted"]) == size
+
+        result = await run_load(post, concurrency=concurrency, max_calls=max_calls, max_s=max_s)
+    label = "POST /v1/events" if size is None else f"POST /v1/events/batch x{size}"
+    label = f"{label} {concurrency} in flight"
+    detail = (
+        f"{result.calls} requests, {accepted} events accepted, {result.failures} failed/partial, "
+        f"{result.elapsed:.1f} s, bodies encoded beforehand"
+    )
+    report.add(SECTION, f"{label} throughput", accepted / result.elapsed, "events/s", detail)
+    report.add_latencies(SECTION, label, result.latencies, detail)
+
+
 async def run_ingest(report: Report, *, url: str, seed: int, quick: bool) -> None:
     """Sequential, concurrent, and batched posting of the generator's mixed traffic."""
     model = TrafficModel(customers=2000, seed=seed)
@@ -86,6 +144,24 @@ async def run_ingest(report: Report, *, url: str, seed: int, quick: bool) -> Non
         model=model,
         concurrency=16,
         max_calls=int(3000 * scale),
+        max_s=15 * scale,
+    )
+    await bench_in_flight(
+        report,
+        url=url,
+        model=model,
+        size=None,
+        concurrency=64,
+        max_calls=int(12_000 * scale),
+        max_s=15 * scale,
+    )
+    await bench_in_flight(
+        report,
+        url=url,
+        model=model,
+        size=100,
+        concurrency=4,
+        max_calls=int(1_200 * scale),
         max_s=15 * scale,
     )
     for size in (100, 500):

@@ -1,0 +1,131 @@
+"""`python -m bench.ingest_load`: only the ingest hot path, several runs, optionally profiled.
+
+Starts the bench environment (servers, own database and topics) and one ingest service
+(uvicorn, `--workers N`), then runs the in-flight scenarios of `bench.ingest` `--runs` times:
+single events 64 in flight and batches of 100, 4 in flight. With `--py-spy FILE` the first
+worker is sampled by py-spy during the runs (a speedscope/flamegraph file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench.environment import bench_environment
+from bench.ingest import bench_in_flight
+from bench.stats import Report
+from touchpoint_devtools.generator.traffic import TrafficModel
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+def _child_pids(pid: int) -> list[int]:
+    """Direct children of `pid` (uvicorn's worker processes)."""
+    found = subprocess.run(
+        ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+    ).stdout
+    return [int(line) for line in found.split()]
+
+
+async def measure(
+    *, runs: int, workers: int, seed: int, seconds: float, py_spy: Path | None, single: bool
+) -> Report:
+    """Start servers and the ingest service, run the scenarios `runs` times."""
+    report = Report()
+    report.facts["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
+    with tempfile.TemporaryDirectory(prefix="touchpoint-ingest-bench-") as workdir:
+        async with bench_environment(Path(workdir), partitions=6) as env:
+            service = await env.start_service(
+                "ingest", {"TOUCHPOINT_LOG_LEVEL": "WARNING"}, workers=workers
+            )
+            model = TrafficModel(customers=2000, seed=seed)
+            await bench_in_flight(  # warm-up: pools, caches, the first customers
+                Report(),
+                url=service.url,
+                model=model,
+                size=100,
+                concurrency=4,
+                max_calls=20,
+                max_s=10,
+            )
+            spy = None
+            if py_spy is not None:
+                target = (_child_pids(service.process.pid) or [service.process.pid])[0]
+                spy = subprocess.Popen(  # noqa: ASYNC220 (returns at once)
+                    [
+                        "py-spy",
+                        "record",
+                        "--pid",
+                        str(target),
+                        "--output",
+                        str(py_spy),
+                        "--format",
+                        "speedscope",
+                        "--rate",
+                        "100",
+                        "--nonblocking",
+                    ],
+                )
+            try:
+                for run in range(runs):
+                    report.facts[f"load_average_run_{run}"] = [round(x, 2) for x in os.getloadavg()]
+                    await bench_in_flight(
+                        report,
+                        url=service.url,
+                        model=model,
+                        size=100,
+                        concurrency=4,
+                        max_calls=int(seconds * 200),
+                        max_s=seconds,
+                    )
+                    if single:
+                        await bench_in_flight(
+                            report,
+                            url=service.url,
+                            model=model,
+                            size=None,
+                            concurrency=64,
+                            max_calls=int(seconds * 3000),
+                            max_s=seconds,
+                        )
+            finally:
+                if spy is not None:
+                    spy.send_signal(2)
+                    await asyncio.to_thread(spy.wait, 60)
+    report.facts["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    report.facts["workers"] = workers
+    return report
+
+
+@app.command()
+def main(
+    runs: Annotated[int, typer.Option(min=1)] = 3,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+    seed: Annotated[int, typer.Option()] = 7,
+    seconds: Annotated[float, typer.Option(help="Length of each scenario run")] = 10.0,
+    single: Annotated[bool, typer.Option(help="Also single events 64 in flight")] = True,
+    py_spy: Annotated[Path | None, typer.Option(help="Record a py-spy profile here")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write the figures as JSON here")] = None,
+) -> None:
+    """Measure the ingest hot path and print one line per figure."""
+    report = asyncio.run(
+        measure(
+            runs=runs, workers=workers, seed=seed, seconds=seconds, py_spy=py_spy, single=single
+        )
+    )
+    for figure in report.figures:
+        print(f"{figure.name:55s} {figure.value:10.1f} {figure.unit:9s} {figure.detail}")
+    print(report.facts)
+    if output is not None:
+        output.write_text(json.dumps(report.as_json(), indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    app()
