@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,33 @@ from bench.stats import Report
 from touchpoint_devtools.generator.traffic import TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+async def timed(report: Report, pids: list[int], scenario: Awaitable[None]) -> None:
+    """Run a scenario and add the service's CPU milliseconds per accepted event to it."""
+    before, count = cpu_seconds(pids), len(report.figures)
+    await scenario
+    used = cpu_seconds(pids) - before
+    rate = next(f for f in report.figures[count:] if f.name.endswith("throughput"))
+    events = rate.value * float(rate.detail.split(" s,")[0].rsplit(" ", 1)[1])
+    name = rate.name.removesuffix(" throughput")
+    report.add(
+        rate.section,
+        f"{name} service CPU per event",
+        1000 * used / max(1.0, events),
+        "ms",
+        f"{used:.1f} CPU s for {events:.0f} events (load-independent cost)",
+    )
 
 
 def _child_pids(pid: int) -> list[int]:
@@ -55,6 +83,7 @@ async def measure(
                 max_calls=20,
                 max_s=10,
             )
+            pids = [service.process.pid, *_child_pids(service.process.pid)]
             spy = None
             if py_spy is not None:
                 target = (_child_pids(service.process.pid) or [service.process.pid])[0]
@@ -76,24 +105,32 @@ async def measure(
             try:
                 for run in range(runs):
                     report.facts[f"load_average_run_{run}"] = [round(x, 2) for x in os.getloadavg()]
-                    await bench_in_flight(
+                    await timed(
                         report,
-                        url=service.url,
-                        model=model,
-                        size=100,
-                        concurrency=4,
-                        max_calls=int(seconds * 200),
-                        max_s=seconds,
-                    )
-                    if single:
-                        await bench_in_flight(
+                        pids,
+                        bench_in_flight(
                             report,
                             url=service.url,
                             model=model,
-                            size=None,
-                            concurrency=64,
-                            max_calls=int(seconds * 3000),
+                            size=100,
+                            concurrency=4,
+                            max_calls=int(seconds * 200),
                             max_s=seconds,
+                        ),
+                    )
+                    if single:
+                        await timed(
+                            report,
+                            pids,
+                            bench_in_flight(
+                                report,
+                                url=service.url,
+                                model=model,
+                                size=None,
+                                concurrency=64,
+                                max_calls=int(seconds * 3000),
+                                max_s=seconds,
+                            ),
                         )
             finally:
                 if spy is not None:
