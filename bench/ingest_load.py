@@ -17,6 +17,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
 from bench.environment import bench_environment
@@ -37,11 +38,27 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
-async def timed(report: Report, pids: list[int], scenario: Awaitable[None]) -> None:
-    """Run a scenario and add the service's CPU milliseconds per accepted event to it."""
+async def server_seconds(url: str) -> tuple[float, float]:
+    """(sum, count) of the service's own POST request durations (/metrics)."""
+    async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
+        text = (await client.get("/metrics")).text
+    totals = {"_sum": 0.0, "_count": 0.0}
+    for line in text.splitlines():
+        if line.startswith("touchpoint_http_request_duration_seconds") and 'method="POST"' in line:
+            for suffix in totals:
+                if line.startswith(f"touchpoint_http_request_duration_seconds{suffix}"):
+                    totals[suffix] += float(line.rsplit(" ", 1)[1])
+    return totals["_sum"], totals["_count"]
+
+
+async def timed(report: Report, pids: list[int], url: str, scenario: Awaitable[None]) -> None:
+    """Run a scenario and add the service's CPU milliseconds per accepted event to it, and its
+    own mean request duration (what the client's latency adds to it is the client's share)."""
     before, count = cpu_seconds(pids), len(report.figures)
+    sum_before, count_before = await server_seconds(url)
     await scenario
     used = cpu_seconds(pids) - before
+    sum_after, count_after = await server_seconds(url)
     rate = next(f for f in report.figures[count:] if f.name.endswith("throughput"))
     events = rate.value * float(rate.detail.split(" s,")[0].rsplit(" ", 1)[1])
     name = rate.name.removesuffix(" throughput")
@@ -51,6 +68,14 @@ async def timed(report: Report, pids: list[int], scenario: Awaitable[None]) -> N
         1000 * used / max(1.0, events),
         "ms",
         f"{used:.1f} CPU s for {events:.0f} events (load-independent cost)",
+    )
+    requests = count_after - count_before
+    report.add(
+        rate.section,
+        f"{name} server-side mean duration",
+        1000 * (sum_after - sum_before) / max(1.0, requests),
+        "ms",
+        f"{requests:.0f} requests timed by the service itself (HTTP_LATENCY)",
     )
 
 
@@ -108,6 +133,7 @@ async def measure(
                     await timed(
                         report,
                         pids,
+                        service.url,
                         bench_in_flight(
                             report,
                             url=service.url,
@@ -122,6 +148,7 @@ async def measure(
                         await timed(
                             report,
                             pids,
+                            service.url,
                             bench_in_flight(
                                 report,
                                 url=service.url,
