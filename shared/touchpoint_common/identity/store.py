@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -216,9 +216,9 @@ class IdentityCache:
     """
 
     def __init__(self, *, maxsize: int = 100_000, ttl_s: float = 60.0) -> None:
-        self.owners: TTLCache[DigestKey, str] = TTLCache(maxsize=maxsize, ttl=ttl_s)
-        self.keys: TTLCache[str, bytes] = TTLCache(maxsize=maxsize, ttl=ttl_s)
-        self._digests: TTLCache[str, set[DigestKey]] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+        self.owners: MutableMapping[DigestKey, str] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+        self.keys: MutableMapping[str, bytes] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+        self._digests: MutableMapping[str, set[DigestKey]] = TTLCache(maxsize=maxsize, ttl=ttl_s)
 
     def remember(self, resolved: ResolvedCustomer) -> None:
         """Cache a committed resolution."""
@@ -247,7 +247,10 @@ class PassCache(IdentityCache):
     """
 
     def __init__(self, shared: IdentityCache | None) -> None:
-        super().__init__(maxsize=1_000_000, ttl_s=3600.0)
+        # Plain dicts: one pass neither expires nor overflows (TTLCache costs per entry).
+        self.owners = {}
+        self.keys = {}
+        self._digests = {}
         self.shared = shared
 
     def forget_customer(self, customer_id: str) -> None:
