@@ -154,24 +154,16 @@ async def run_ingest(report: Report, *, url: str, seed: int, quick: bool) -> Non
         max_calls=int(3000 * scale),
         max_s=15 * scale,
     )
-    await bench_in_flight(
-        report,
-        url=url,
-        model=model,
-        size=None,
-        concurrency=64,
-        max_calls=int(12_000 * scale),
-        max_s=15 * scale,
-    )
-    await bench_in_flight(
-        report,
-        url=url,
-        model=model,
-        size=100,
-        concurrency=4,
-        max_calls=int(1_200 * scale),
-        max_s=15 * scale,
-    )
+    for size, concurrency, calls in ((None, 64, 12_000), (100, 4, 1_200)):
+        await bench_in_flight(
+            report,
+            url=url,
+            model=model,
+            size=size,
+            concurrency=concurrency,
+            max_calls=int(calls * scale),
+            max_s=15 * scale,
+        )
     for size in (100, 500):
         await bench_batch(
             report,

@@ -26,6 +26,8 @@ from bench.stats import Report
 from touchpoint_devtools.generator.traffic import TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
+# (events per request or None for single events, requests in flight, most requests a second)
+IN_FLIGHT: tuple[tuple[int | None, int, int], ...] = ((100, 4, 200), (None, 64, 3000))
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -130,35 +132,17 @@ async def measure(
             try:
                 for run in range(runs):
                     report.facts[f"load_average_run_{run}"] = [round(x, 2) for x in os.getloadavg()]
-                    await timed(
-                        report,
-                        pids,
-                        service.url,
-                        bench_in_flight(
+                    for size, concurrency, most_per_s in IN_FLIGHT[: 2 if single else 1]:
+                        scenario = bench_in_flight(
                             report,
                             url=service.url,
                             model=model,
-                            size=100,
-                            concurrency=4,
-                            max_calls=int(seconds * 200),
+                            size=size,
+                            concurrency=concurrency,
+                            max_calls=int(seconds * most_per_s),
                             max_s=seconds,
-                        ),
-                    )
-                    if single:
-                        await timed(
-                            report,
-                            pids,
-                            service.url,
-                            bench_in_flight(
-                                report,
-                                url=service.url,
-                                model=model,
-                                size=None,
-                                concurrency=64,
-                                max_calls=int(seconds * 3000),
-                                max_s=seconds,
-                            ),
                         )
+                        await timed(report, pids, service.url, scenario)
             finally:
                 if spy is not None:
                     spy.send_signal(2)

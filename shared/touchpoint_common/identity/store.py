@@ -270,15 +270,7 @@ async def get_pass_cache(
     """The owners of these identifiers and their data keys, from the shared cache or read in
     two statements at most, so resolving a pass of known customers costs no round trip each."""
     found = PassCache(cache)
-    owners: dict[DigestKey, str] = {}
-    missing: set[DigestKey] = set()
-    for ident in identifiers:
-        cached = cache.owners.get(ident.key) if cache is not None else None
-        if cached is None:
-            missing.add(ident.key)
-        else:
-            owners[ident.key] = cached
-    owners.update(await _read_owners(db_session, missing))
+    owners = await _get_current_owners(db_session, identifiers, cache)
     keys: dict[str, bytes] = {}
     unknown_keys: set[str] = set()
     for customer_id in set(owners.values()):
@@ -697,18 +689,26 @@ async def _lock_live_customer(db_session: AsyncSession, customer_id: str) -> boo
     return row is not None and row.erased_at is None and row.merged_into is None
 
 
-async def _get_owners(
-    db_session: AsyncSession, identifiers: Sequence[Identifier], cache: IdentityCache | None
+async def _get_current_owners(
+    db_session: AsyncSession, identifiers: Iterable[Identifier], cache: IdentityCache | None
 ) -> dict[DigestKey, str]:
+    """Owners of the identifiers' current digests: cached, the rest read in one statement."""
     owners: dict[DigestKey, str] = {}
-    missing: list[DigestKey] = []
+    missing: set[DigestKey] = set()
     for ident in identifiers:
         cached = cache.owners.get(ident.key) if cache is not None else None
         if cached is None:
-            missing.append(ident.key)
+            missing.add(ident.key)
         else:
             owners[ident.key] = cached
     owners.update(await _read_owners(db_session, missing))
+    return owners
+
+
+async def _get_owners(
+    db_session: AsyncSession, identifiers: Sequence[Identifier], cache: IdentityCache | None
+) -> dict[DigestKey, str]:
+    owners = await _get_current_owners(db_session, identifiers, cache)
     rotating = [ident for ident in identifiers if ident.older and ident.key not in owners]
     if rotating:
         owners.update(await _rekey_older_digests(db_session, rotating))
