@@ -53,14 +53,16 @@ async def server_seconds(url: str) -> tuple[float, float]:
     return totals["_sum"], totals["_count"]
 
 
-async def timed(report: Report, pids: list[int], url: str, scenario: Awaitable[None]) -> None:
+async def timed(
+    report: Report, pids: list[int], url: str | None, scenario: Awaitable[None]
+) -> None:
     """Run a scenario and add the service's CPU milliseconds per accepted event to it, and its
-    own mean request duration (what the client's latency adds to it is the client's share)."""
+    own mean request duration (what the client's latency adds to it is the client's share;
+    `url` None: not measured, as with several workers each keeps its own /metrics)."""
     before, count = cpu_seconds(pids), len(report.figures)
-    sum_before, count_before = await server_seconds(url)
+    sum_before, count_before = await server_seconds(url) if url else (0.0, 0.0)
     await scenario
     used = cpu_seconds(pids) - before
-    sum_after, count_after = await server_seconds(url)
     rate = next(f for f in report.figures[count:] if f.name.endswith("throughput"))
     events = rate.value * float(rate.detail.split(" s,")[0].rsplit(" ", 1)[1])
     name = rate.name.removesuffix(" throughput")
@@ -71,6 +73,9 @@ async def timed(report: Report, pids: list[int], url: str, scenario: Awaitable[N
         "ms",
         f"{used:.1f} CPU s for {events:.0f} events (load-independent cost)",
     )
+    if url is None:
+        return
+    sum_after, count_after = await server_seconds(url)
     requests = count_after - count_before
     report.add(
         rate.section,
@@ -142,7 +147,7 @@ async def measure(
                             max_calls=int(seconds * most_per_s),
                             max_s=seconds,
                         )
-                        await timed(report, pids, service.url, scenario)
+                        await timed(report, pids, service.url if workers == 1 else None, scenario)
             finally:
                 if spy is not None:
                     spy.send_signal(2)
