@@ -154,6 +154,14 @@ bench: install
 
 .PHONY: bench
 
+# Seconds: the ingest bench harness end to end on the test servers (asserts no timing; part of
+# `make test` through tests/integration/bench). `python -m bench.ingest_load --help` for the
+# full ingest measurement (runs, workers, py-spy).
+bench-smoke: install
+	$(BIN)/pytest -q tests/integration/bench
+
+.PHONY: bench-smoke
+
 # Reliability: a private broker, database and the three services under steady generator load;
 # kill -9 ingest / the profile consumer / the recommend learner, restart Kafka, stop PostgreSQL
 # (30 s), then check every customer's view against the 2xx the client got. Exit 1 on any mismatch.

@@ -99,8 +99,10 @@ class BenchEnvironment:
         env.update(extra)
         return env
 
-    async def start_service(self, name: str, extra: dict[str, str] | None = None) -> Service:
-        """Start `uvicorn <module> --port <free>` and wait until /readyz answers 200."""
+    async def start_service(
+        self, name: str, extra: dict[str, str] | None = None, *, workers: int = 1
+    ) -> Service:
+        """Start `uvicorn <module> --port <free>` (`workers` processes) and wait for /readyz."""
         port = free_port()
         log_path = self.workdir / f"{name}.log"
         command = [
@@ -115,6 +117,7 @@ class BenchEnvironment:
             "--no-access-log",
             "--log-level",
             "warning",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ]
         with log_path.open("wb") as log:
             process = subprocess.Popen(  # noqa: ASYNC220 (returns at once)

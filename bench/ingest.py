@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import httpx
 
 from bench.environment import api_headers
+from bench.rawhttp import RawConnection, prepare_post
 from bench.stats import Report, run_load
 from touchpoint_devtools.generator.traffic import TrafficModel
 
@@ -73,6 +75,70 @@ async def bench_batch(
     report.add_latencies(SECTION, f"POST /v1/events/batch x{size}", result.latencies, detail)
 
 
+def encoded_bodies(model: TrafficModel, *, size: int | None, count: int) -> list[bytes]:
+    """`count` request bodies made before the clock starts (one event, or a batch of `size`)."""
+    now = datetime.now(UTC)
+    if size is None:
+        return [json.dumps(model.next_event(now)).encode() for _ in range(count)]
+    return [
+        json.dumps({"events": [model.next_event(now) for _ in range(size)]}).encode()
+        for _ in range(count)
+    ]
+
+
+async def bench_in_flight(
+    report: Report,
+    *,
+    url: str,
+    model: TrafficModel,
+    size: int | None,
+    concurrency: int,
+    max_calls: int,
+    max_s: float,
+) -> None:
+    """Pre-encoded bodies posted `concurrency` at a time (closed loop) over keep-alive
+    connections of a minimal client (httpx would be the bottleneck here): events/s, latency.
+
+    `size` None posts single events to /v1/events, else batches of `size` to /v1/events/batch.
+    """
+    bodies = encoded_bodies(model, size=size, count=max_calls)
+    path = "/v1/events" if size is None else "/v1/events/batch"
+    requests = [prepare_post(url, path, body, api_headers()) for body in bodies]
+    connections = [RawConnection(url) for _ in range(concurrency)]
+    free = list(connections)
+    accepted = 0
+
+    async def post(index: int) -> bool:
+        nonlocal accepted
+        connection = free.pop()
+        try:
+            status, body = await connection.request(requests[index])
+        finally:
+            free.append(connection)
+        if size is None:
+            accepted += status == 202
+            return status == 202
+        if status not in (200, 207):
+            return False
+        counts = json.loads(body)
+        accepted += int(counts["accepted"]) + int(counts["duplicates"])
+        return int(counts["accepted"]) == size
+
+    try:
+        result = await run_load(post, concurrency=concurrency, max_calls=max_calls, max_s=max_s)
+    finally:
+        for connection in connections:
+            await connection.close()
+    label = "POST /v1/events" if size is None else f"POST /v1/events/batch x{size}"
+    label = f"{label} {concurrency} in flight"
+    detail = (
+        f"{result.calls} requests, {accepted} events accepted, {result.failures} failed/partial, "
+        f"{result.elapsed:.1f} s, bodies encoded beforehand, raw HTTP/1.1 client"
+    )
+    report.add(SECTION, f"{label} throughput", accepted / result.elapsed, "events/s", detail)
+    report.add_latencies(SECTION, label, result.latencies, detail)
+
+
 async def run_ingest(report: Report, *, url: str, seed: int, quick: bool) -> None:
     """Sequential, concurrent, and batched posting of the generator's mixed traffic."""
     model = TrafficModel(customers=2000, seed=seed)
@@ -88,6 +154,16 @@ async def run_ingest(report: Report, *, url: str, seed: int, quick: bool) -> Non
         max_calls=int(3000 * scale),
         max_s=15 * scale,
     )
+    for size, concurrency, calls in ((None, 64, 12_000), (100, 4, 1_200)):
+        await bench_in_flight(
+            report,
+            url=url,
+            model=model,
+            size=size,
+            concurrency=concurrency,
+            max_calls=int(calls * scale),
+            max_s=15 * scale,
+        )
     for size in (100, 500):
         await bench_batch(
             report,

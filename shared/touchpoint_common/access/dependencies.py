@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import FixedWindowRateLimiter
 
 from touchpoint_common.access.models import Principal, Scope
 from touchpoint_common.access.service import KeyCache, missing_scope
@@ -30,16 +30,18 @@ class AccessGate:
     def __init__(self, settings: AccessSettings) -> None:
         self.settings = settings
         self.keys = KeyCache(settings.key_cache_ttl_s)
+        # The asyncio storage expires windows in a task; the threaded one starts a timer
+        # thread every few milliseconds under load.
         self._limiter = FixedWindowRateLimiter(MemoryStorage())
 
-    def admit(self, principal: Principal) -> int | None:
+    async def admit(self, principal: Principal) -> int | None:
         """None when the key is within its rate, else the seconds until it may retry."""
         per_second = principal.rate_per_second or self.settings.rate_per_second
         window = self.settings.rate_burst_seconds
         item = RateLimitItemPerSecond(per_second * window, window)
-        if self._limiter.hit(item, principal.key_id):
+        if await self._limiter.hit(item, principal.key_id):
             return None
-        reset_at, _ = self._limiter.get_window_stats(item, principal.key_id)
+        reset_at, _ = await self._limiter.get_window_stats(item, principal.key_id)
         return max(1, int(reset_at - time.time() + 0.999))
 
 
@@ -78,7 +80,7 @@ def require_scopes(*needed: Scope) -> Guard:
         lacking = missing_scope(principal, needed)
         if lacking is not None:
             raise HTTPException(403, f"missing scope {lacking}")
-        retry_after = gate.admit(principal)
+        retry_after = await gate.admit(principal)
         if retry_after is not None:
             raise HTTPException(
                 429, "rate limit exceeded for this key", {"Retry-After": str(retry_after)}

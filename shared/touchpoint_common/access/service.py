@@ -7,6 +7,7 @@ they say so: the caller owns the transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -14,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.engine import RowMapping
@@ -174,6 +176,8 @@ class KeyCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, Principal | None]] = {}
+        self._checking: dict[str, asyncio.Future[Principal | None]] = {}
+        """Tokens being checked now: concurrent misses share one query, not one each."""
 
     def get(self, token: str) -> tuple[bool, Principal | None]:
         """(hit, principal); a hit with None is a token known to be invalid."""
@@ -194,14 +198,33 @@ class KeyCache:
     async def resolve(
         self, token: str, sessions: async_sessionmaker[AsyncSession]
     ) -> Principal | None:
-        """The token's principal: from memory, or one DB query on a miss."""
+        """The token's principal: from memory, or one DB query on a miss (shared by the
+        requests that miss at the same time)."""
         hit, principal = self.get(token)
         if hit:
             return principal
+        checking = self._checking.get(token)
+        if checking is None:
+            checking = asyncio.ensure_future(self._check(token, sessions))
+            self._checking[token] = checking
+            checking.add_done_callback(partial(self._checked, token))
+        # One requester hanging up does not cancel the check the others wait for.
+        return await asyncio.shield(checking)
+
+    async def _check(
+        self, token: str, sessions: async_sessionmaker[AsyncSession]
+    ) -> Principal | None:
+        """One DB query for the token, remembered."""
         async with sessions() as db_session:
             principal = await find_principal(db_session=db_session, token=token)
         self.put(token, principal)
         return principal
+
+    def _checked(self, token: str, checking: asyncio.Future[Principal | None]) -> None:
+        """The check is over: the next miss queries again (its error counts as seen)."""
+        self._checking.pop(token, None)
+        if not checking.cancelled():
+            checking.exception()
 
 
 def missing_scope(principal: Principal, needed: Sequence[Scope]) -> Scope | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -113,6 +113,44 @@ _REWRITE_MERGE_KEYS = text(
     "WHERE kept.key IS NOT NULL ORDER BY kept.key) "
     "FROM wanted WHERE merged.merge_id = wanted.merge_id"
 )
+# Set-based statements: the same SQL whatever the number of rows (prepared once per
+# connection by asyncpg, never recompiled by SQLAlchemy).
+_OWNERS_OF = text(
+    "SELECT known.kind, known.digest, known.customer_id FROM customer_identifiers AS known "
+    "JOIN unnest(CAST(:kinds AS text[]), CAST(:digests AS text[])) AS wanted(kind, digest) "
+    "ON known.kind = wanted.kind AND known.digest = wanted.digest"
+)
+_KEYS_OF = text(
+    "SELECT customer_id, wrapped_key, kek_id FROM customer_keys "
+    "WHERE customer_id = ANY(CAST(:customer_ids AS text[]))"
+)
+_INSERT_IDENTIFIERS = text(
+    "INSERT INTO customer_identifiers (kind, digest, customer_id, sealed, hmac_key_id) "
+    "SELECT new.kind, new.digest, :customer_id, new.sealed, new.hmac_key_id "
+    "FROM unnest(CAST(:kinds AS text[]), CAST(:digests AS text[]), CAST(:sealed AS text[]), "
+    "CAST(:hmac_key_ids AS text[])) AS new(kind, digest, sealed, hmac_key_id) "
+    "ORDER BY new.kind, new.digest "
+    "ON CONFLICT (kind, digest) DO NOTHING RETURNING kind, digest"
+)
+_LOCK_LIVE_CUSTOMERS = text(
+    "SELECT customer_id FROM customers WHERE customer_id = ANY(CAST(:customer_ids AS text[])) "
+    "AND erased_at IS NULL AND merged_into IS NULL ORDER BY customer_id FOR SHARE"
+)
+_CREATE_CUSTOMERS = text(
+    "WITH minted AS (INSERT INTO customers (customer_id) "
+    "SELECT unnest(CAST(:customer_ids AS text[])) RETURNING customer_id) "
+    "INSERT INTO customer_keys (customer_id, wrapped_key, kek_id) "
+    "SELECT new.customer_id, new.wrapped_key, :kek_id "
+    "FROM unnest(CAST(:customer_ids AS text[]), CAST(:wrapped_keys AS bytea[])) "
+    "AS new(customer_id, wrapped_key) JOIN minted USING (customer_id)"
+)
+_INSERT_OWNED_IDENTIFIERS = text(
+    "INSERT INTO customer_identifiers (kind, digest, customer_id, sealed, hmac_key_id) "
+    "SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:digests AS text[]), "
+    "CAST(:customer_ids AS text[]), CAST(:sealed AS text[]), CAST(:hmac_key_ids AS text[])) "
+    "AS new(kind, digest, customer_id, sealed, hmac_key_id) ORDER BY new.kind, new.digest "
+    "ON CONFLICT (kind, digest) DO NOTHING RETURNING kind, digest"
+)
 _MAX_ATTEMPTS = 5
 DigestKey = tuple[str, str]
 
@@ -178,9 +216,9 @@ class IdentityCache:
     """
 
     def __init__(self, *, maxsize: int = 100_000, ttl_s: float = 60.0) -> None:
-        self.owners: TTLCache[DigestKey, str] = TTLCache(maxsize=maxsize, ttl=ttl_s)
-        self.keys: TTLCache[str, bytes] = TTLCache(maxsize=maxsize, ttl=ttl_s)
-        self._digests: TTLCache[str, set[DigestKey]] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+        self.owners: MutableMapping[DigestKey, str] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+        self.keys: MutableMapping[str, bytes] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+        self._digests: MutableMapping[str, set[DigestKey]] = TTLCache(maxsize=maxsize, ttl=ttl_s)
 
     def remember(self, resolved: ResolvedCustomer) -> None:
         """Cache a committed resolution."""
@@ -199,6 +237,191 @@ class IdentityCache:
         for key in self._digests.pop(customer_id, set()):
             if self.owners.get(key) == customer_id:
                 self.owners.pop(key, None)
+
+
+class PassCache(IdentityCache):
+    """Owners and data keys one transaction read for its whole pass, over the shared cache.
+
+    Built by `get_pass_cache` after the pass locked its identifiers; it lives for that pass
+    only, and what it forgets (merged, erased) the shared cache forgets too.
+    """
+
+    def __init__(self, shared: IdentityCache | None) -> None:
+        # Plain dicts: one pass neither expires nor overflows (TTLCache costs per entry).
+        self.owners = {}
+        self.keys = {}
+        self._digests = {}
+        self.shared = shared
+
+    def forget_customer(self, customer_id: str) -> None:
+        """Evict a customer here and in the shared cache."""
+        super().forget_customer(customer_id)
+        if self.shared is not None:
+            self.shared.forget_customer(customer_id)
+
+
+async def get_pass_cache(
+    *,
+    db_session: AsyncSession,
+    identifiers: Iterable[Identifier],
+    kek: pii.KeyRing,
+    cache: IdentityCache | None,
+) -> PassCache:
+    """The owners of these identifiers and their data keys, from the shared cache or read in
+    two statements at most, so resolving a pass of known customers costs no round trip each."""
+    found = PassCache(cache)
+    owners = await _get_current_owners(db_session, identifiers, cache)
+    keys: dict[str, bytes] = {}
+    unknown_keys: set[str] = set()
+    for customer_id in set(owners.values()):
+        data_key = cache.keys.get(customer_id) if cache is not None else None
+        if data_key is None:
+            unknown_keys.add(customer_id)
+        else:
+            keys[customer_id] = data_key
+    keys.update(await _read_data_keys(db_session, unknown_keys, kek))
+    owned: dict[str, list[DigestKey]] = {}
+    for digest_key, owner in owners.items():
+        owned.setdefault(owner, []).append(digest_key)
+    for owner, data_key in keys.items():
+        found.remember(ResolvedCustomer(owner, data_key, owned=tuple(owned[owner])))
+    return found
+
+
+async def _read_owners(db_session: AsyncSession, keys: Iterable[DigestKey]) -> dict[DigestKey, str]:
+    """The customers owning these identifier keys (absent ones are left out), one statement."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = await db_session.execute(
+        _OWNERS_OF,
+        {"kinds": [kind for kind, _ in wanted], "digests": [digest for _, digest in wanted]},
+    )
+    return {(row.kind, row.digest): row.customer_id for row in rows}
+
+
+async def _read_data_keys(
+    db_session: AsyncSession, customer_ids: Iterable[str], kek: pii.KeyRing
+) -> dict[str, bytes]:
+    """The unwrapped data keys of these customers (shredded ones are left out), one statement."""
+    wanted = sorted(set(customer_ids))
+    if not wanted:
+        return {}
+    rows = await db_session.execute(_KEYS_OF, {"customer_ids": wanted})
+    return {
+        row.customer_id: pii.unwrap_key(
+            bytes(row.wrapped_key), kek=kek.get(row.kek_id), customer_id=row.customer_id
+        )
+        for row in rows
+    }
+
+
+@dataclass
+class ResolutionPlan:
+    """What resolving many identifier-only events needs written, and what each resolves to."""
+
+    resolved: list[ResolvedCustomer] = field(default_factory=list)
+    minted: dict[str, bytes] = field(default_factory=dict)
+    """New customer_id -> its data key."""
+    linked: list[tuple[Identifier, str]] = field(default_factory=list)
+    """Identifiers nobody owns yet, with the customer they go to."""
+    to_lock: set[str] = field(default_factory=set)
+    """Existing customers receiving identifiers (they must still be live)."""
+
+
+def plan_resolutions(
+    identifier_sets: Sequence[Sequence[Identifier]], *, cache: IdentityCache
+) -> ResolutionPlan | None:
+    """`resolve_customer`'s rules for events naming only identifiers, applied in order over the
+    owners `cache` knows (the pass's own links and mints included); None when an owner's data
+    key is not known (the caller resolves one by one)."""
+    plan = ResolutionPlan()
+    planned: dict[DigestKey, str] = {}
+    for identifiers in identifier_sets:
+        owners: dict[DigestKey, str] = {}
+        for ident in identifiers:
+            owner = planned.get(ident.key) or cache.owners.get(ident.key)
+            if owner is not None:
+                owners[ident.key] = owner
+        chosen = _pick_owner(identifiers, owners)
+        created = chosen is None
+        if chosen is None:
+            chosen = str(uuid.uuid4())
+            plan.minted[chosen] = pii.new_data_key()
+        data_key = plan.minted.get(chosen) or cache.keys.get(chosen)
+        if data_key is None:
+            return None
+        unclaimed = {ident.key: ident for ident in identifiers if ident.key not in owners}
+        for key, ident in sorted(unclaimed.items()):
+            planned[key] = chosen
+            plan.linked.append((ident, chosen))
+        if unclaimed and chosen not in plan.minted:
+            plan.to_lock.add(chosen)
+        mine = [key for key, owner in owners.items() if owner == chosen]
+        plan.resolved.append(
+            ResolvedCustomer(chosen, data_key, created=created, owned=(*mine, *unclaimed))
+        )
+    return plan
+
+
+async def resolve_customers(
+    *,
+    db_session: AsyncSession,
+    identifier_sets: Sequence[Sequence[Identifier]],
+    kek: pii.KeyRing,
+    cache: IdentityCache,
+) -> list[ResolvedCustomer] | None:
+    """`resolve_customer` for many events that name only current-key identifiers (no customer
+    id, no link), in one savepoint of at most three statements: known owners decide (from
+    `cache`, e.g. a `PassCache`), unknown identifiers join the chosen customer, and events none
+    of whose identifiers is known mint one. None, with nothing written, when anything is
+    unusual (a customer erased or merged meanwhile, an identifier taken by another writer):
+    the caller then resolves those events one by one. The caller holds the identifiers'
+    advisory locks (`lock_identifiers`)."""
+    plan = plan_resolutions(identifier_sets, cache=cache)
+    if plan is None:
+        return None
+    if not plan.linked:
+        return plan.resolved
+    savepoint = await db_session.begin_nested()
+    if plan.to_lock:
+        wanted = sorted(plan.to_lock)
+        live = await db_session.execute(_LOCK_LIVE_CUSTOMERS, {"customer_ids": wanted})
+        if len(live.all()) < len(wanted):
+            await savepoint.rollback()
+            return None
+    if plan.minted:
+        minted = sorted(plan.minted.items())
+        await db_session.execute(
+            _CREATE_CUSTOMERS,
+            {
+                "customer_ids": [customer_id for customer_id, _ in minted],
+                "wrapped_keys": [
+                    pii.wrap_key(data_key, kek=kek.current, customer_id=customer_id)
+                    for customer_id, data_key in minted
+                ],
+                "kek_id": kek.current_id,
+            },
+        )
+    keys = {**plan.minted, **{r.customer_id: r.data_key for r in plan.resolved}}
+    inserted = await db_session.execute(
+        _INSERT_OWNED_IDENTIFIERS,
+        {
+            "kinds": [ident.kind for ident, _ in plan.linked],
+            "digests": [ident.digest for ident, _ in plan.linked],
+            "customer_ids": [owner for _, owner in plan.linked],
+            "sealed": [
+                pii.seal(ident.value, data_key=keys[owner], context=ident.kind)
+                for ident, owner in plan.linked
+            ],
+            "hmac_key_ids": [ident.key_id for ident, _ in plan.linked],
+        },
+    )
+    if len(inserted.all()) < len(plan.linked):
+        await savepoint.rollback()
+        return None
+    await savepoint.commit()
+    return plan.resolved
 
 
 def merge_key(kind: str, digest: str) -> str:
@@ -466,24 +689,26 @@ async def _lock_live_customer(db_session: AsyncSession, customer_id: str) -> boo
     return row is not None and row.erased_at is None and row.merged_into is None
 
 
-async def _get_owners(
-    db_session: AsyncSession, identifiers: Sequence[Identifier], cache: IdentityCache | None
+async def _get_current_owners(
+    db_session: AsyncSession, identifiers: Iterable[Identifier], cache: IdentityCache | None
 ) -> dict[DigestKey, str]:
+    """Owners of the identifiers' current digests: cached, the rest read in one statement."""
     owners: dict[DigestKey, str] = {}
-    missing: list[DigestKey] = []
+    missing: set[DigestKey] = set()
     for ident in identifiers:
         cached = cache.owners.get(ident.key) if cache is not None else None
         if cached is None:
-            missing.append(ident.key)
+            missing.add(ident.key)
         else:
             owners[ident.key] = cached
-    if missing:
-        table = customer_identifiers.c
-        query = select(table.kind, table.digest, table.customer_id).where(
-            tuple_(table.kind, table.digest).in_(missing)
-        )
-        for row in await db_session.execute(query):
-            owners[(row.kind, row.digest)] = row.customer_id
+    owners.update(await _read_owners(db_session, missing))
+    return owners
+
+
+async def _get_owners(
+    db_session: AsyncSession, identifiers: Sequence[Identifier], cache: IdentityCache | None
+) -> dict[DigestKey, str]:
+    owners = await _get_current_owners(db_session, identifiers, cache)
     rotating = [ident for ident in identifiers if ident.older and ident.key not in owners]
     if rotating:
         owners.update(await _rekey_older_digests(db_session, rotating))
@@ -551,23 +776,20 @@ async def _insert_identifiers(
     unique = {ident.key: ident for ident in identifiers}
     if not unique:
         return []
-    rows = [
+    rows = [ident for _, ident in sorted(unique.items())]
+    inserted = await db_session.execute(
+        _INSERT_IDENTIFIERS,
         {
-            "kind": ident.kind,
-            "digest": ident.digest,
             "customer_id": customer_id,
-            "sealed": pii.seal(ident.value, data_key=data_key, context=ident.kind),
-            "hmac_key_id": ident.key_id,
-        }
-        for _, ident in sorted(unique.items())
-    ]
-    statement = (
-        insert(customer_identifiers)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["kind", "digest"])
-        .returning(customer_identifiers.c.kind, customer_identifiers.c.digest)
+            "kinds": [ident.kind for ident in rows],
+            "digests": [ident.digest for ident in rows],
+            "sealed": [
+                pii.seal(ident.value, data_key=data_key, context=ident.kind) for ident in rows
+            ],
+            "hmac_key_ids": [ident.key_id for ident in rows],
+        },
     )
-    return [(row.kind, row.digest) for row in await db_session.execute(statement)]
+    return [(row.kind, row.digest) for row in inserted]
 
 
 async def _get_owning_customers(

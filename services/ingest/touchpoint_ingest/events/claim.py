@@ -70,38 +70,71 @@ async def claim_and_resolve(
             ],
         )
         merges: dict[UUID, tuple[str, ...]] = {}
-        await store.lock_identifiers(
-            db_session=session,
-            keys=(
-                ident.key
-                for index in unique
-                if claims[events[index].event_id] is ClaimState.CLAIMED
-                for ident in _identifiers_of(events[index])
-            ),
+        identifiers = [
+            ident
+            for index in unique
+            if claims[events[index].event_id] is ClaimState.CLAIMED
+            for ident in _identifiers_of(events[index])
+        ]
+        await store.lock_identifiers(db_session=session, keys=(i.key for i in identifiers))
+        # One read for the whole pass of what the shared cache does not know yet.
+        cache = await store.get_pass_cache(
+            db_session=session, identifiers=identifiers, kek=context.kek, cache=context.cache
         )
         released: list[UUID] = []
-        for index in unique:
+
+        async def resolve_one(index: int) -> None:
+            """Resolve one event on its own (identify, unmerge, erase, named customers...)."""
             valid = events[index]
-            state = claims[valid.event_id]
-            if state is not ClaimState.CLAIMED:
-                result.outcomes[index] = claim_outcome(valid.event_id, state, paths[index])
-                continue
             # Only identify and unmerge write before they can fail; others fail before any write.
             writes = valid.link is not None or valid.event.type is EventType.UNMERGE
             savepoint = session.begin_nested() if writes else nullcontext()
             try:
                 async with savepoint:
                     resolved = await resolve_event(
-                        db_session=session, valid=valid, kek=context.kek, cache=context.cache
+                        db_session=session, valid=valid, kek=context.kek, cache=cache
                     )
             except store.IdentityRefusal as exc:
                 result.outcomes[index] = identity_outcome(valid, exc, paths[index])
                 released.append(valid.event_id)
-                continue
+                return
             resolved = with_earlier_merges(resolved, earlier_merges.get(valid.event_id, ()))
             if resolved.merged_customer_ids:
                 merges[valid.event_id] = resolved.merged_customer_ids
+            cache.remember(resolved)
             result.to_send.append(Claimed(index, resolved))
+
+        async def resolve_together(group: list[int]) -> None:
+            """Resolve identifier-only events in a few statements (one by one if unusual)."""
+            if not group:
+                return
+            together = await store.resolve_customers(
+                db_session=session,
+                identifier_sets=[events[index].customer.identifiers for index in group],
+                kek=context.kek,
+                cache=cache,
+            )
+            if together is None:
+                for index in group:
+                    await resolve_one(index)
+                return
+            for index, resolved in zip(group, together, strict=True):
+                cache.remember(resolved)
+                result.to_send.append(Claimed(index, resolved))
+
+        group: list[int] = []
+        for index in unique:
+            valid = events[index]
+            state = claims[valid.event_id]
+            if state is not ClaimState.CLAIMED:
+                result.outcomes[index] = claim_outcome(valid.event_id, state, paths[index])
+            elif identifiers_only(valid):
+                group.append(index)
+            else:  # in order: what this event changes, later events see
+                await resolve_together(group)
+                group = []
+                await resolve_one(index)
+        await resolve_together(group)
         await record_merges(db_session=session, merges=merges)
         await release_claims(db_session=session, event_ids=released)
     for claimed in result.to_send:
@@ -224,6 +257,19 @@ def with_earlier_merges(resolved: ResolvedCustomer, earlier: Sequence[str]) -> R
     if merged == resolved.merged_customer_ids:
         return resolved
     return replace(resolved, merged_customer_ids=merged)
+
+
+def identifiers_only(valid: ValidEvent) -> bool:
+    """Whether the event names its customer only by identifiers under the current HMAC key and
+    links nothing: such events are resolved together (`store.resolve_customers`)."""
+    spec = valid.customer
+    return (
+        valid.link is None
+        and valid.event.type not in (EventType.UNMERGE, EventType.ERASE)
+        and spec.customer_id is None
+        and bool(spec.identifiers)
+        and not any(ident.older for ident in spec.identifiers)
+    )
 
 
 def _identifiers_of(valid: ValidEvent) -> tuple[store.Identifier, ...]:

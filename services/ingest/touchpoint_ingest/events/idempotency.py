@@ -57,6 +57,27 @@ class ClaimState(StrEnum):
     IN_PROGRESS = "in_progress"
 
 
+# One statement whatever the batch's size (the same SQL every time: prepared once per
+# connection, never recompiled); ids in sorted order, so concurrent claimers do not cross.
+_CLAIM = text(
+    "INSERT INTO ingest_event_ids (event_id, fingerprint, status, owner) "
+    "SELECT wanted.event_id, wanted.fingerprint, 'pending', CAST(:owner AS integer) "
+    "FROM unnest(CAST(:event_ids AS uuid[]), CAST(:fingerprints AS text[])) "
+    "AS wanted(event_id, fingerprint) ORDER BY wanted.event_id "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+).columns(event_id=PG_UUID(as_uuid=True))
+_KNOWN_CLAIMS = text(
+    "SELECT event_id, fingerprint, status, owner, "
+    "claimed_at < now() - make_interval(secs => :stale_after_s) AS stale "
+    "FROM ingest_event_ids WHERE event_id = ANY(CAST(:event_ids AS uuid[])) "
+    "ORDER BY event_id FOR UPDATE"
+).columns(event_id=PG_UUID(as_uuid=True))
+_TAKE_OVER = text(
+    "UPDATE ingest_event_ids SET status = 'pending', claimed_at = now(), "
+    "owner = CAST(:owner AS integer) WHERE event_id = ANY(CAST(:event_ids AS uuid[]))"
+)
+
+
 async def claim_event_ids(
     *,
     db_session: AsyncSession,
@@ -68,53 +89,72 @@ async def claim_event_ids(
     in progress (or are taken over: released, stale, or owned by a dead process)."""
     if not fingerprints:
         return {}
-    rows = [
-        {"event_id": event_id, "fingerprint": fp, "status": PENDING, "owner": owner}
-        for event_id, fp in sorted(fingerprints.items())
-    ]
-    statement = (
-        insert(ingest_event_ids)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(ingest_event_ids.c.event_id)
+    wanted = sorted(fingerprints.items())
+    inserted = await db_session.execute(
+        _CLAIM,
+        {
+            "event_ids": [event_id for event_id, _ in wanted],
+            "fingerprints": [fp for _, fp in wanted],
+            "owner": owner,
+        },
     )
-    claimed = set((await db_session.execute(statement)).scalars())
+    claimed: set[UUID] = set(inserted.scalars())
     states = dict.fromkeys(claimed, ClaimState.CLAIMED)
-    for event_id in sorted(set(fingerprints) - claimed):
-        states[event_id] = await _get_claim_state(
-            db_session, event_id, fingerprints[event_id], stale_after_s, owner
+    known = sorted(set(fingerprints) - claimed)
+    if known:
+        states.update(
+            await _get_claim_states(db_session, known, fingerprints, stale_after_s, owner)
         )
     return states
 
 
-async def _get_claim_state(
-    db_session: AsyncSession, event_id: UUID, fp: str, stale_after_s: float, owner: int | None
-) -> ClaimState:
-    table = ingest_event_ids.c
-    stale = table.claimed_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, stale_after_s)
-    query = (
-        select(table.fingerprint, table.status, table.owner, stale.label("stale"))
-        .where(table.event_id == event_id)
-        .with_for_update()
+async def _get_claim_states(
+    db_session: AsyncSession,
+    event_ids: list[UUID],
+    fingerprints: dict[UUID, str],
+    stale_after_s: float,
+    owner: int | None,
+) -> dict[UUID, ClaimState]:
+    """The states of ids that were already claimed, locking their rows; those whose claim may
+    be taken over (released, stale, or of a dead owner) are claimed for `owner`."""
+    rows = await db_session.execute(
+        _KNOWN_CLAIMS, {"event_ids": event_ids, "stale_after_s": stale_after_s}
     )
-    row = (await db_session.execute(query)).one_or_none()
-    if row is None:  # released between our insert and this read
-        return ClaimState.IN_PROGRESS
-    if row.fingerprint != fp:
-        return ClaimState.CONFLICT
-    if row.status == ACCEPTED:
-        return ClaimState.DUPLICATE
-    if row.status == PENDING and not row.stale:
-        if row.owner is None or row.owner == owner:
-            return ClaimState.IN_PROGRESS
-        if not await _owner_is_dead(db_session, row.owner):
-            return ClaimState.IN_PROGRESS
-    await db_session.execute(
-        update(ingest_event_ids)
-        .where(table.event_id == event_id)
-        .values(status=PENDING, claimed_at=func.now(), owner=owner)
-    )
-    return ClaimState.CLAIMED
+    found = {row.event_id: row for row in rows}
+    states: dict[UUID, ClaimState] = {}
+    take_over: list[UUID] = []
+    dead: dict[int, bool] = {}
+    for event_id in event_ids:
+        row = found.get(event_id)
+        if row is None:  # released between our insert and this read
+            states[event_id] = ClaimState.IN_PROGRESS
+        elif row.fingerprint != fingerprints[event_id]:
+            states[event_id] = ClaimState.CONFLICT
+        elif row.status == ACCEPTED:
+            states[event_id] = ClaimState.DUPLICATE
+        elif (
+            row.status == PENDING
+            and not row.stale
+            and (
+                row.owner is None
+                or row.owner == owner
+                or not await _owner_is_dead_once(db_session, row.owner, dead)
+            )
+        ):
+            states[event_id] = ClaimState.IN_PROGRESS
+        else:
+            states[event_id] = ClaimState.CLAIMED
+            take_over.append(event_id)
+    if take_over:
+        await db_session.execute(_TAKE_OVER, {"event_ids": take_over, "owner": owner})
+    return states
+
+
+async def _owner_is_dead_once(db_session: AsyncSession, owner: int, dead: dict[int, bool]) -> bool:
+    """`_owner_is_dead`, asked once per owner in a pass."""
+    if owner not in dead:
+        dead[owner] = await _owner_is_dead(db_session, owner)
+    return dead[owner]
 
 
 async def _owner_is_dead(db_session: AsyncSession, owner: int) -> bool:
@@ -153,17 +193,26 @@ async def record_merges(*, db_session: AsyncSession, merges: dict[UUID, tuple[st
     await db_session.execute(statement, params)
 
 
+_MARK_ACCEPTED = text(
+    "UPDATE ingest_event_ids AS claim SET status = 'accepted', accepted_at = now(), "
+    "customer_id = acked.customer_id "
+    "FROM unnest(CAST(:event_ids AS uuid[]), CAST(:customer_ids AS text[])) "
+    "AS acked(event_id, customer_id) WHERE claim.event_id = acked.event_id"
+)
+
+
 async def mark_accepted(*, db_session: AsyncSession, customers: dict[UUID, str]) -> None:
     """Record acknowledged event ids, so retries are answered without a second copy."""
     if not customers:
         return
-    statement = (
-        update(ingest_event_ids)
-        .where(ingest_event_ids.c.event_id == bindparam("b_event_id"))
-        .values(status=ACCEPTED, accepted_at=func.now(), customer_id=bindparam("b_customer_id"))
+    acked = sorted(customers.items())
+    await db_session.execute(
+        _MARK_ACCEPTED,
+        {
+            "event_ids": [event_id for event_id, _ in acked],
+            "customer_ids": [customer_id for _, customer_id in acked],
+        },
     )
-    params = [{"b_event_id": key, "b_customer_id": value} for key, value in customers.items()]
-    await db_session.execute(statement, params)
 
 
 async def record_accepted(
