@@ -128,11 +128,15 @@ class Rebuilder:
         return {p: max(position, live.get(p, position)) for p, position in self.positions.items()}
 
     async def swap(self, consumer: AIOKafkaConsumer, report: RebuildReport) -> None:
-        """Under the live table's lock: catch up to the live offsets, move them, swap tables."""
+        """Under the live table's lock: catch up to the live offsets, move them, swap tables.
+
+        The group's offset rows are locked before the tables, in the order the live consumer
+        takes them (its compare-and-set runs first in each batch): the other order deadlocks
+        with a batch that holds its offset rows and waits for the tables."""
         async with self.sessions() as session, session.begin():
-            await lock_live_table(db_session=session)
             offsets = PostgresOffsetStore(session)
-            live = await offsets.get_offsets(group=self.group, topic=self.topic)
+            live = await offsets.get_offsets(group=self.group, topic=self.topic, for_update=True)
+            await lock_live_table(db_session=session)
             await self.replay(consumer, report, self._targets(live), session=session)
             await offsets.put_offsets(
                 group=self.group,
