@@ -91,7 +91,7 @@ async def bench_pure(report: Report, backlog: list[InteractionEvent], *, now: da
 
 def _state_facts(state: CustomerState) -> str:
     return (
-        f"applied ids {len(state.applied)}, days {len(state.days)}, timeline "
+        f"dedup keys {len(state.applied)}, days {len(state.days)}, timeline "
         f"{len(state.timeline)}, offers {len(state.offers)}, complaints {len(state.complaints)}"
     )
 
