@@ -6,7 +6,6 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -111,15 +110,6 @@ async def _answer(
             )
     except BadIdentifier as exc:
         raise HTTPException(status_code=422, detail=f"{exc.field}: {exc.reason}") from exc
-    except (KafkaError, TimeoutError) as exc:
-        logger.warning(
-            "decision not logged to Kafka: rolled back", extra={"error": type(exc).__name__}
-        )
-        raise HTTPException(
-            status_code=503,
-            detail="broker unavailable: decision not logged, try again",
-            headers=RETRY_AFTER,
-        ) from exc
     except (SQLAlchemyError, OSError) as exc:
         if not is_retryable(exc):
             raise
