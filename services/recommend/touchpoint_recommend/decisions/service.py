@@ -122,4 +122,5 @@ async def create_next_offers(
         deps.relay.notify()
     DECISIONS.labels(channel, decision.segment, "holdout" if decision.holdout else "learned").inc()
     DECISION_LATENCY.observe(time.perf_counter() - started)
-    return NextOffers(**decision.model_dump(), event_logged=logged)
+    # The decision is a validated model already: constructing skips a dump and a re-validation.
+    return NextOffers.model_construct(**dict(decision), event_logged=logged)
