@@ -135,6 +135,7 @@ class OutboxRelay:
         *,
         timeout_s: float,
         poll_s: float = 1.0,
+        linger_s: float = 0.02,
         batch: int = 500,
         keep_sent_s: float = 86_400.0,
     ) -> None:
@@ -142,6 +143,8 @@ class OutboxRelay:
         self.publisher = publisher
         self.timeout_s = timeout_s
         self.poll_s = poll_s
+        self.linger_s = linger_s
+        """After a wake, wait this long so the rows of several requests go in one round."""
         self.batch = batch
         self.keep_sent_s = keep_sent_s
         self.wake = asyncio.Event()
@@ -199,3 +202,4 @@ class OutboxRelay:
                 continue  # more may be owed: no wait
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.poll_s)
+                await asyncio.sleep(self.linger_s)
