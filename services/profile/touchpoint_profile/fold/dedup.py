@@ -22,9 +22,6 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
-_HEADER = array("I")  # day, count pairs (uint32, little-endian on every platform we run on)
-_HASHES = array("Q")
-
 
 def event_key(event_id: str) -> int:
     """The 64-bit dedup key of an event id."""
@@ -32,14 +29,21 @@ def event_key(event_id: str) -> int:
 
 
 def pack_keys(keys: Mapping[int, int]) -> str:
-    """key → day as base64: uint32 group count, (day, count) pairs, then the uint64 keys."""
-    ordered = sorted(keys.items(), key=lambda item: (item[1], item[0]))
-    groups = array("I")
-    for day, members in itertools.groupby(ordered, key=lambda item: item[1]):
-        groups.extend((day, sum(1 for _ in members)))
-    hashes = array("Q", (key for key, _ in ordered))
-    count = array("I", (len(groups) // 2,))
-    return base64.b64encode(count.tobytes() + groups.tobytes() + hashes.tobytes()).decode()
+    """key → day as base64: uint32 day count, (day, count) pairs, then the uint64 keys by day
+    (an empty map is the empty string)."""
+    if not keys:
+        return ""
+    by_day: dict[int, list[int]] = {}
+    for key, day in keys.items():
+        by_day.setdefault(day, []).append(key)
+    days = sorted(by_day)
+    header = array("I", (len(days),))
+    hashes = array("Q")
+    for day in days:
+        members = by_day[day]
+        header.extend((day, len(members)))
+        hashes.extend(members)
+    return base64.b64encode(header.tobytes() + hashes.tobytes()).decode()
 
 
 def unpack_keys(packed: str) -> dict[int, int]:
