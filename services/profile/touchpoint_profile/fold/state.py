@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from touchpoint_profile.fold.dedup import DedupKeys
+from touchpoint_profile.fold.dedup import DedupKeys, pack_keys, unpack_keys
 from touchpoint_profile.fold.rules import LEGACY_CURRENCY
 
 # Interest sums are stored as log Σ w·exp(λ·(t_event − INTEREST_EPOCH)); a fixed epoch makes
@@ -270,21 +271,14 @@ def tombstone(customer_id: str, erased_at: datetime) -> CustomerState:
     return CustomerState(customer_id=customer_id, erased_at=erased_at)
 
 
-class DedupColumns(BaseModel):
-    """The dedup sets of a state, stored apart from what the view decodes (the `dedup` column)."""
-
-    applied: DedupKeys = Field(default_factory=dict)
-    money_ids: DedupKeys = Field(default_factory=dict)
-
-
 def dump_state_parts(state: CustomerState) -> tuple[str, str]:
     """(the state as JSON without its dedup sets, the dedup sets as JSON); None values are
     left out (every optional field defaults to None), which halves a complaint record."""
     body = state.model_dump_json(
         exclude={"applied": True, "value": {"money_ids"}}, exclude_none=True
     )
-    dedup = DedupColumns(applied=state.applied, money_ids=state.value.money_ids)
-    return body, dedup.model_dump_json()
+    dedup = {"applied": pack_keys(state.applied), "money_ids": pack_keys(state.value.money_ids)}
+    return body, json.dumps(dedup)
 
 
 def load_state_parts(body: str, dedup: str | None) -> CustomerState:
@@ -292,7 +286,8 @@ def load_state_parts(body: str, dedup: str | None) -> CustomerState:
     keeps its dedup sets in the body: dedup is None)."""
     state = CustomerState.model_validate_json(body)
     if dedup is not None:
-        sets = DedupColumns.model_validate_json(dedup)
-        state.applied = sets.applied
-        state.value = state.value.model_copy(update={"money_ids": sets.money_ids})
+        sets = json.loads(dedup)
+        state.applied = unpack_keys(sets["applied"])
+        money_ids = unpack_keys(sets["money_ids"])
+        state.value = state.value.model_copy(update={"money_ids": money_ids})
     return state
