@@ -43,8 +43,8 @@ def has_value_row(state: CustomerState) -> bool:
 
 def get_value_row(state: CustomerState, now: datetime, rules: FoldRules) -> CustomerValueRow:
     """The customer_value row of a live state, window figures evaluated at `now`."""
-    rfm = get_rfm(state, now, rules)
     window = get_window_money(state, now, rules)
+    rfm = get_rfm(state, now, rules, money=window)
     lifetime = get_lifetime(state, rules)
     return CustomerValueRow(
         customer_id=state.customer_id,
