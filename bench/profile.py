@@ -26,7 +26,7 @@ from touchpoint_profile.consumer.batch import BatchOutcome, apply_batch
 from touchpoint_profile.consumer.runner import ProfileConsumer
 from touchpoint_profile.fold.events import ParsedEvent, parse_event
 from touchpoint_profile.fold.rules import FoldRules
-from touchpoint_profile.fold.state import CustomerState
+from touchpoint_profile.fold.state import CustomerState, dump_state_parts
 from touchpoint_profile.projection.memory import MemoryStates
 from touchpoint_profile.projection.postgres import LIVE_TABLE
 from touchpoint_profile.settings import ProfileSettings
@@ -91,7 +91,7 @@ async def bench_pure(report: Report, backlog: list[InteractionEvent], *, now: da
 
 def _state_facts(state: CustomerState) -> str:
     return (
-        f"applied ids {len(state.applied)}, days {len(state.days)}, timeline "
+        f"dedup keys {len(state.applied)}, days {len(state.days)}, timeline "
         f"{len(state.timeline)}, offers {len(state.offers)}, complaints {len(state.complaints)}"
     )
 
@@ -117,12 +117,14 @@ async def bench_state_size(
             await fold_batches(store, chosen, now=now, batch=1000, rules=rules)
             (document,) = store.documents.values()
             state = CustomerState.model_validate_json(document)
+            body, dedup = dump_state_parts(state)
             report.add(
                 SECTION,
                 f"state size, {size} events over {span_days} d",
-                len(document) / 1024,
+                len(body) / 1024,
                 "KiB",
-                _state_facts(state),
+                f"state column as put_states writes it; dedup column {len(dedup) / 1024:.1f} KiB; "
+                + _state_facts(state),
                 target="plateaus with N" if size == max(PURE_SIZES) else "",
             )
 
@@ -384,22 +386,24 @@ def heavy_histories(*, now: datetime, seed: int, run_id: str) -> dict[int, list[
 
 async def stored_sizes(
     sessions: async_sessionmaker[AsyncSession], customer_ids: Mapping[int, str]
-) -> dict[int, tuple[int, int]]:
-    """Per size N: (JSON text bytes, bytes PostgreSQL stores, TOAST-compressed) of the row."""
-    sizes: dict[int, tuple[int, int]] = {}
+) -> dict[int, tuple[int, int, int]]:
+    """Per size N: (JSON text bytes, bytes PostgreSQL stores, TOAST-compressed) of the state
+    column the view reads, and the bytes of the dedup column only the fold reads."""
+    sizes: dict[int, tuple[int, int, int]] = {}
     async with sessions() as session:
         for size, customer_id in customer_ids.items():
             row = (
                 await session.execute(
                     text(
                         "SELECT octet_length(state::text) AS text_bytes, "
-                        "pg_column_size(state) AS stored_bytes "
+                        "pg_column_size(state) AS stored_bytes, "
+                        "coalesce(octet_length(dedup), 0) AS dedup_bytes "
                         "FROM profile_customers WHERE customer_id = :id"
                     ),
                     {"id": customer_id},
                 )
             ).one()
-            sizes[size] = (int(row.text_bytes), int(row.stored_bytes))
+            sizes[size] = (int(row.text_bytes), int(row.stored_bytes), int(row.dedup_bytes))
     return sizes
 
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -130,6 +130,17 @@ def get_field_error(
 def get_query_error(field: str, message: str) -> HTTPException:
     """A 422 naming the query parameter at fault, in FastAPI's own error shape."""
     return get_field_error(["query", field], message)
+
+
+def get_model_response(model: BaseModel, *, status_code: int = 200) -> Response:
+    """The model as JSON, serialised once by pydantic (a route returning its model would have
+    FastAPI dump it, validate it again against the response_model and encode it: measured at
+    ~2x the cost of this for a customer view). The route keeps response_model for its schema."""
+    return Response(
+        content=model.model_dump_json(by_alias=True),
+        status_code=status_code,
+        media_type="application/json",
+    )
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -9,6 +9,7 @@ import random
 from fastapi import FastAPI
 
 from touchpoint_common.app import create_service_app
+from touchpoint_common.kafka.outbox import OutboxRelay
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
 from touchpoint_recommend.configuration.holder import ConfigHolder, watch_config
@@ -36,11 +37,18 @@ def create_app(
         holder = ConfigHolder(settings.recommend_config_path, runtime.sessions)
         await holder.start()
         app.state.config_holder = holder
+        relay = OutboxRelay(
+            runtime.sessions,
+            runtime.get_publisher(),
+            timeout_s=settings.recommend_produce_timeout_s,
+            poll_s=settings.recommend_outbox_poll_s,
+        )
+        tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         app.state.decision_deps = DecisionDeps(
             settings=settings,
             holder=holder,
             reader=reader or ProfileCustomerReader(rules=settings.profile_rules),
-            publisher=runtime.get_publisher(),
+            relay=relay,
             rng=random.Random(settings.recommend_seed),
         )
         if settings.recommend_config_poll_s > 0:

@@ -34,7 +34,11 @@ class RecommendSettings(CommonSettings, FoldRulesSettings):
     figures_window_days: int = Field(default=30, ge=1, le=366)
     """The offer-figure gauges cover contacts of this many days."""
     recommend_produce_timeout_s: float = Field(default=5.0, gt=0)
-    """Deadline for the broker to acknowledge an offer_presented event before a 503."""
+    """Deadline for the broker to acknowledge one round of the outbox relay's records (the
+    unacknowledged ones are sent again next round)."""
+    recommend_outbox_poll_s: float = Field(default=1.0, gt=0, le=60)
+    """How often the outbox relay looks for records owed by other processes or a restart
+    (this process's own decisions wake it at once)."""
     learner_enabled: bool = True
     """Run the learner inside the API process (off: `python -m touchpoint_recommend.learner`)."""
     learner_group: str = "touchpoint-recommend-learner"

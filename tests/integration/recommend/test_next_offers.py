@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import orjson
@@ -28,6 +29,28 @@ OUTCOME_QUERY = "SELECT outcome FROM recommend_contacts WHERE decision_id = :d A
 Apps = dict[str, httpx.AsyncClient]
 
 
+async def wait_presented(settings: RecommendSettings, decision_id: str) -> list[Any]:
+    """The decision's offer_presented records, once the outbox relay has sent them."""
+    logged: list[Any] = []
+
+    async def relayed() -> bool:
+        records = await read_topic(
+            settings.kafka_bootstrap,
+            settings.topic_interactions,
+            partitions=settings.topic_partitions,
+        )
+        logged[:] = [
+            r
+            for r in records
+            if dict(r.headers).get("event_type") == b"offer_presented"
+            and orjson.loads(r.value)["payload"]["decision_id"] == decision_id
+        ]
+        return bool(logged)
+
+    await wait_until(relayed, what="offer_presented on the topic")
+    return logged
+
+
 async def test_decision_is_logged_to_kafka(
     apps: Apps, db: AsyncEngine, recommend_settings: RecommendSettings
 ) -> None:
@@ -40,17 +63,7 @@ async def test_decision_is_logged_to_kafka(
     assert customer_id is not None
     assert customer_id == answer["customer_id"]
 
-    records = await read_topic(
-        recommend_settings.kafka_bootstrap,
-        recommend_settings.topic_interactions,
-        partitions=recommend_settings.topic_partitions,
-    )
-    logged = [
-        r
-        for r in records
-        if dict(r.headers).get("event_type") == b"offer_presented"
-        and orjson.loads(r.value)["payload"]["decision_id"] == answer["decision_id"]
-    ]
+    logged = await wait_presented(recommend_settings, answer["decision_id"])
     assert len(logged) == 1
     record = logged[0]
     value = orjson.loads(record.value)
@@ -86,16 +99,9 @@ async def test_decision_is_attributed_to_the_store_and_agent_that_asked(
         answer["decision_id"]: ("12", "clerk-7"),
         plain["decision_id"]: (None, None),
     }
-    records = await read_topic(
-        recommend_settings.kafka_bootstrap,
-        recommend_settings.topic_interactions,
-        partitions=recommend_settings.topic_partitions,
-    )
     [value] = [
         orjson.loads(r.value)
-        for r in records
-        if dict(r.headers).get("event_type") == b"offer_presented"
-        and orjson.loads(r.value)["payload"]["decision_id"] == answer["decision_id"]
+        for r in await wait_presented(recommend_settings, answer["decision_id"])
     ]
     assert (value["store_id"], value["agent_id"]) == ("12", "clerk-7")
     assert (value["payload"]["store_id"], value["payload"]["agent_id"]) == ("12", "clerk-7")

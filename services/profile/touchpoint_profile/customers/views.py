@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.access.audit import audit_read
 from touchpoint_common.access.dependencies import require_scopes
 from touchpoint_common.access.models import Scope
-from touchpoint_common.app import get_query_error, get_runtime
+from touchpoint_common.app import get_model_response, get_query_error, get_runtime
 from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
 from touchpoint_common.identity.lookup import BadIdentifier
@@ -100,7 +100,7 @@ async def lookup(
     loyalty_id: Annotated[str | None, Query(max_length=100)] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
     as_of: AsOf = None,
-) -> CustomerView:
+) -> Response:
     """Exactly one of phone (any common format), loyalty_id or email; 404 when unknown."""
     given: dict[IdentifierKind, str | None] = {
         "phone": phone,
@@ -134,7 +134,7 @@ async def lookup(
         action=f"profile.lookup.{kind}",
         fields=VIEW_FIELDS,
     )
-    return view
+    return get_model_response(view)
 
 
 @router.get("/{customer_id}", response_model=CustomerView, summary="The live customer view")
@@ -145,7 +145,7 @@ async def read_customer(
     settings: Settings,
     ranking: Ranking,
     as_of: AsOf = None,
-) -> CustomerView:
+) -> Response:
     """The view at `as_of` (default now); 404 for an unknown or erased customer."""
     view = await get_customer_view(
         db_session=db_session,
@@ -157,7 +157,7 @@ async def read_customer(
     if view is None:
         raise HTTPException(status_code=404, detail=NOT_FOUND)
     audit_read(request, customer_id=view.customer_id, action="profile.view", fields=VIEW_FIELDS)
-    return view
+    return get_model_response(view)
 
 
 @router.get(

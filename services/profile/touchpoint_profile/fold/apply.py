@@ -1,9 +1,9 @@
 """One event into one customer's state, in place: the steps fold_batch (fold.py) runs.
 
 Windowed figures (day buckets, interest sums) take an event once, guarded by the applied
-event_id set, and only while the event is inside the window at fold time. Everything else is
-a max, a min, a last-writer-wins value or a keyed top-N set, which give the same result
-whatever the order and however often an event is folded.
+set (hashes of event ids, fold/dedup.py), and only while the event is inside the window at
+fold time. Everything else is a max, a min, a last-writer-wins value or a keyed top-N set,
+which give the same result whatever the order and however often an event is folded.
 
 Copy on write: the records inside a state (day buckets, interest sums, complaint and offer
 records, timeline entries, stamped values) are never changed in place but replaced, so a copy
@@ -91,7 +91,7 @@ def is_duplicate(state: CustomerState, parsed: ParsedEvent) -> bool:
     """True when this event_id was already applied to the state (a redelivery or a re-post)."""
     event_id = parsed.event_id
     return (
-        event_id in state.applied
+        parsed.dedup_key in state.applied
         or is_money_duplicate(state, parsed)
         or any(e.event_id == event_id for e in state.timeline)
     )
@@ -142,7 +142,7 @@ def _interest_categories(parsed: ParsedEvent, rules: FoldRules) -> list[tuple[st
 def _apply_windowed(state: CustomerState, parsed: ParsedEvent, rules: FoldRules) -> None:
     event = parsed.event
     day = day_number(event.occurred_at)
-    state.applied[parsed.event_id] = day
+    state.applied[parsed.dedup_key] = day
     bucket = copy_bucket(state.days.get(day))
     state.days[day] = bucket
     channel = event.channel.value
@@ -282,8 +282,8 @@ def prune(state: CustomerState, now: datetime, rules: FoldRules) -> None:
     start = window_start_day(now, rules)
     for day in [d for d in state.days if d < start]:
         del state.days[day]
-    for event_id in [e for e, d in state.applied.items() if d < start]:
-        del state.applied[event_id]
+    for key in [k for k, d in state.applied.items() if d < start]:
+        del state.applied[key]
     if len(state.applied) > rules.max_applied_ids:
         newest = sorted(state.applied.items(), key=lambda item: (item[1], item[0]), reverse=True)
         state.applied = dict(newest[: rules.max_applied_ids])

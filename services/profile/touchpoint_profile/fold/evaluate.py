@@ -83,15 +83,18 @@ def get_rfm(
     now: datetime,
     rules: FoldRules = DEFAULT_RULES,
     ranking: BaseRanking | None = None,
+    *,
+    money: ReportedMoney | None = None,
 ) -> Rfm:
     """RFM over the window ending at `now`; returns subtract from monetary (reporting currency).
 
     R by the brief's table; F and M by the ranking's quintile cuts (top 20% of the base = 5 ...
-    bottom 20% = 1), or by the fixed FoldRules cuts before the first ranking.
+    bottom 20% = 1), or by the fixed FoldRules cuts before the first ranking. `money`: the
+    window money when the caller has it already (computed here otherwise).
     """
     buckets = window_buckets(state, now, rules)
     frequency = sum(bucket.purchases for bucket in buckets)
-    monetary = get_window_money(state, now, rules).monetary
+    monetary = (money or get_window_money(state, now, rules)).monetary
     recency = None if state.last_purchase_at is None else whole_days(state.last_purchase_at, now)
     frequency_cuts = ranking.frequency_cuts if ranking else tuple(rules.frequency_cuts)
     monetary_cuts = ranking.monetary_cuts if ranking else tuple(rules.monetary_cuts)
@@ -316,8 +319,8 @@ def evaluate(
     ranked in the rules' reporting currency: cut points in another currency do not apply)."""
     if ranking is not None and ranking.reporting_currency != rules.reporting_currency:
         ranking = None
-    rfm = get_rfm(state, now, rules, ranking)
     money = get_window_money(state, now, rules)
+    rfm = get_rfm(state, now, rules, ranking, money=money)
     lifecycle = get_lifecycle(state, now, rules)
     member = state.membership is not None and state.membership.value == "joined"
     return ProfileFigures(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from touchpoint_common.events.models import WIRE_PAYLOAD_MODELS, InteractionEvent
 from touchpoint_common.events.payloads import Payload
+from touchpoint_profile.fold.dedup import event_key
 
 
 class ContractViolation(ValueError):
@@ -24,6 +25,12 @@ class ParsedEvent:
     """The idempotency key as text (computed once: the fold compares it often)."""
     trace_parent: str | None = None
     """The W3C traceparent its record carried (tracing on): the view row remembers it."""
+    dedup_key: int = field(init=False)
+    """event_key(event_id): what the dedup sets hold (computed once)."""
+
+    def __post_init__(self) -> None:
+        """Compute the dedup key (the dataclass is frozen, hence object.__setattr__)."""
+        object.__setattr__(self, "dedup_key", event_key(self.event_id))
 
 
 def parse_event(event: InteractionEvent) -> ParsedEvent:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from touchpoint_profile.fold.dedup import DedupKeys, pack_keys, unpack_keys
 from touchpoint_profile.fold.rules import LEGACY_CURRENCY
 
 # Interest sums are stored as log Σ w·exp(λ·(t_event − INTEREST_EPOCH)); a fixed epoch makes
@@ -212,9 +214,9 @@ class ValueState(BaseModel):
     """Lifetime net spend per currency."""
     profit: dict[str, Decimal] = Field(default_factory=dict)
     """Lifetime profit per currency."""
-    money_ids: dict[str, int] = Field(default_factory=dict)
-    """event_id → day number of the purchases and returns in the lifetime figures (dedup),
-    the newest max_money_ids."""
+    money_ids: DedupKeys = Field(default_factory=dict)
+    """event_key(event_id) → day number of the purchases and returns in the lifetime figures
+    (dedup, fold/dedup.py), the newest max_money_ids."""
     purchase_moments: dict[str, datetime] = Field(default_factory=dict)
     """event_id → occurred_at of the newest max_purchase_moments purchases (won-back trigger)."""
     surveys: dict[str, SurveyRecord] = Field(default_factory=dict)
@@ -250,8 +252,9 @@ class CustomerState(BaseModel):
     consents: dict[str, Stamped] = Field(default_factory=dict)
     """consent_key(purpose, channel) → the latest statement (value "granted"/"withdrawn");
     bounded by the few purposes x channels the contract allows."""
-    applied: dict[str, int] = Field(default_factory=dict)
-    """event_id → day number of the events that fed windowed figures (the dedup set)."""
+    applied: DedupKeys = Field(default_factory=dict)
+    """event_key(event_id) → day number of the events that fed windowed figures (the dedup
+    set, fold/dedup.py)."""
     value: ValueState = Field(default_factory=ValueState)
     """Lifetime figures, surveys and points (fold/value.py); replaced, never changed in place."""
 
@@ -269,3 +272,25 @@ def new_state(customer_id: str) -> CustomerState:
 def tombstone(customer_id: str, erased_at: datetime) -> CustomerState:
     """What is left of an erased customer: the id and when it was erased, nothing else."""
     return CustomerState(customer_id=customer_id, erased_at=erased_at)
+
+
+def dump_state_parts(state: CustomerState) -> tuple[str, str]:
+    """(the state as JSON without its dedup sets, the dedup sets as JSON); None values are
+    left out (every optional field defaults to None), which halves a complaint record."""
+    body = state.model_dump_json(
+        exclude={"applied": True, "value": {"money_ids"}}, exclude_none=True
+    )
+    dedup = {"applied": pack_keys(state.applied), "money_ids": pack_keys(state.value.money_ids)}
+    return body, json.dumps(dedup)
+
+
+def load_state_parts(body: str, dedup: str | None) -> CustomerState:
+    """The whole state from dump_state_parts' two documents (a row written before the split
+    keeps its dedup sets in the body: dedup is None)."""
+    state = CustomerState.model_validate_json(body)
+    if dedup is not None:
+        sets = json.loads(dedup)
+        state.applied = unpack_keys(sets["applied"])
+        money_ids = unpack_keys(sets["money_ids"])
+        state.value = state.value.model_copy(update={"money_ids": money_ids})
+    return state

@@ -14,6 +14,7 @@ import math
 from decimal import Decimal
 
 from touchpoint_profile.fold.apply import copy_bucket, own_copy
+from touchpoint_profile.fold.dedup import event_key
 from touchpoint_profile.fold.state import CustomerState, DayBucket, InterestSum
 from touchpoint_profile.fold.value import split_value
 
@@ -48,23 +49,32 @@ def split_states(merged: CustomerState, loser: CustomerState) -> CustomerState:
                 del survivor.interests[category]
             else:
                 survivor.interests[category] = left
-    theirs = {entry.event_id for entry in loser.timeline} | set(loser.applied)
-    survivor.timeline = [entry for entry in survivor.timeline if entry.event_id not in theirs]
+    timeline_ids = {entry.event_id for entry in loser.timeline}
+
+    def brought(event_id: str) -> bool:
+        """True when the loser brought this event (in its timeline or its dedup set)."""
+        return event_id in timeline_ids or event_key(event_id) in loser.applied
+
+    survivor.timeline = [entry for entry in survivor.timeline if not brought(entry.event_id)]
     for key in loser.complaints:
         survivor.complaints.pop(key, None)
     for key in loser.offers:
         survivor.offers.pop(key, None)
     for key in loser.commitments:
         survivor.commitments.pop(key, None)
-    their_notes = theirs | {note.event_id for note in loser.notes}
-    survivor.notes = [note for note in survivor.notes if note.event_id not in their_notes]
-    for event_id in loser.applied:
-        survivor.applied.pop(event_id, None)
+    their_notes = {note.event_id for note in loser.notes}
+    survivor.notes = [
+        note
+        for note in survivor.notes
+        if note.event_id not in their_notes and not brought(note.event_id)
+    ]
+    for dedup_key in loser.applied:
+        survivor.applied.pop(dedup_key, None)
     gone = {loser.customer_id, *loser.merged_from}
     survivor.merged_from = [cid for cid in survivor.merged_from if cid not in gone]
     for attr in ("membership", "member_tier"):
         stamped = getattr(survivor, attr)
-        if stamped is not None and stamped.event_id in theirs:
+        if stamped is not None and brought(stamped.event_id):
             setattr(survivor, attr, None)
     survivor.value = split_value(survivor.value, loser.value)
     _recompute_moments(survivor, loser)

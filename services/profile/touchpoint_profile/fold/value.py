@@ -106,10 +106,10 @@ def copy_value(value: ValueState) -> ValueState:
 
 def _fold_money(value: ValueState, parsed: ParsedEvent, rules: FoldRules) -> None:
     money = money_of(parsed, rules)
-    if money is None or parsed.event_id in value.money_ids:
+    if money is None or parsed.dedup_key in value.money_ids:
         return
     at = parsed.event.occurred_at
-    value.money_ids[parsed.event_id] = day_number(at)
+    value.money_ids[parsed.dedup_key] = day_number(at)
     currency, spend, profit = money
     add_amount(value.spend, currency, spend)
     add_amount(value.profit, currency, profit)
@@ -168,7 +168,7 @@ def apply_value(state: CustomerState, parsed: ParsedEvent, rules: FoldRules) -> 
 
 def is_money_duplicate(state: CustomerState, parsed: ParsedEvent) -> bool:
     """True when this purchase or return is already in the lifetime figures."""
-    return parsed.event_id in state.value.money_ids
+    return parsed.dedup_key in state.value.money_ids
 
 
 def _newest(records: Mapping[str, datetime], limit: int) -> set[str]:
@@ -291,7 +291,7 @@ def split_value(merged: ValueState, loser: ValueState) -> ValueState:
     for currency, amount in loser.profit.items():
         add_amount(survivor.profit, currency, -amount)
     for name in KEYED_BY_EVENT:
-        kept: dict[str, object] = getattr(survivor, name)
+        kept: dict[object, object] = getattr(survivor, name)
         for key in getattr(loser, name):
             kept.pop(key, None)
     if survivor.first_purchase_at is not None and survivor.first_purchase_at == (

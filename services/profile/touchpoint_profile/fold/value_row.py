@@ -52,8 +52,8 @@ def has_value_row(state: CustomerState) -> bool:
 
 def get_value_row(state: CustomerState, now: datetime, rules: FoldRules) -> CustomerValueRow:
     """The customer_value row of a live state, window figures evaluated at `now`."""
-    rfm = get_rfm(state, now, rules)
     money = get_window_money(state, now, rules)
+    rfm = get_rfm(state, now, rules, money=money)
     lifetime = get_lifetime(state, rules)
     start = window_start_day(now, rules)
     window = {day: bucket for day, bucket in state.days.items() if day >= start}

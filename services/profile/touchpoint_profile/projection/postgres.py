@@ -1,5 +1,6 @@
-"""PostgreSQL adapter of ProjectionStore: one JSONB state per customer, and its narrow
-customer_value row (written in the same transaction)."""
+"""PostgreSQL adapter of ProjectionStore: one JSONB state per customer (its dedup sets apart,
+in the `dedup` column the view never reads), and its narrow customer_value row (written in the
+same transaction)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from touchpoint_profile.fold.care import (
     get_open_commitment_dues,
     get_open_complaint_clocks,
 )
-from touchpoint_profile.fold.state import CustomerState
+from touchpoint_profile.fold.state import CustomerState, dump_state_parts, load_state_parts
 from touchpoint_profile.fold.value_row import CustomerValueRow
 
 LIVE_TABLE = "profile_customers"
@@ -76,22 +77,27 @@ class PostgresProjection:
             self.placeholders.update(inserted.scalars())
             documents.update(await self._lock_rows(absent))
         return {
-            customer_id: CustomerState.model_validate_json(document)
+            customer_id: load_state_parts(*document)
             for customer_id, document in documents.items()
             if document is not None
         }
 
-    async def _lock_rows(self, customer_ids: list[str]) -> dict[str, str | None]:
-        """customer_id → its state as JSON (None: a placeholder), rows locked in id order."""
+    async def _lock_rows(self, customer_ids: list[str]) -> dict[str, tuple[str, str | None] | None]:
+        """customer_id → its (state, dedup) as JSON (None: a placeholder), rows locked in id
+        order."""
         query = text(
-            f"SELECT customer_id, NULLIF(state, {PLACEHOLDER})::text AS state "  # noqa: S608
-            f"FROM {self.table} WHERE customer_id = ANY(:ids) ORDER BY customer_id FOR UPDATE"
+            f"SELECT customer_id, NULLIF(state, {PLACEHOLDER})::text AS state, "  # noqa: S608
+            f"dedup FROM {self.table} WHERE customer_id = ANY(:ids) "
+            "ORDER BY customer_id FOR UPDATE"
         )
         rows = await self.db_session.execute(query, {"ids": customer_ids})
-        return {row.customer_id: row.state for row in rows}
+        return {
+            row.customer_id: None if row.state is None else (row.state, row.dedup) for row in rows
+        }
 
     async def get_state(self, customer_id: str) -> CustomerState | None:
-        """One state, no lock (a placeholder reads as None)."""
+        """One state for reading, no lock (a placeholder reads as None); its dedup sets are not
+        loaded (the view never needs them; only the fold, through get_states_for_update)."""
         query = text(
             f"SELECT NULLIF(state, {PLACEHOLDER})::text AS state "  # noqa: S608 (checked name)
             f"FROM {self.table} WHERE customer_id = :id"
@@ -127,11 +133,12 @@ class PostgresProjection:
         if not states:
             return
         statement = text(
-            f"INSERT INTO {self.table} (customer_id, state, erased, updated_at, "  # noqa: S608
+            f"INSERT INTO {self.table} (customer_id, state, dedup, erased, updated_at, "  # noqa: S608
             f"{', '.join(CARE_COLUMNS)}, trace_parent) "
-            "VALUES (:customer_id, CAST(:state AS jsonb), :erased, now(), "
+            "VALUES (:customer_id, CAST(:state AS jsonb), :dedup, :erased, now(), "
             + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in CARE_COLUMNS.items())
             + ", :trace_parent) ON CONFLICT (customer_id) DO UPDATE SET state = EXCLUDED.state, "
+            "dedup = EXCLUDED.dedup, "
             "erased = EXCLUDED.erased, updated_at = now(), "
             + ", ".join(f"{name} = EXCLUDED.{name}" for name in CARE_COLUMNS)
             + ", trace_parent = EXCLUDED.trace_parent"
@@ -140,10 +147,12 @@ class PostgresProjection:
         for state in sorted(states, key=lambda s: s.customer_id):
             clocks = get_open_complaint_clocks(state)
             closed = get_closed_complaint_clocks(state)
+            body, dedup = dump_state_parts(state)
             rows.append(
                 {
                     "customer_id": state.customer_id,
-                    "state": state.model_dump_json(),
+                    "state": body,
+                    "dedup": dedup,
                     "erased": state.is_erased,
                     "open_complaint_severity": [severity for severity, _ in clocks] or None,
                     "open_complaint_opened_at": [opened_at for _, opened_at in clocks] or None,

@@ -1,14 +1,17 @@
-"""The decision on Kafka: an offer_presented InteractionEvent on the interactions topic."""
+"""The decision on Kafka: an offer_presented InteractionEvent on the interactions topic, owed
+through the transactional outbox (touchpoint_common.kafka.outbox)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from touchpoint_common.events.models import InteractionEvent
 from touchpoint_common.events.payloads import Channel, EventType, OfferPresentedPayload
-from touchpoint_common.kafka.publisher import Publisher, event_record
-from touchpoint_common.observability.metrics import EVENTS_PRODUCED
+from touchpoint_common.kafka.outbox import add_to_outbox
+from touchpoint_common.kafka.publisher import event_record
 from touchpoint_recommend.domain.decide import Decision
 from touchpoint_recommend.store.protocol import PresentedDecision
 
@@ -47,9 +50,12 @@ def build_offer_presented(
     )
 
 
-async def publish_event(
-    publisher: Publisher, *, topic: str, event: InteractionEvent, timeout_s: float
+async def create_outbox_event(
+    *, db_session: AsyncSession, topic: str, event: InteractionEvent
 ) -> None:
-    """Send and wait for the broker's acknowledgement (acks=all); NotAcknowledged if late."""
-    await publisher.publish_all([event_record(event, topic=topic)], timeout_s=timeout_s)
-    EVENTS_PRODUCED.labels("recommend", event.type.value).inc()
+    """Owe the event to Kafka in the caller's transaction (the relay sends it after commit)."""
+    await add_to_outbox(
+        db_session=db_session,
+        records=[event_record(event, topic=topic)],
+        source=f"recommend/{event.type.value}",
+    )

@@ -1,4 +1,5 @@
-"""Deciding next offers: read the live view, decide (pure), record in the DB and on Kafka."""
+"""Deciding next offers: read the live view, decide (pure), record the decision and its
+offer_presented event (transactional outbox) in one transaction."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from datetime import datetime, timedelta
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from touchpoint_common.kafka.publisher import Publisher
+from touchpoint_common.kafka.outbox import OutboxRelay
 from touchpoint_common.observability.tracing import current_span, name_read_trace, traced
 from touchpoint_profile.read import get_view_trace
 from touchpoint_recommend.configuration.holder import ConfigHolder
 from touchpoint_recommend.customers.profile_view import CustomerReader
 from touchpoint_recommend.decisions.models import Attribution, NextOffers
-from touchpoint_recommend.decisions.publish import build_offer_presented, publish_event
+from touchpoint_recommend.decisions.publish import build_offer_presented, create_outbox_event
 from touchpoint_recommend.domain.config import RecommendConfig
 from touchpoint_recommend.domain.decide import decide
 from touchpoint_recommend.domain.rules import DecisionContext
@@ -34,7 +35,7 @@ DECISIONS = Counter(
 )
 DECISION_LATENCY = Histogram(
     "touchpoint_recommend_decision_seconds",
-    "Time to decide (view read, history, ranking, DB record, Kafka acknowledgement).",
+    "Time to decide (view read, history, ranking, DB record and outbox row, commit).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 
@@ -46,7 +47,8 @@ class DecisionDeps:
     settings: RecommendSettings
     holder: ConfigHolder
     reader: CustomerReader
-    publisher: Publisher | None
+    relay: OutboxRelay | None
+    """Sends the outbox rows to Kafka; None: offer_presented is not logged (no broker)."""
     rng: random.Random
 
 
@@ -73,9 +75,11 @@ async def create_next_offers(
     now: datetime,
     attribution: Attribution = Attribution(),
 ) -> NextOffers:
-    """Decide, record the decision (attributed to the store and agent that asked), log it to
-    Kafka, commit; Kafka failure rolls back. Traced (when on) as a `decide` span naming the
-    trace that last wrote the customer's view; its offer_presented record carries it on."""
+    """Decide, record the decision (attributed to the store and agent that asked) and owe its
+    offer_presented event to Kafka in one transaction, commit, wake the outbox relay. The
+    request never waits for the broker; a decision made while it is down is sent later.
+    Traced (when on) as a `decide` span naming the trace that last wrote the customer's view;
+    its offer_presented record carries the decision's context on (written into the outbox)."""
     span = current_span()
     started = time.perf_counter()
     config, version = deps.holder.config, deps.holder.version
@@ -116,18 +120,18 @@ async def create_next_offers(
         PresentedDecision.from_decision(decision, store_id=store_id, agent_id=agent_id)
     )
     logged = False
-    if customer_id is not None and deps.publisher is not None:
+    if customer_id is not None and deps.relay is not None:
         event = build_offer_presented(
             decision, customer_id=customer_id, now=now, store_id=store_id, agent_id=agent_id
         )
-        await publish_event(
-            deps.publisher,
-            topic=deps.settings.topic_interactions,
-            event=event,
-            timeout_s=deps.settings.recommend_produce_timeout_s,
+        await create_outbox_event(
+            db_session=db_session, topic=deps.settings.topic_interactions, event=event
         )
         logged = True
     await db_session.commit()
+    if logged and deps.relay is not None:
+        deps.relay.notify()
     DECISIONS.labels(channel, decision.segment, "holdout" if decision.holdout else "learned").inc()
     DECISION_LATENCY.observe(time.perf_counter() - started)
-    return NextOffers(**decision.model_dump(), event_logged=logged)
+    # The decision is a validated model already: constructing skips a dump and a re-validation.
+    return NextOffers.model_construct(**dict(decision), event_logged=logged)

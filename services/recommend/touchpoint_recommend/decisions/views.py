@@ -6,13 +6,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
-from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from touchpoint_common.access.dependencies import require_scopes
 from touchpoint_common.access.models import Scope
-from touchpoint_common.app import get_query_error
+from touchpoint_common.app import get_model_response, get_query_error
 from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.events.models import NO_CONTROL_CHARACTERS
 from touchpoint_common.events.payloads import IdentifierKind
@@ -112,15 +111,6 @@ async def _answer(
             )
     except BadIdentifier as exc:
         raise get_query_error(exc.field, exc.reason) from exc
-    except (KafkaError, TimeoutError) as exc:
-        logger.warning(
-            "decision not logged to Kafka: rolled back", extra={"error": type(exc).__name__}
-        )
-        raise HTTPException(
-            status_code=503,
-            detail="broker unavailable: decision not logged, try again",
-            headers=RETRY_AFTER,
-        ) from exc
     except (SQLAlchemyError, OSError) as exc:
         if not is_retryable(exc):
             raise
@@ -131,7 +121,9 @@ async def _answer(
 
 
 @router.get(
-    "/lookup/next-offers", summary="Next offers for a customer found by phone or loyalty id"
+    "/lookup/next-offers",
+    response_model=NextOffers,
+    summary="Next offers for a customer found by phone or loyalty id",
 )
 async def get_next_offers_by_lookup(
     request: Request,
@@ -141,7 +133,7 @@ async def get_next_offers_by_lookup(
     loyalty_id: Annotated[str | None, Query(max_length=100)] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
     limit: LimitQuery = None,
-) -> NextOffers:
+) -> Response:
     """Exactly one of phone, loyalty_id, email; an unknown one gets the channel's default."""
     candidates: list[tuple[IdentifierKind, str | None]] = [
         ("phone", phone),
@@ -154,31 +146,37 @@ async def get_next_offers_by_lookup(
             given[1][0] if given else "phone",
             "give exactly one of the query parameters phone, loyalty_id, email",
         )
-    return await _answer(
-        request,
-        customer_id=None,
-        lookup=given[0],
-        channel=channel,
-        limit=limit,
-        attribution=attribution,
+    return get_model_response(
+        await _answer(
+            request,
+            customer_id=None,
+            lookup=given[0],
+            channel=channel,
+            limit=limit,
+            attribution=attribution,
+        )
     )
 
 
-@router.get("/{customer_id}/next-offers", summary="Next offers for a customer")
+@router.get(
+    "/{customer_id}/next-offers", response_model=NextOffers, summary="Next offers for a customer"
+)
 async def get_next_offers(
     request: Request,
     customer_id: Annotated[str, Path(min_length=1, max_length=100, pattern=NO_CONTROL_CHARACTERS)],
     channel: ChannelQuery,
     attribution: AttributionQuery,
     limit: LimitQuery = None,
-) -> NextOffers:
+) -> Response:
     """Ranked offers with score terms and reasons; an unknown id gets the channel's default.
     store_id and agent_id (optional) are recorded with the decision and on its event."""
-    return await _answer(
-        request,
-        customer_id=customer_id,
-        lookup=None,
-        channel=channel,
-        limit=limit,
-        attribution=attribution,
+    return get_model_response(
+        await _answer(
+            request,
+            customer_id=customer_id,
+            lookup=None,
+            channel=channel,
+            limit=limit,
+            attribution=attribution,
+        )
     )
