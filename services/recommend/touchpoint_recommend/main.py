@@ -42,6 +42,7 @@ def create_app(
             runtime.get_publisher(),
             timeout_s=settings.recommend_produce_timeout_s,
             poll_s=settings.recommend_outbox_poll_s,
+            scope=settings.recommend_outbox_scope,
         )
         tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         app.state.decision_deps = DecisionDeps(

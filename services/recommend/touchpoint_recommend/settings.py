@@ -36,6 +36,10 @@ class RecommendSettings(CommonSettings, FoldRulesSettings):
     recommend_produce_timeout_s: float = Field(default=5.0, gt=0)
     """Deadline for the broker to acknowledge one round of the outbox relay's records (the
     unacknowledged ones are sent again next round)."""
+    recommend_outbox_scope: str = Field(default="default", min_length=1, max_length=100)
+    """Which outbox rows this process writes and relays: every process on one broker shares
+    the default; one writing for another broker needs its own (else a relay elsewhere would
+    send its rows to the wrong broker)."""
     recommend_outbox_poll_s: float = Field(default=1.0, gt=0, le=60)
     """How often the outbox relay looks for records owed by other processes or a restart
     (this process's own decisions wake it at once)."""

@@ -8,6 +8,9 @@ marks them sent. Delivery is at least once: a crash between the broker's acknowl
 the mark sends a record again, with the same event_id in its headers, which consumers dedupe
 (the profile fold does). One relay works at a time (a transaction-scoped advisory lock), so
 several processes may run one each without reordering anything; the others wait their turn.
+Rows and relays have a scope: a relay sends only its scope's rows, and one relay per scope
+works at a time. Every process on one broker shares the default scope; a process writing for
+another broker (a test's private one) uses its own, so no relay sends its rows elsewhere.
 """
 
 from __future__ import annotations
@@ -28,18 +31,21 @@ logger = logging.getLogger(__name__)
 
 OUTBOX_TABLE = "kafka_outbox"
 RELAY_LOCK = 0x6B6F7574626F78
-"""pg advisory lock key of the relay ("koutbox"): one relay transaction at a time."""
+"""Seed of the relay's pg advisory lock key ("koutbox"), hashed with the scope: one relay
+transaction per scope at a time."""
+DEFAULT_SCOPE = "default"
 
 _INSERT = text(
     "INSERT INTO kafka_outbox (topic, record_key, record_value, header_names, header_values, "
-    "dedup_key, source) "
-    "SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:keys AS bytea[]), "
-    "CAST(:values AS bytea[]), CAST(:names AS text[]), CAST(:header_values AS text[]), "
-    "CAST(:dedup_keys AS text[]), CAST(:sources AS text[]))"
+    "dedup_key, source, scope) "
+    "SELECT *, CAST(:scope AS text) FROM unnest(CAST(:topics AS text[]), "
+    "CAST(:keys AS bytea[]), CAST(:values AS bytea[]), CAST(:names AS text[]), "
+    "CAST(:header_values AS text[]), CAST(:dedup_keys AS text[]), CAST(:sources AS text[]))"
 )
 _CLAIM = text(
     "SELECT id, topic, record_key, record_value, header_names, header_values, dedup_key, source "
-    "FROM kafka_outbox WHERE sent_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+    "FROM kafka_outbox WHERE sent_at IS NULL AND scope = :scope ORDER BY id LIMIT :limit "
+    "FOR UPDATE SKIP LOCKED"
 )
 _MARK_SENT = text("UPDATE kafka_outbox SET sent_at = now() WHERE id = ANY(:ids)")
 _PRUNE = text(
@@ -60,7 +66,11 @@ class OwedRecord:
 
 
 async def add_to_outbox(
-    *, db_session: AsyncSession, records: Sequence[OutgoingRecord], source: str
+    *,
+    db_session: AsyncSession,
+    records: Sequence[OutgoingRecord],
+    source: str,
+    scope: str = DEFAULT_SCOPE,
 ) -> None:
     """Owe these records to Kafka, in the caller's transaction (one statement)."""
     if not records:
@@ -80,6 +90,7 @@ async def add_to_outbox(
                 None if record.dedup_key is None else str(record.dedup_key) for record in records
             ],
             "sources": [source] * len(records),
+            "scope": scope,
         },
     )
 
@@ -96,9 +107,12 @@ def split_headers(names: str, values: str) -> tuple[tuple[str, bytes], ...]:
     )
 
 
-async def get_owed_records(*, db_session: AsyncSession, limit: int) -> list[OwedRecord]:
-    """The oldest unsent rows, locked for this transaction (rows another holds are skipped)."""
-    rows = await db_session.execute(_CLAIM, {"limit": limit})
+async def get_owed_records(
+    *, db_session: AsyncSession, limit: int, scope: str = DEFAULT_SCOPE
+) -> list[OwedRecord]:
+    """The oldest unsent rows of the scope, locked for this transaction (rows another holds
+    are skipped)."""
+    rows = await db_session.execute(_CLAIM, {"limit": limit, "scope": scope})
     return [
         OwedRecord(
             outbox_id=row.id,
@@ -139,6 +153,7 @@ class OutboxRelay:
         linger_s: float = 0.02,
         batch: int = 500,
         keep_sent_s: float = 86_400.0,
+        scope: str = DEFAULT_SCOPE,
     ) -> None:
         self.sessions = sessions
         self.publisher = publisher
@@ -148,6 +163,7 @@ class OutboxRelay:
         """After a wake, wait this long so the rows of several requests go in one round."""
         self.batch = batch
         self.keep_sent_s = keep_sent_s
+        self.scope = scope
         self.wake = asyncio.Event()
         """Set after a commit that added rows: the relay sends them without waiting a poll."""
 
@@ -160,11 +176,12 @@ class OutboxRelay:
         returns how many were marked (0 also when another relay holds the turn)."""
         async with self.sessions() as db_session, db_session.begin():
             turn = await db_session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK}
+                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:scope, :seed))"),
+                {"scope": self.scope, "seed": RELAY_LOCK},
             )
             if not turn:
                 return 0
-            owed = await get_owed_records(db_session=db_session, limit=self.batch)
+            owed = await get_owed_records(db_session=db_session, limit=self.batch, scope=self.scope)
             if not owed:
                 return 0
             acked = await self.publisher.publish(

@@ -51,11 +51,12 @@ def build_offer_presented(
 
 
 async def create_outbox_event(
-    *, db_session: AsyncSession, topic: str, event: InteractionEvent
+    *, db_session: AsyncSession, topic: str, event: InteractionEvent, scope: str
 ) -> None:
     """Owe the event to Kafka in the caller's transaction (the relay sends it after commit)."""
     await add_to_outbox(
         db_session=db_session,
         records=[event_record(event, topic=topic)],
         source=f"recommend/{event.type.value}",
+        scope=scope,
     )

@@ -125,7 +125,10 @@ async def create_next_offers(
             decision, customer_id=customer_id, now=now, store_id=store_id, agent_id=agent_id
         )
         await create_outbox_event(
-            db_session=db_session, topic=deps.settings.topic_interactions, event=event
+            db_session=db_session,
+            topic=deps.settings.topic_interactions,
+            event=event,
+            scope=deps.settings.recommend_outbox_scope,
         )
         logged = True
     await db_session.commit()

@@ -34,13 +34,17 @@ def upgrade() -> None:
         sa.Column("header_values", sa.Text, nullable=False),
         sa.Column("dedup_key", sa.Text, nullable=True),
         sa.Column("source", sa.Text, nullable=False),
+        sa.Column("scope", sa.Text, nullable=False, server_default="default"),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index(
-        "kafka_outbox_owed", "kafka_outbox", ["id"], postgresql_where=sa.text("sent_at IS NULL")
+        "kafka_outbox_owed",
+        "kafka_outbox",
+        ["scope", "id"],
+        postgresql_where=sa.text("sent_at IS NULL"),
     )
 
 
