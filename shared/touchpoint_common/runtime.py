@@ -18,6 +18,7 @@ from sqlalchemy.pool import QueuePool
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.db.migrate import MIGRATIONS_DIR, run_migrations
 from touchpoint_common.kafka.admin import create_admin, create_topics
+from touchpoint_common.kafka.configuration import CLOSE_BUDGET_S
 from touchpoint_common.kafka.producer import create_producer, start_producer
 from touchpoint_common.kafka.publisher import Publisher, watch_producer
 from touchpoint_common.observability.health import ReadinessCheck
@@ -99,10 +100,15 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._producer_watch
         if self.producer is not None:
-            await self.producer.stop()
+            try:
+                await asyncio.wait_for(self.producer.stop(), timeout=CLOSE_BUDGET_S)
+            except TimeoutError:
+                # Every record a client was told about was acknowledged already; what is
+                # left was never confirmed to anyone, so shutdown need not wait for it.
+                logger.warning("producer did not close within %.0f s; left", CLOSE_BUDGET_S)
         if self._admin is not None:
             with contextlib.suppress(Exception):
-                await self._admin.close()
+                await asyncio.wait_for(self._admin.close(), timeout=CLOSE_BUDGET_S)
             self._admin = None
         await self.engine.dispose()
 

@@ -95,3 +95,8 @@ def get_topic_specs(settings: CommonSettings) -> list[TopicSpec]:
             config={"cleanup.policy": "compact"},
         ),
     ]
+
+
+CLOSE_BUDGET_S = 10.0
+"""How long shutdown waits for a Kafka client to close: aiokafka's can wait out a full
+request timeout (40 s) against a broker that has just restarted."""

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
+from touchpoint_common.kafka.configuration import CLOSE_BUDGET_S
 from touchpoint_common.ops.lag import GroupState, LagReport, PartitionOffsets, build_report
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,10 @@ class LagCollector:
         self._admin, self._consumer = None, None
         if consumer is not None:
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await asyncio.wait_for(consumer.stop(), timeout=CLOSE_BUDGET_S)
         if admin is not None:
             with contextlib.suppress(Exception):
-                await admin.close()
+                await asyncio.wait_for(admin.close(), timeout=CLOSE_BUDGET_S)
 
     async def list_groups(self) -> list[str]:
         """Every consumer group the cluster knows, sorted."""
