@@ -24,6 +24,7 @@ from touchpoint_common.kafka.publisher import Publisher, watch_producer
 from touchpoint_common.observability.health import ReadinessCheck
 from touchpoint_common.observability.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE
 from touchpoint_common.settings import CommonSettings
+from touchpoint_common.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +97,7 @@ class Runtime:
     async def stop(self) -> None:
         """Flush and close the producer and the readiness admin client, dispose of the pool."""
         if self._producer_watch is not None:
-            self._producer_watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._producer_watch
+            await stop_task(self._producer_watch)
         if self.producer is not None:
             try:
                 await asyncio.wait_for(self.producer.stop(), timeout=CLOSE_BUDGET_S)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -15,6 +14,7 @@ from touchpoint_common.events.models import PAYLOAD_MODELS, EventIn
 from touchpoint_common.identity.store import IdentityCache
 from touchpoint_common.ops.views import get_lag_router
 from touchpoint_common.runtime import Runtime
+from touchpoint_common.tasks import stop_task
 from touchpoint_ingest.events.admission import Admission
 from touchpoint_ingest.events.coalesce import Coalescer
 from touchpoint_ingest.events.context import IngestContext
@@ -74,9 +74,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     async def stop(app: FastAPI) -> None:
         await app.state.coalescer.close()
-        app.state.purger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app.state.purger
+        await stop_task(app.state.purger)
         await app.state.ingest.owner.close()
 
     app = create_service_app(

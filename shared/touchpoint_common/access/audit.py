@@ -9,7 +9,6 @@ logged (the read already happened); a full queue drops rows and counts them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from touchpoint_common.access.dependencies import get_principal
 from touchpoint_common.access.service import AuditRow, record_audit_rows
+from touchpoint_common.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 MAX_QUEUED_ROWS = 10_000
@@ -78,9 +78,7 @@ class AuditWriter:
         rows: list[AuditRow] = []
         while not self.queue.empty():
             rows.append(self.queue.get_nowait())
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        await stop_task(self.task)
         if rows:
             await self._write(rows, first_try=False)
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from touchpoint_common.ops.collector import LagCollector
 from touchpoint_common.ops.lag import LagReport
 from touchpoint_common.ops.settings import OpsSettings
+from touchpoint_common.tasks import stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,6 @@ class LagMonitor:
     async def stop(self) -> None:
         """Stop refreshing and close the broker clients."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
         await self.collector.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from touchpoint_common.ops.models import LagReportOut
 from touchpoint_common.ops.monitor import LagMonitor, LagUnavailable
 from touchpoint_common.ops.settings import OpsSettings
 from touchpoint_common.runtime import Runtime
+from touchpoint_common.tasks import stop_task
 
 
 def _create_monitor(runtime: Runtime, settings: OpsSettings) -> LagMonitor:
@@ -59,9 +59,7 @@ def get_lag_router(settings: OpsSettings | None = None) -> APIRouter:
         try:
             yield
         finally:
-            readiness.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await readiness
+            await stop_task(readiness)
             LAG_METRICS.remove(monitor)
             await monitor.stop()
 

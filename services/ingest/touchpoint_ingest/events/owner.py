@@ -15,6 +15,8 @@ import secrets
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from touchpoint_common.tasks import stop_task
+
 logger = logging.getLogger(__name__)
 # First key of every ingest owner lock (the second is the instance id): "tpin".
 LOCK_NAMESPACE = 0x7470696E
@@ -38,9 +40,7 @@ class ClaimOwner:
     async def close(self) -> None:
         """Release the lock (a clean stop: the claims left are free to take over)."""
         if self._keeper is not None:
-            self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
+            await stop_task(self._keeper)
         await self._drop_connection()
 
     async def _acquire(self) -> None:

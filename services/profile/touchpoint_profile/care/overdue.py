@@ -9,7 +9,6 @@ last count. Every replica counts the same table: alert rules take max().
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from touchpoint_common.events.payloads import Severity
 from touchpoint_common.runtime import Runtime
+from touchpoint_common.tasks import stop_task
 from touchpoint_profile.fold.rules import ResponseTimes
 from touchpoint_profile.projection.postgres import LIVE_TABLE
 from touchpoint_profile.settings import ProfileSettings
@@ -123,9 +123,7 @@ class OverdueCounter:
     async def stop(self) -> None:
         """Stop counting."""
         if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await stop_task(self.task)
 
 
 def start_overdue_counter(app: FastAPI) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from fastapi import FastAPI
 
 from touchpoint_common.runtime import Runtime
+from touchpoint_common.tasks import stop_task
 from touchpoint_profile.consumer.runner import ProfileConsumer
 from touchpoint_profile.settings import ProfileSettings
 
@@ -33,9 +33,7 @@ async def stop_consumer(app: FastAPI) -> None:
     """Cancel the task and leave the group."""
     task: asyncio.Task[None] | None = getattr(app.state, "profile_consumer_task", None)
     if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)
     consumer: ProfileConsumer | None = getattr(app.state, "profile_consumer", None)
     if consumer is not None:
         await consumer.stop()

@@ -20,6 +20,7 @@ from touchpoint_common.events.codec import UndecodableEvent, decode_event
 from touchpoint_common.kafka.admin import get_topic_partitions
 from touchpoint_common.kafka.consumer import create_consumer
 from touchpoint_common.settings import CommonSettings
+from touchpoint_common.tasks import stop_task
 from touchpoint_profile.live.models import LiveInteraction
 
 logger = logging.getLogger(__name__)
@@ -85,9 +86,7 @@ class LiveFeed:
     async def stop(self) -> None:
         """Stop the reader (open feeds then only send keep-alives until they close)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
         if self._consumer is not None:
             await self._consumer.stop()

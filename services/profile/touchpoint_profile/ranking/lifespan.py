@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -11,6 +10,7 @@ from fastapi import FastAPI
 
 from touchpoint_common.db.errors import is_retryable
 from touchpoint_common.runtime import Runtime
+from touchpoint_common.tasks import stop_task
 from touchpoint_profile.ranking.metrics import set_figures
 from touchpoint_profile.ranking.service import get_latest_run, run_ranking
 from touchpoint_profile.settings import ProfileSettings
@@ -63,6 +63,4 @@ async def stop_rankings(app: FastAPI) -> None:
     """Cancel the schedule (a run in progress rolls back: its transaction never commits)."""
     task: asyncio.Task[None] | None = getattr(app.state, "ranking_task", None)
     if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)
