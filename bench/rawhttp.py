@@ -8,6 +8,7 @@ and reads the status line, headers and a Content-Length body, nothing more.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from urllib.parse import urlsplit
 
 
@@ -22,8 +23,12 @@ class RawConnection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, raw: bytes) -> tuple[int, bytes]:
-        """Send one prepared request; (status, body) of its response."""
-        if self.writer is None or self.reader is None:
+        """Send one prepared request; (status, body) of its response.
+
+        Reconnects first when the server closed the idle connection (uvicorn closes keep-alive
+        connections idle for 5 s)."""
+        if self.writer is None or self.reader is None or self.reader.at_eof():
+            await self.close()
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         self.writer.write(raw)
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -37,12 +42,69 @@ class RawConnection:
         body = await self.reader.readexactly(length) if length else b""
         return status, body
 
+    def abort(self) -> None:
+        """Drop the connection at once (after a failure or a cancellation mid-request)."""
+        if self.writer is not None:
+            self.writer.transport.abort()
+            self.writer = self.reader = None
+
     async def close(self) -> None:
         """Close the connection."""
         if self.writer is not None:
-            self.writer.close()
-            await self.writer.wait_closed()
-            self.writer = None
+            writer, self.writer, self.reader = self.writer, None, None
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+class ConnectionPool:
+    """Keep-alive connections to one service, one request at a time on each; a connection
+    is opened when none is free, and a failed one is closed and forgotten."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.free: list[RawConnection] = []
+        self.busy: set[RawConnection] = set()
+
+    @property
+    def size(self) -> int:
+        """Connections open or being used."""
+        return len(self.free) + len(self.busy)
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        """Send one prepared request on a free connection; (status, body) of its response."""
+        connection = self.free.pop() if self.free else RawConnection(self.url)
+        self.busy.add(connection)
+        try:
+            answer = await connection.request(raw)
+        except BaseException:
+            self.busy.discard(connection)
+            connection.abort()
+            raise
+        self.busy.discard(connection)
+        self.free.append(connection)
+        return answer
+
+    async def close(self) -> None:
+        """Close every connection (those still busy too)."""
+        connections = [*self.free, *self.busy]
+        self.free.clear()
+        self.busy.clear()
+        for connection in connections:
+            await connection.close()
+
+
+def prepare_get(url: str, path: str, headers: dict[str, str]) -> bytes:
+    """The bytes of a keep-alive GET of `path` (query string included)."""
+    host = urlsplit(url).netloc
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
 
 
 def prepare_post(url: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import ingest, profile, recommend
+from bench.at_rate import bench_open_loop
 from bench.environment import BenchEnvironment, api_headers, bench_environment
 from bench.stats import Figure, Report
 from bench.wire import history
@@ -189,6 +190,8 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
             },
             calls=100 if quick else 300,
         )
+        step("open loop: freshness at 500/2,000/5,000 events/s, fixed-rate latency, RSS")
+        await bench_open_loop(report, env, seed=seed, quick=quick)
     finally:
         await engine.dispose()
 
