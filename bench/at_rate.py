@@ -42,9 +42,47 @@ FRESH_RATES = (500, 2000, 5000)
 FRESH_BATCH = 20
 """Events per request for freshness: single events do not reach 2,000/s (issue 14's table)."""
 FRESH_TYPES = frozenset({"purchase", "page_view", "store_visit"})
-MAX_OUTSTANDING = 256
-FRESH_MAX_OUTSTANDING = 64
 POLL_S = 0.02
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How long each step runs: each rate, the wait for late answers after it (those left
+    count as errors), the pause between rates, the wait for events still not visible; and
+    the requests in flight above which scheduled ones are dropped (also bounds the drain:
+    requests abandoned at its end would still load the service during the next rate)."""
+
+    seconds: float
+    drain_s: float
+    pause_s: float
+    settle_s: float
+    max_outstanding: int
+    fresh_max_outstanding: int
+
+    @property
+    def warm_up_s(self) -> float:
+        """The discarded run before an endpoint's first rate."""
+        return min(0.5, self.seconds / 4)
+
+
+# Full: 128 in flight is ingest's own admission limit, and far above what a service meeting
+# its target needs (1,500/s x 20 ms = 30). Quick: little enough to drain in a second or two.
+FULL = Pace(
+    seconds=5.0,
+    drain_s=15.0,
+    pause_s=0.5,
+    settle_s=30.0,
+    max_outstanding=128,
+    fresh_max_outstanding=64,
+)
+QUICK = Pace(
+    seconds=1.0,
+    drain_s=10.0,
+    pause_s=0.2,
+    settle_s=10.0,
+    max_outstanding=32,
+    fresh_max_outstanding=8,
+)
 
 # (p99 target, achieved target) of the rows issue 14's table has a target for.
 TARGETS: dict[tuple[str, int], tuple[str, str]] = {
@@ -75,6 +113,7 @@ async def drive(
     *,
     rate: float,
     seconds: float,
+    pace: Pace,
     first: int,
 ) -> OpenLoopResult:
     """One open-loop run of `endpoint` at `rate`, using requests from index `first` on."""
@@ -85,21 +124,35 @@ async def drive(
         return status
 
     return await run_open_loop(
-        call, rate=rate, seconds=seconds, ok=endpoint.ok, max_outstanding=MAX_OUTSTANDING
+        call,
+        rate=rate,
+        seconds=seconds,
+        ok=endpoint.ok,
+        max_outstanding=pace.max_outstanding,
+        drain_s=pace.drain_s,
     )
 
 
-async def endpoint_at_rates(report: Report, endpoint: Endpoint, *, seconds: float) -> None:
-    """A short discarded warm-up, then each rate for `seconds`: p50/p95/p99 from the scheduled
-    times and the achieved rate, as "open loop <endpoint> @ <rate>/s"."""
+async def endpoint_at_rates(report: Report, endpoint: Endpoint, *, pace: Pace) -> None:
+    """A short discarded warm-up, then each rate for `pace.seconds`: p50/p95/p99 from the
+    scheduled times and the achieved rate, as "open loop <endpoint> @ <rate>/s"."""
     pool = ConnectionPool(endpoint.url)
     used = 0
     try:
-        warm_up = min(0.5, seconds / 2)
-        await drive(endpoint, pool, rate=endpoint.rates[0], seconds=warm_up, first=used)
-        used += round(endpoint.rates[0] * warm_up)
+        warm_up = await drive(
+            endpoint,
+            pool,
+            rate=endpoint.rates[0],
+            seconds=pace.warm_up_s,
+            pace=pace,
+            first=used,
+        )
+        used += warm_up.scheduled
         for rate in endpoint.rates:
-            result = await drive(endpoint, pool, rate=rate, seconds=seconds, first=used)
+            await asyncio.sleep(pace.pause_s)  # the previous run's queues empty first
+            result = await drive(
+                endpoint, pool, rate=rate, seconds=pace.seconds, pace=pace, first=used
+            )
             used += result.scheduled
             name = f"open loop {endpoint.name} @ {rate}/s"
             p99_target, achieved_target = TARGETS.get((endpoint.name, rate), ("", ""))
@@ -113,7 +166,6 @@ async def endpoint_at_rates(report: Report, endpoint: Endpoint, *, seconds: floa
                 detail,
                 target=achieved_target,
             )
-            await asyncio.sleep(0.5)  # let the service's queues empty between rates
     finally:
         await pool.close()
 
@@ -126,6 +178,8 @@ class FreshRun:
     pending: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     delays: list[float] = field(default_factory=list)
     accepted: int = 0
+    poll_seconds: list[float] = field(default_factory=list)
+    """How long each poll of the committed state took (its share of the measured delay)."""
 
     def acknowledge(self, customer_id: str, key: int, at: float) -> None:
         """Ingest answered that this event is in Kafka at `at` (perf_counter)."""
@@ -170,6 +224,7 @@ async def poll_visible(engine: AsyncEngine, run: FreshRun, *, interval_s: float)
                     if row.dedup is not None:
                         applied = unpack_keys(json.loads(row.dedup)["applied"])
                         run.observe(str(row.customer_id), applied, polled_at)
+                run.poll_seconds.append(time.perf_counter() - polled_at)
             await asyncio.sleep(max(0.0, polled_at + interval_s - time.perf_counter()))
 
 
@@ -208,12 +263,13 @@ async def freshness_at_rate(
     model: TrafficModel,
     customers: list[str],
     rate: int,
-    seconds: float,
-    settle_s: float,
+    pace: Pace,
 ) -> None:
     """Batches of FRESH_BATCH posted open-loop at `rate` events/s; per accepted event, its
     batch's 202 -> first poll of the committed state that holds it."""
-    bodies, keys = fresh_batches(model, customers, events=round(rate * seconds), batch=FRESH_BATCH)
+    bodies, keys = fresh_batches(
+        model, customers, events=round(rate * pace.seconds), batch=FRESH_BATCH
+    )
     headers = api_headers()
     requests = [prepare_post(url, "/v1/events/batch", body, headers) for body in bodies]
     run = FreshRun()
@@ -234,12 +290,13 @@ async def freshness_at_rate(
         result = await run_open_loop(
             call,
             rate=rate / FRESH_BATCH,
-            seconds=seconds,
+            seconds=pace.seconds,
             ok=frozenset({200, 207}),
-            max_outstanding=FRESH_MAX_OUTSTANDING,
+            max_outstanding=pace.fresh_max_outstanding,
+            drain_s=pace.drain_s,
         )
-        deadline = time.monotonic() + settle_s
-        while run.pending and time.monotonic() < deadline:  # noqa: ASYNC110 (the poller task clears it)
+        deadline = time.monotonic() + pace.settle_s
+        while run.pending and time.monotonic() < deadline and not poller.done():  # noqa: ASYNC110 (the poller task clears it)
             await asyncio.sleep(POLL_S)
     finally:
         poller.cancel()
@@ -248,12 +305,13 @@ async def freshness_at_rate(
         await pool.close()
     achieved = run.accepted / result.elapsed
     ingest_p99 = 1000 * percentile(result.latencies, 0.99)
+    poll_p99 = 1000 * percentile(run.poll_seconds, 0.99)
     detail = (
         f"offered {rate}/s as batches of {FRESH_BATCH} (single events do not reach these "
         f"rates); {run.accepted} events accepted = {achieved:.0f}/s achieved; "
-        f"{run.unseen} not visible within {settle_s:g} s after the last answer; state "
-        f"polled every {1000 * POLL_S:.0f} ms; ingest requests: {result.describe()}, "
-        f"p99 {ingest_p99:.0f} ms from the scheduled time"
+        f"{run.unseen} not visible within {pace.settle_s:g} s after the last answer; state "
+        f"polled every {1000 * POLL_S:.0f} ms (poll p99 {poll_p99:.0f} ms); ingest requests: "
+        f"{result.describe()}, p99 {ingest_p99:.0f} ms from the scheduled time"
     )
     name = f"freshness 202 -> visible in the view @ {rate}/s offered"
     report.add_latencies(
@@ -269,7 +327,7 @@ async def freshness_at_rate(
 async def bench_open_loop(report: Report, env: BenchEnvironment, *, seed: int, quick: bool) -> None:
     """Freshness at 500/2,000/5,000 events/s, then views, next-offers and single events at
     fixed offered rates, with every service's RSS sampled throughout."""
-    seconds = 1.0 if quick else 5.0
+    pace = QUICK if quick else FULL
     ingest, profile, recommend = (env.services[name] for name in ("ingest", "profile", "recommend"))
     engine = create_engine(env.settings)
     model = TrafficModel(customers=2000, seed=seed + 14)
@@ -291,8 +349,7 @@ async def bench_open_loop(report: Report, env: BenchEnvironment, *, seed: int, q
                     model=model,
                     customers=customers,
                     rate=rate,
-                    seconds=seconds,
-                    settle_s=10.0 if quick else 30.0,
+                    pace=pace,
                 )
             views = Endpoint(
                 "GET /v1/customers/{id}",
@@ -302,7 +359,7 @@ async def bench_open_loop(report: Report, env: BenchEnvironment, *, seed: int, q
                 "reads/s",
                 VIEW_RATES,
             )
-            await endpoint_at_rates(report, views, seconds=seconds)
+            await endpoint_at_rates(report, views, pace=pace)
             offers = Endpoint(
                 "GET /v1/customers/{id}/next-offers",
                 recommend.url,
@@ -318,8 +375,8 @@ async def bench_open_loop(report: Report, env: BenchEnvironment, *, seed: int, q
                 "decisions/s",
                 OFFER_RATES,
             )
-            await endpoint_at_rates(report, offers, seconds=seconds)
-            singles = round((sum(POST_RATES) * seconds + POST_RATES[0]) * 1.05)
+            await endpoint_at_rates(report, offers, pace=pace)
+            singles = round((sum(POST_RATES) * pace.seconds + POST_RATES[0]) * 1.05)
             events = Endpoint(
                 "POST /v1/events",
                 ingest.url,
@@ -331,7 +388,7 @@ async def bench_open_loop(report: Report, env: BenchEnvironment, *, seed: int, q
                 "events/s",
                 POST_RATES,
             )
-            await endpoint_at_rates(report, events, seconds=seconds)
+            await endpoint_at_rates(report, events, pace=pace)
         add_rss_figures(
             report,
             SECTION,
