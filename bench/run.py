@@ -6,27 +6,33 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
+import psutil
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bench import ingest, profile, recommend
 from bench.environment import BenchEnvironment, api_headers, bench_environment
+from bench.report import spreads
 from bench.stats import Figure, Report
+from bench.summary import add_derived, write_report
 from bench.wire import history
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.identity.lookup import find_customer_by_identifier
+from touchpoint_common.tasks import stop_task
 from touchpoint_devtools.generator.traffic import TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
 RESULTS = Path(__file__).resolve().parent / "results.json"
+REPORT_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench"
 console = Console()
 PERCENTILES = ("p50", "p95", "p99")
 
@@ -215,15 +221,53 @@ def render(report: Report) -> None:
         wide.print(f"[dim]{fact_name}: {fact}[/dim]")
 
 
+class MachineSampler:
+    """The machine's 1-minute load and CPU busy share, sampled while a run goes on."""
+
+    def __init__(self, every_s: float = 2.0) -> None:
+        self.every_s = every_s
+        self.loads: list[float] = []
+        self.busy: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        psutil.cpu_percent()
+        while True:
+            await asyncio.sleep(self.every_s)
+            self.loads.append(os.getloadavg()[0])
+            self.busy.append(psutil.cpu_percent())
+
+    def start(self) -> None:
+        """Begin sampling in the background."""
+        self._task = asyncio.create_task(self._sample())
+
+    async def stop(self) -> dict[str, Any]:
+        """Stop sampling; the facts it gathered."""
+        if self._task is not None:
+            await stop_task(self._task)
+        if not self.loads:
+            return {}
+        return {
+            "load_1m_during": f"{statistics.mean(self.loads):.2f} / {max(self.loads):.2f}",
+            "machine_cpu_busy_percent_during": round(statistics.mean(self.busy)),
+        }
+
+
 async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
-    """Start everything, measure, tear down."""
+    """Start everything, measure, tear down: one run."""
     report = Report()
     load_before = os.getloadavg()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="touchpoint-bench-") as workdir:
-        async with bench_environment(Path(workdir), partitions) as env:
-            report.facts["servers"] = env.servers.describe().splitlines()
-            await run_all(env, report, seed=seed, quick=quick)
+    sampler = MachineSampler()
+    sampler.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="touchpoint-bench-") as workdir:
+            async with bench_environment(Path(workdir), partitions) as env:
+                report.facts["servers"] = env.servers.describe().splitlines()
+                await run_all(env, report, seed=seed, quick=quick)
+    finally:
+        report.facts.update(await sampler.stop())
+    add_derived(report)
     report.facts.update(
         {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -235,7 +279,7 @@ async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
             "seed": seed,
             "quick": quick,
             "services": "real uvicorn processes on 127.0.0.1 (one worker each); the load "
-            "generator (httpx) runs in the bench process on the same cores",
+            "generators run in the bench process on the same cores",
             "wall_seconds": round(time.perf_counter() - started, 1),
         }
     )
@@ -246,14 +290,29 @@ async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
 def main(
     seed: Annotated[int, typer.Option(help="Random seed of the traffic.")] = 7,
     quick: Annotated[bool, typer.Option(help="About a quarter of the work (smoke run).")] = False,
+    runs: Annotated[
+        int, typer.Option(min=1, help="Whole runs (fresh database and topics each); spreads.")
+    ] = 3,
     partitions: Annotated[int, typer.Option(min=1, help="Interactions topic partitions.")] = 6,
-    output: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = RESULTS,
+    output: Annotated[
+        Path, typer.Option(help="Where to write the JSON of the last run.")
+    ] = RESULTS,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(help="Write report.md, results.json and PNG plots here (docs/bench)."),
+    ] = REPORT_DIR,
 ) -> None:
     """Measure ingest, profile and recommend on real servers; print and save the figures."""
-    report = asyncio.run(bench(seed=seed, quick=quick, partitions=partitions))
-    render(report)
-    output.write_text(json.dumps(report.as_json(), indent=2) + "\n", encoding="utf-8")
-    console.print(f"results written to {output}")
+    reports: list[Report] = []
+    for index in range(runs):
+        console.rule(f"run {index + 1} of {runs}")
+        reports.append(asyncio.run(bench(seed=seed + index, quick=quick, partitions=partitions)))
+        render(reports[-1])
+        output.write_text(json.dumps(reports[-1].as_json(), indent=2) + "\n", encoding="utf-8")
+    console.print(f"last run's results written to {output}")
+    if report_dir is not None:
+        path = write_report(reports, report_dir, spreads(reports))
+        console.print(f"report of {runs} run(s) written to {path}")
 
 
 if __name__ == "__main__":
