@@ -58,3 +58,40 @@ def prepare_post(url: str, path: str, body: bytes, headers: dict[str, str]) -> b
         "",
     ]
     return "\r\n".join(lines).encode() + body
+
+
+def prepare_get(url: str, path: str, headers: dict[str, str]) -> bytes:
+    """The bytes of a keep-alive GET."""
+    host = urlsplit(url).netloc
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+class RawPool:
+    """`size` keep-alive connections for a closed loop of at most `size` requests in flight."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self.free = [RawConnection(url) for _ in range(size)]
+        self.all = list(self.free)
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        """Send one prepared request on a free connection; (status, body)."""
+        connection = self.free.pop()
+        try:
+            return await connection.request(raw)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            await connection.close()
+            raise
+        finally:
+            self.free.append(connection)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        for connection in self.all:
+            await connection.close()

@@ -221,8 +221,8 @@ def draw_bars(axes: Any, bars: Sequence[tuple[str, Spread | None]], unit: str) -
     axes.invert_yaxis()
     axes.set_xlabel(unit)
     axes.grid(True, axis="x", alpha=0.3)
-    for index, value in enumerate(medians):
-        axes.text(value, index, f" {fmt(value)}", va="center", fontsize=8)
+    for index, (_, spread) in enumerate(present):
+        axes.text(spread.high, index, f"  {fmt(spread.median)}", va="center", fontsize=8)
     return True
 
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from matplotlib.ticker import NullFormatter
+
 from bench.report import (
     Key,
     Plot,
@@ -140,6 +142,7 @@ def _throughput(axes: Any, figures: dict[Key, Spread]) -> bool:
     drawn = draw_bars(axes, bars, "events/s (median, min-max whiskers)")
     if drawn:
         axes.set_xscale("log")
+        axes.xaxis.set_minor_formatter(NullFormatter())
     return drawn
 
 
