@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.environment import api_headers
 from bench.rawhttp import RawPool, prepare_get
-from bench.stats import Report, percentile, run_load
+from bench.stats import Report, ServiceCpu, percentile, run_load
 from bench.wire import MemoryResolver, history, one_customer_history, to_wire, validation_rules
 from touchpoint_common.events.codec import build_headers, decode_event, encode_event, encode_key
 from touchpoint_common.events.models import InteractionEvent
@@ -442,6 +442,7 @@ async def read_views(
     concurrency: int = 1,
     target: str = "",
     throughput_target: str = "",
+    service_pid: int | None = None,
 ) -> None:
     """GET the paths round-robin over raw keep-alive connections (httpx's own CPU would be
     the limit); latency percentiles, and throughput when concurrent."""
@@ -458,7 +459,9 @@ async def read_views(
     try:
         await run_load(get, concurrency=concurrency, max_calls=min(calls, 20), max_s=5)
         found = 0
+        cpu = ServiceCpu(service_pid)
         result = await run_load(get, concurrency=concurrency, max_calls=calls, max_s=20)
+        cpu.add(report, SECTION, name, result.calls, "read")
     finally:
         await pool.close()
     detail = (

@@ -7,7 +7,7 @@ import uuid
 
 from bench.environment import api_headers
 from bench.rawhttp import RawPool, prepare_get
-from bench.stats import Report, run_load
+from bench.stats import Report, ServiceCpu, run_load
 
 SECTION = "recommend"
 CHANNELS = ("pos", "call_centre", "web")
@@ -23,6 +23,7 @@ async def decide_loop(
     concurrency: int,
     target: str = "",
     throughput_target: str = "",
+    service_pid: int | None = None,
 ) -> None:
     """Decisions for `customer_ids` round-robin, channels rotated, `concurrency` in flight."""
     headers = api_headers()
@@ -49,6 +50,7 @@ async def decide_loop(
     try:
         await run_load(decide, concurrency=concurrency, max_calls=10, max_s=10)  # warm-up
         logged = 0
+        cpu = ServiceCpu(service_pid)
         result = await run_load(decide, concurrency=concurrency, max_calls=calls, max_s=20)
     finally:
         await pool.close()
@@ -58,6 +60,7 @@ async def decide_loop(
         f"{concurrency} in flight, raw HTTP/1.1 client"
     )
     label = f"next-offers, {name}" + (f", {concurrency} in flight" if concurrency > 1 else "")
+    cpu.add(report, SECTION, label, result.calls, "decision")
     report.add_latencies(SECTION, label, result.latencies, detail, target=target)
     if concurrency > 1:
         report.add(
@@ -71,7 +74,12 @@ async def decide_loop(
 
 
 async def bench_next_offers(
-    report: Report, *, url: str, known: dict[str, list[str]], calls: int
+    report: Report,
+    *,
+    url: str,
+    known: dict[str, list[str]],
+    calls: int,
+    service_pid: int | None = None,
 ) -> None:
     """Sequential decisions for each group of known customers and for unknown ids; then the
     typical customers 16 in flight."""
@@ -88,6 +96,7 @@ async def bench_next_offers(
             calls=calls,
             concurrency=1,
             target="p99 < 15 ms" if name == "typical customer" else "",
+            service_pid=service_pid,
         )
     typical = known.get("typical customer")
     if typical:
@@ -99,4 +108,5 @@ async def bench_next_offers(
             calls=calls * 4,
             concurrency=16,
             throughput_target=">= 1,000 decisions/s",
+            service_pid=service_pid,
         )

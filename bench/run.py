@@ -52,7 +52,13 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
         step("ingest service (uvicorn) starting")
         ingest_service = await env.start_service("ingest")
         step("ingest: single events, sequential and 16 in flight; batches of 100 and 500")
-        await ingest.run_ingest(report, url=ingest_service.url, seed=seed, quick=quick)
+        await ingest.run_ingest(
+            report,
+            url=ingest_service.url,
+            seed=seed,
+            quick=quick,
+            service_pid=ingest_service.process.pid,
+        )
 
         now = datetime.now(UTC)
         count = 5000 if quick else 20_000
@@ -156,6 +162,7 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
             calls=reads * 4,
             concurrency=16,
             throughput_target=">= 2,000 reads/s",
+            service_pid=profile_service.process.pid,
         )
         for size, cid in heavy_ids.items():
             await profile.read_views(
@@ -191,6 +198,7 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
                 "rich customer (10,000 events)": [heavy_ids[10_000]],
             },
             calls=100 if quick else 300,
+            service_pid=recommend_service.process.pid,
         )
     finally:
         await engine.dispose()
