@@ -176,6 +176,7 @@ async def time_calls(
     last: T | None = await call() if warm_up else None
 
     async def timed(_: int) -> bool:
+        """One call, keeping its answer."""
         nonlocal last
         last = await call()
         return last is not None
@@ -230,18 +231,21 @@ async def measure_size(
     now = datetime.now(UTC)
 
     async def from_raw() -> ProfileFigures | None:
+        """The baseline request."""
         async with sessions() as session:
             return await get_view_from_raw_events(
                 db_session=session, customer_id=customer_id, now=now, rules=rules, ranking=ranking
             )
 
     async def from_state() -> ProfileFigures | None:
+        """The stored state read as the API reads it."""
         async with sessions() as session:
             return await get_customer_profile(
                 db_session=session, customer_id=customer_id, now=now, rules=rules, ranking=ranking
             )
 
     async def over_http() -> dict[str, Any] | None:
+        """The view from the running service."""
         response = await client.get(
             f"/v1/customers/{customer_id}", params={"as_of": now.isoformat()}
         )
@@ -258,6 +262,7 @@ async def measure_size(
     differing = get_differing_fields(stored, baseline, served)
 
     def detail(calls: int, warm_up: bool, how: str) -> str:
+        """How a latency figure was measured."""
         return (
             f"one customer, {size} events over {HISTORY_DAYS} d; {calls} sequential calls"
             + (" after 1 warm-up call" if warm_up else "")
