@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench import ingest, profile, recommend
+from bench import archaeology, ingest, profile, recommend
 from bench.environment import BenchEnvironment, api_headers, bench_environment
 from bench.report import spreads
 from bench.stats import Figure, Report
@@ -181,6 +181,11 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
             paths=[f"/v1/customers/lookup?phone={quote(phone)}" for phone in phones],
             calls=reads,
             target="< 50 ms",
+        )
+
+        step("archaeology: the view from raw events on each request vs the stored view")
+        await archaeology.bench_archaeology(
+            report, env, seed=seed, quick=quick, profile_url=profile_service.url, group=group
         )
 
         step("recommend service (uvicorn, learner off) starting")
