@@ -154,9 +154,9 @@ bench: install
 
 .PHONY: bench
 
-# Seconds: the ingest bench harness end to end on the test servers (asserts no timing; part of
-# `make test` through tests/integration/bench). `python -m bench.ingest_load --help` for the
-# full ingest measurement (runs, workers, py-spy).
+# Under a minute: the ingest bench harness and the archaeology section (quick) end to end on
+# the test servers (asserts no timing; part of `make test` through tests/integration/bench).
+# `python -m bench.ingest_load --help` for the full ingest measurement (runs, workers, py-spy).
 bench-smoke: install
 	$(BIN)/pytest -q tests/integration/bench
 

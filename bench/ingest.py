@@ -9,7 +9,7 @@ import httpx
 
 from bench.environment import api_headers
 from bench.rawhttp import RawConnection, prepare_post
-from bench.stats import Report, run_load
+from bench.stats import Report, ServiceCpu, run_load
 from touchpoint_devtools.generator.traffic import TrafficModel
 
 SECTION = "ingest"
@@ -95,6 +95,7 @@ async def bench_in_flight(
     concurrency: int,
     max_calls: int,
     max_s: float,
+    service_pid: int | None = None,
 ) -> None:
     """Pre-encoded bodies posted `concurrency` at a time (closed loop) over keep-alive
     connections of a minimal client (httpx would be the bottleneck here): events/s, latency.
@@ -124,6 +125,7 @@ async def bench_in_flight(
         accepted += int(counts["accepted"]) + int(counts["duplicates"])
         return int(counts["accepted"]) == size
 
+    cpu = ServiceCpu(service_pid)
     try:
         result = await run_load(post, concurrency=concurrency, max_calls=max_calls, max_s=max_s)
     finally:
@@ -135,11 +137,23 @@ async def bench_in_flight(
         f"{result.calls} requests, {accepted} events accepted, {result.failures} failed/partial, "
         f"{result.elapsed:.1f} s, bodies encoded beforehand, raw HTTP/1.1 client"
     )
-    report.add(SECTION, f"{label} throughput", accepted / result.elapsed, "events/s", detail)
-    report.add_latencies(SECTION, label, result.latencies, detail)
+    report.add(
+        SECTION,
+        f"{label} throughput",
+        accepted / result.elapsed,
+        "events/s",
+        detail,
+        target=">= 1,500 events/s" if size is None else ">= 10,000 events/s",
+    )
+    report.add_latencies(
+        SECTION, label, result.latencies, detail, target="p99 < 100 ms" if size is None else ""
+    )
+    cpu.add(report, SECTION, label, accepted, "event")
 
 
-async def run_ingest(report: Report, *, url: str, seed: int, quick: bool) -> None:
+async def run_ingest(
+    report: Report, *, url: str, seed: int, quick: bool, service_pid: int | None = None
+) -> None:
     """Sequential, concurrent, and batched posting of the generator's mixed traffic."""
     model = TrafficModel(customers=2000, seed=seed)
     scale = 0.25 if quick else 1.0
@@ -163,6 +177,7 @@ async def run_ingest(report: Report, *, url: str, seed: int, quick: bool) -> Non
             concurrency=concurrency,
             max_calls=int(calls * scale),
             max_s=15 * scale,
+            service_pid=service_pid,
         )
     for size in (100, 500):
         await bench_batch(

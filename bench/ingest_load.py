@@ -22,22 +22,12 @@ import typer
 
 from bench.environment import bench_environment
 from bench.ingest import bench_in_flight
-from bench.stats import Report
+from bench.stats import Report, cpu_seconds
 from touchpoint_devtools.generator.traffic import TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
 # (events per request or None for single events, requests in flight, most requests a second)
 IN_FLIGHT: tuple[tuple[int | None, int, int], ...] = ((100, 4, 200), (None, 64, 3000))
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by these processes (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
 
 
 async def server_seconds(url: str) -> tuple[float, float]:

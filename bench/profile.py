@@ -9,12 +9,13 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bench.stats import Report, percentile, run_load
+from bench.environment import api_headers
+from bench.rawhttp import RawPool, prepare_get
+from bench.stats import Report, ServiceCpu, percentile, run_load
 from bench.wire import MemoryResolver, history, one_customer_history, to_wire, validation_rules
 from touchpoint_common.events.codec import build_headers, decode_event, encode_event, encode_key
 from touchpoint_common.events.models import InteractionEvent
@@ -433,28 +434,42 @@ def summarize(values: list[float]) -> str:
 
 async def read_views(
     report: Report,
-    client: httpx.AsyncClient,
+    url: str,
     *,
     name: str,
     paths: list[str],
     calls: int,
     concurrency: int = 1,
     target: str = "",
+    throughput_target: str = "",
+    service_pid: int | None = None,
 ) -> None:
-    """GET the paths round-robin; latency percentiles (and throughput when concurrent)."""
+    """GET the paths round-robin over raw keep-alive connections (httpx's own CPU would be
+    the limit); latency percentiles, and throughput when concurrent."""
     found = 0
+    requests = [prepare_get(url, path, api_headers()) for path in paths]
+    pool = RawPool(url, concurrency)
 
     async def get(index: int) -> bool:
         nonlocal found
-        response = await client.get(paths[index % len(paths)])
-        found += response.status_code == 200
-        return response.status_code in (200, 404)
+        status, _ = await pool.request(requests[index % len(requests)])
+        found += status == 200
+        return status in (200, 404)
 
-    result = await run_load(get, concurrency=concurrency, max_calls=calls, max_s=20)
+    try:
+        await run_load(get, concurrency=concurrency, max_calls=min(calls, 20), max_s=5)
+        found = 0
+        cpu = ServiceCpu(service_pid)
+        result = await run_load(get, concurrency=concurrency, max_calls=calls, max_s=20)
+        cpu.add(report, SECTION, name, result.calls, "read")
+    finally:
+        await pool.close()
     detail = (
         f"{result.calls} reads of {len(paths)} customers, {found} found, "
-        f"{result.failures} errors, {concurrency} in flight"
+        f"{result.failures} errors, {concurrency} in flight, raw HTTP/1.1 client"
     )
     report.add_latencies(SECTION, name, result.latencies, detail, target=target)
     if concurrency > 1:
-        report.add(SECTION, f"{name} throughput", result.rate, "reads/s", detail)
+        report.add(
+            SECTION, f"{name} throughput", result.rate, "reads/s", detail, target=throughput_target
+        )

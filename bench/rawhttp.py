@@ -57,56 +57,6 @@ class RawConnection:
                 await writer.wait_closed()
 
 
-class ConnectionPool:
-    """Keep-alive connections to one service, one request at a time on each; a connection
-    is opened when none is free, and a failed one is closed and forgotten."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.free: list[RawConnection] = []
-        self.busy: set[RawConnection] = set()
-
-    @property
-    def size(self) -> int:
-        """Connections open or being used."""
-        return len(self.free) + len(self.busy)
-
-    async def request(self, raw: bytes) -> tuple[int, bytes]:
-        """Send one prepared request on a free connection; (status, body) of its response."""
-        connection = self.free.pop() if self.free else RawConnection(self.url)
-        self.busy.add(connection)
-        try:
-            answer = await connection.request(raw)
-        except BaseException:
-            self.busy.discard(connection)
-            connection.abort()
-            raise
-        self.busy.discard(connection)
-        self.free.append(connection)
-        return answer
-
-    async def close(self) -> None:
-        """Close every connection (those still busy too)."""
-        connections = [*self.free, *self.busy]
-        self.free.clear()
-        self.busy.clear()
-        for connection in connections:
-            await connection.close()
-
-
-def prepare_get(url: str, path: str, headers: dict[str, str]) -> bytes:
-    """The bytes of a keep-alive GET of `path` (query string included)."""
-    host = urlsplit(url).netloc
-    lines = [
-        f"GET {path} HTTP/1.1",
-        f"Host: {host}",
-        *(f"{name}: {value}" for name, value in headers.items()),
-        "",
-        "",
-    ]
-    return "\r\n".join(lines).encode()
-
-
 def prepare_post(url: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     """The bytes of a keep-alive POST of a JSON body."""
     host = urlsplit(url).netloc
@@ -120,3 +70,41 @@ def prepare_post(url: str, path: str, body: bytes, headers: dict[str, str]) -> b
         "",
     ]
     return "\r\n".join(lines).encode() + body
+
+
+def prepare_get(url: str, path: str, headers: dict[str, str]) -> bytes:
+    """The bytes of a keep-alive GET."""
+    host = urlsplit(url).netloc
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+class RawPool:
+    """`size` keep-alive connections for at most `size` requests in flight (a closed loop, or
+    the open-loop generator's cap on outstanding requests)."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self.free = [RawConnection(url) for _ in range(size)]
+        self.all = list(self.free)
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        """Send one prepared request on a free connection; (status, body)."""
+        connection = self.free.pop()
+        try:
+            return await connection.request(raw)
+        except BaseException:
+            connection.abort()  # failed or cancelled mid-response: the next request reconnects
+            raise
+        finally:
+            self.free.append(connection)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        for connection in self.all:
+            await connection.close()

@@ -6,28 +6,35 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
+import psutil
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench import ingest, profile, recommend
+from bench import archaeology, ingest, profile, recommend
 from bench.at_rate import bench_open_loop
 from bench.environment import BenchEnvironment, api_headers, bench_environment
+from bench.report import spreads
 from bench.stats import Figure, Report
+from bench.summary import add_derived, write_report
 from bench.wire import history
 from touchpoint_common.db.engine import create_engine, create_session_factory
 from touchpoint_common.identity.lookup import find_customer_by_identifier
+from touchpoint_common.tasks import stop_task
 from touchpoint_devtools.generator.traffic import TrafficModel
 
 app = typer.Typer(add_completion=False, help=__doc__)
 RESULTS = Path(__file__).resolve().parent / "results.json"
+REPORT_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench"
 console = Console()
 PERCENTILES = ("p50", "p95", "p99")
 
@@ -46,7 +53,13 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
         step("ingest service (uvicorn) starting")
         ingest_service = await env.start_service("ingest")
         step("ingest: single events, sequential and 16 in flight; batches of 100 and 500")
-        await ingest.run_ingest(report, url=ingest_service.url, seed=seed, quick=quick)
+        await ingest.run_ingest(
+            report,
+            url=ingest_service.url,
+            seed=seed,
+            quick=quick,
+            service_pid=ingest_service.process.pid,
+        )
 
         now = datetime.now(UTC)
         count = 5000 if quick else 20_000
@@ -134,45 +147,47 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
         step("profile: view reads")
         typical = await profile.sample_customers(sessions, count=300, seed=seed)
         reads = 100 if quick else 400
-        async with httpx.AsyncClient(
-            base_url=profile_service.url, timeout=30.0, headers=api_headers()
-        ) as client:
+        await profile.read_views(
+            report,
+            profile_service.url,
+            name="GET view, typical customer",
+            paths=[f"/v1/customers/{cid}" for cid in typical],
+            calls=reads,
+            target="p99 < 5 ms",
+        )
+        await profile.read_views(
+            report,
+            profile_service.url,
+            name="GET view, typical customer, 16 in flight",
+            paths=[f"/v1/customers/{cid}" for cid in typical],
+            calls=reads * 4,
+            concurrency=16,
+            throughput_target=">= 2,000 reads/s",
+            service_pid=profile_service.process.pid,
+        )
+        for size, cid in heavy_ids.items():
             await profile.read_views(
                 report,
-                client,
-                name="GET view, typical customer",
-                paths=[f"/v1/customers/{cid}" for cid in typical],
-                calls=reads,
+                profile_service.url,
+                name=f"GET view, customer with {size} events",
+                paths=[f"/v1/customers/{cid}"],
+                calls=reads // 2,
                 target="< 50 ms",
             )
-            await profile.read_views(
-                report,
-                client,
-                name="GET view, typical customer, 16 in flight",
-                paths=[f"/v1/customers/{cid}" for cid in typical],
-                calls=reads * 4,
-                concurrency=16,
-            )
-            for size, cid in heavy_ids.items():
-                await profile.read_views(
-                    report,
-                    client,
-                    name=f"GET view, customer with {size} events",
-                    paths=[f"/v1/customers/{cid}"],
-                    calls=reads // 2,
-                    target="< 50 ms",
-                )
-            phones = [
-                person.phone for person in TrafficModel(customers=2000, seed=seed).people[:300]
-            ]
-            await profile.read_views(
-                report,
-                client,
-                name="GET lookup?phone= (call centre)",
-                paths=[f"/v1/customers/lookup?phone={phone}" for phone in phones],
-                calls=reads,
-                target="< 50 ms",
-            )
+        phones = [person.phone for person in TrafficModel(customers=2000, seed=seed).people[:300]]
+        await profile.read_views(
+            report,
+            profile_service.url,
+            name="GET lookup?phone= (call centre)",
+            paths=[f"/v1/customers/lookup?phone={quote(phone)}" for phone in phones],
+            calls=reads,
+            target="< 50 ms",
+        )
+
+        step("archaeology: the view from raw events on each request vs the stored view")
+        await archaeology.bench_archaeology(
+            report, env, seed=seed, quick=quick, profile_url=profile_service.url, group=group
+        )
 
         step("recommend service (uvicorn, learner off) starting")
         recommend_service = await env.start_service(
@@ -189,6 +204,7 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
                 "rich customer (10,000 events)": [heavy_ids[10_000]],
             },
             calls=100 if quick else 300,
+            service_pid=recommend_service.process.pid,
         )
         step("open loop: freshness at 500/2,000/5,000 events/s, fixed-rate latency, RSS")
         await bench_open_loop(report, env, seed=seed, quick=quick)
@@ -218,15 +234,53 @@ def render(report: Report) -> None:
         wide.print(f"[dim]{fact_name}: {fact}[/dim]")
 
 
+class MachineSampler:
+    """The machine's 1-minute load and CPU busy share, sampled while a run goes on."""
+
+    def __init__(self, every_s: float = 2.0) -> None:
+        self.every_s = every_s
+        self.loads: list[float] = []
+        self.busy: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        psutil.cpu_percent()
+        while True:
+            await asyncio.sleep(self.every_s)
+            self.loads.append(os.getloadavg()[0])
+            self.busy.append(psutil.cpu_percent())
+
+    def start(self) -> None:
+        """Begin sampling in the background."""
+        self._task = asyncio.create_task(self._sample())
+
+    async def stop(self) -> dict[str, Any]:
+        """Stop sampling; the facts it gathered."""
+        if self._task is not None:
+            await stop_task(self._task)
+        if not self.loads:
+            return {}
+        return {
+            "load_1m_during": f"{statistics.mean(self.loads):.2f} / {max(self.loads):.2f}",
+            "machine_cpu_busy_percent_during": round(statistics.mean(self.busy)),
+        }
+
+
 async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
-    """Start everything, measure, tear down."""
+    """Start everything, measure, tear down: one run."""
     report = Report()
     load_before = os.getloadavg()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="touchpoint-bench-") as workdir:
-        async with bench_environment(Path(workdir), partitions) as env:
-            report.facts["servers"] = env.servers.describe().splitlines()
-            await run_all(env, report, seed=seed, quick=quick)
+    sampler = MachineSampler()
+    sampler.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="touchpoint-bench-") as workdir:
+            async with bench_environment(Path(workdir), partitions) as env:
+                report.facts["servers"] = env.servers.describe().splitlines()
+                await run_all(env, report, seed=seed, quick=quick)
+    finally:
+        report.facts.update(await sampler.stop())
+    add_derived(report)
     report.facts.update(
         {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -238,7 +292,7 @@ async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
             "seed": seed,
             "quick": quick,
             "services": "real uvicorn processes on 127.0.0.1 (one worker each); the load "
-            "generator (httpx) runs in the bench process on the same cores",
+            "generators run in the bench process on the same cores",
             "wall_seconds": round(time.perf_counter() - started, 1),
         }
     )
@@ -249,14 +303,29 @@ async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
 def main(
     seed: Annotated[int, typer.Option(help="Random seed of the traffic.")] = 7,
     quick: Annotated[bool, typer.Option(help="About a quarter of the work (smoke run).")] = False,
+    runs: Annotated[
+        int, typer.Option(min=1, help="Whole runs (fresh database and topics each); spreads.")
+    ] = 3,
     partitions: Annotated[int, typer.Option(min=1, help="Interactions topic partitions.")] = 6,
-    output: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = RESULTS,
+    output: Annotated[
+        Path, typer.Option(help="Where to write the JSON of the last run.")
+    ] = RESULTS,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(help="Write report.md, results.json and PNG plots here (docs/bench)."),
+    ] = REPORT_DIR,
 ) -> None:
     """Measure ingest, profile and recommend on real servers; print and save the figures."""
-    report = asyncio.run(bench(seed=seed, quick=quick, partitions=partitions))
-    render(report)
-    output.write_text(json.dumps(report.as_json(), indent=2) + "\n", encoding="utf-8")
-    console.print(f"results written to {output}")
+    reports: list[Report] = []
+    for index in range(runs):
+        console.rule(f"run {index + 1} of {runs}")
+        reports.append(asyncio.run(bench(seed=seed + index, quick=quick, partitions=partitions)))
+        render(reports[-1])
+        output.write_text(json.dumps(reports[-1].as_json(), indent=2) + "\n", encoding="utf-8")
+    console.print(f"last run's results written to {output}")
+    if report_dir is not None:
+        path = write_report(reports, report_dir, spreads(reports))
+        console.print(f"report of {runs} run(s) written to {path}")
 
 
 if __name__ == "__main__":

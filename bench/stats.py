@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -115,3 +117,38 @@ async def run_load(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return LoadResult(latencies, failures, time.perf_counter() - started)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+class ServiceCpu:
+    """CPU the service process uses from construction on: the load-independent cost of a
+    request, which on a shared machine says more than wall latency does."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.started = cpu_seconds([pid]) if pid is not None else 0.0
+
+    def add(self, report: Report, section: str, label: str, items: int, unit: str) -> None:
+        """'<label> service CPU per <unit>' in ms, with one core's ceiling in the detail."""
+        if self.pid is None or items <= 0:
+            return
+        used = cpu_seconds([self.pid]) - self.started
+        per = 1000 * used / items
+        ceiling = f"{1000 / per:,.0f} {unit}s/s" if per > 0 else "n/a"
+        report.add(
+            section,
+            f"{label} service CPU per {unit}",
+            per,
+            "ms",
+            f"{used:.2f} CPU s of the service process for {items} {unit}s; one core's "
+            f"ceiling at this cost: {ceiling}",
+        )

@@ -11,7 +11,7 @@ from bench.environment import api_headers, bench_environment
 from bench.ingest import encoded_bodies
 from bench.memory import process_tree_rss
 from bench.openloop import run_open_loop
-from bench.rawhttp import ConnectionPool, prepare_get, prepare_post
+from bench.rawhttp import RawPool, prepare_get, prepare_post
 from touchpoint_devtools.generator.traffic import TrafficModel
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ async def test_open_loop_posts_and_reads_account_for_every_scheduled_request() -
                 prepare_post(service.url, "/v1/events", body, headers)
                 for body in encoded_bodies(TrafficModel(customers=50, seed=3), size=None, count=200)
             ]
-            pool = ConnectionPool(service.url)
+            pool = RawPool(service.url, 64)
 
             async def post(index: int) -> int:
                 status, _ = await pool.request(posts[index])
