@@ -43,7 +43,9 @@ def step(message: str) -> None:
     console.log(message)
 
 
-async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bool) -> None:
+async def run_all(
+    env: BenchEnvironment, report: Report, *, seed: int, quick: bool, first: bool = True
+) -> None:
     """Every section in an order that keeps them from competing for the 2 cores."""
     settings = env.settings
     engine = create_engine(settings)
@@ -185,7 +187,13 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
 
         step("archaeology: the view from raw events on each request vs the stored view")
         await archaeology.bench_archaeology(
-            report, env, seed=seed, quick=quick, profile_url=profile_service.url, group=group
+            report,
+            env,
+            seed=seed,
+            quick=quick,
+            profile_url=profile_service.url,
+            group=group,
+            longest=first,
         )
 
         step("recommend service (uvicorn, learner off) starting")
@@ -263,7 +271,7 @@ class MachineSampler:
         }
 
 
-async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
+async def bench(*, seed: int, quick: bool, partitions: int, first: bool = True) -> Report:
     """Start everything, measure, tear down: one run."""
     report = Report()
     load_before = os.getloadavg()
@@ -274,7 +282,7 @@ async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
         with tempfile.TemporaryDirectory(prefix="touchpoint-bench-") as workdir:
             async with bench_environment(Path(workdir), partitions) as env:
                 report.facts["servers"] = env.servers.describe().splitlines()
-                await run_all(env, report, seed=seed, quick=quick)
+                await run_all(env, report, seed=seed, quick=quick, first=first)
     finally:
         report.facts.update(await sampler.stop())
     add_derived(report)
@@ -316,7 +324,11 @@ def main(
     reports: list[Report] = []
     for index in range(runs):
         console.rule(f"run {index + 1} of {runs}")
-        reports.append(asyncio.run(bench(seed=seed + index, quick=quick, partitions=partitions)))
+        reports.append(
+            asyncio.run(
+                bench(seed=seed + index, quick=quick, partitions=partitions, first=index == 0)
+            )
+        )
         render(reports[-1])
         output.write_text(json.dumps(reports[-1].as_json(), indent=2) + "\n", encoding="utf-8")
     console.print(f"last run's results written to {output}")
