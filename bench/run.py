@@ -19,6 +19,8 @@ from rich.table import Table
 
 from bench import ingest, profile, recommend
 from bench.environment import BenchEnvironment, api_headers, bench_environment
+from bench.kafka_reference import bench_kafka_reference
+from bench.quix import bench_quix
 from bench.stats import Figure, Report
 from bench.wire import history
 from touchpoint_common.db.engine import create_engine, create_session_factory
@@ -46,6 +48,8 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
         ingest_service = await env.start_service("ingest")
         step("ingest: single events, sequential and 16 in flight; batches of 100 and 500")
         await ingest.run_ingest(report, url=ingest_service.url, seed=seed, quick=quick)
+        step("reference: Kafka's kafka-producer-perf-test on the bench's broker")
+        await bench_kafka_reference(report, env, seed=seed, quick=quick)
 
         now = datetime.now(UTC)
         count = 5000 if quick else 20_000
@@ -75,6 +79,8 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
             fresh_rate=200.0,
             fresh_seconds=5.0 if quick else 10.0,
         )
+        step("quix: a Quix Streams app on the same backlog, exactly-once and at-least-once")
+        await bench_quix(report, env, seed=seed, quick=quick)
 
         group = f"touchpoint-profile-bench-{env.run_id}"
         step("profile service (uvicorn, fold consumer inside) starting on the ingest topic")
