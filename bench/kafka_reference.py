@@ -3,8 +3,9 @@ of ingest's batch throughput to it.
 
 The tool (org.apache.kafka.tools.ProducerPerformance, from the broker's cached jars) writes
 520-byte records (about the size of our wire record) with acks=all and idempotence on, as
-fast as it can, to a fresh topic with as many partitions as the interactions topic. The topic
-is deleted afterwards (a full run writes about 0.8 GB).
+fast as it can, to a fresh topic with as many partitions as the interactions topic. A full
+run first warms the JVM and the broker with a short run whose rate sizes the measured run to
+about 15 s (the machine's load changes the rate several-fold). The topic is deleted after.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bench.environment import BenchEnvironment
 from bench.stats import Report
 from touchpoint_common.kafka.admin import create_admin, create_topics, get_topic_partitions
 from touchpoint_common.kafka.configuration import TopicSpec
+from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers.kafka import run_kafka_tool
 
 SECTION = "reference"
@@ -26,6 +28,11 @@ RECORD_BYTES = 520
 PERF_TEST = f"kafka-producer-perf-test, {RECORD_BYTES} B, acks=all, idempotent"
 INGEST_BATCH = "POST /v1/events/batch x100 4 in flight throughput"
 """The issue's ingest row (100 events a batch, 4 in flight), as bench/ingest.py names it."""
+QUICK_RECORDS = 100_000
+PILOT_RECORDS = 150_000
+"""Full mode: a warm-up run of this many records sizes the measured run."""
+MEASURE_S = 15.0
+MAX_RECORDS = 3_000_000
 
 SUMMARY = re.compile(
     r"(?P<records>\d+) records sent, (?P<rate>[\d.]+) records/sec \((?P<mb>[\d.]+) MB/sec\), "
@@ -86,6 +93,23 @@ def perf_test_args(*, topic: str, records: int, bootstrap: str) -> list[str]:
     ]
 
 
+def records_for(rate: float) -> int:
+    """A record count that takes about MEASURE_S at `rate`, within sane bounds."""
+    return max(PILOT_RECORDS, min(MAX_RECORDS, int(round(rate * MEASURE_S, -4))))
+
+
+async def run_perf_test(settings: CommonSettings, *, topic: str, records: int) -> PerfSummary:
+    """One run of the tool (its own JVM) in a thread; its summary."""
+    output = await asyncio.to_thread(
+        run_kafka_tool,
+        PERF_TEST_CLASS,
+        *perf_test_args(topic=topic, records=records, bootstrap=settings.kafka_bootstrap),
+        timeout=600,
+        short_lived=False,
+    )
+    return parse_summary(output)
+
+
 async def bench_kafka_reference(
     report: Report, env: BenchEnvironment, *, seed: int, quick: bool
 ) -> None:
@@ -104,15 +128,18 @@ async def bench_kafka_reference(
             )
         ],
     )
-    records = 100_000 if quick else 1_500_000
     try:
-        output = await asyncio.to_thread(
-            run_kafka_tool,
-            PERF_TEST_CLASS,
-            *perf_test_args(topic=topic, records=records, bootstrap=settings.kafka_bootstrap),
-            timeout=600,
-            short_lived=False,
-        )
+        if quick:
+            summary = await run_perf_test(settings, topic=topic, records=QUICK_RECORDS)
+            sized = f"{QUICK_RECORDS} records (quick)"
+        else:
+            pilot = await run_perf_test(settings, topic=topic, records=PILOT_RECORDS)
+            records = records_for(pilot.records_per_s)
+            summary = await run_perf_test(settings, topic=topic, records=records)
+            sized = (
+                f"{records} records, sized for ~{MEASURE_S:.0f} s from a warm-up run of "
+                f"{PILOT_RECORDS} ({pilot.records_per_s:,.0f} records/s)"
+            )
     finally:
         admin = create_admin(settings)
         await admin.start()
@@ -120,9 +147,8 @@ async def bench_kafka_reference(
             await admin.delete_topics([topic])
         finally:
             await admin.close()
-    summary = parse_summary(output)
     detail = (
-        f"{summary.records} records of {RECORD_BYTES} B to {partitions} partitions, "
+        f"{sized} of {RECORD_BYTES} B to {partitions} partitions, "
         f"{summary.mb_per_s:.1f} MB/s; {PERF_TEST_CLASS} from the broker's jars, one JVM "
         "(full JIT) on the same cores"
     )
