@@ -19,11 +19,11 @@ from pathlib import Path
 
 from bench import profile
 from bench.environment import BenchEnvironment
+from bench.kafka_reference import SECTION
 from bench.stats import Report
 from touchpoint_common.kafka.admin import create_admin
 from touchpoint_common.settings import CommonSettings
 
-SECTION = "quix"
 GUARANTEES = {"exactly-once": "eos", "at-least-once": "alos"}
 FOLD = "consumer fold to PostgreSQL, batch 1000"
 """bench/profile.py's consumer figure the ratios divide: the real ProfileConsumer, timed from
@@ -151,7 +151,7 @@ async def bench_quix(report: Report, env: BenchEnvironment, *, seed: int, quick:
         processing = run.processed / run.first_to_last_s if run.first_to_last_s > 0 else 0.0
         report.add(
             SECTION,
-            f"Quix Streams app {guarantee}, first to last record",
+            f"Quix Streams {guarantee}",
             processing,
             "events/s",
             f"{facts}; {run.first_to_last_s:.1f} s from the first record reaching the app's "
@@ -160,7 +160,7 @@ async def bench_quix(report: Report, env: BenchEnvironment, *, seed: int, quick:
         )
         report.add(
             SECTION,
-            f"Quix Streams app {guarantee}, process start to done",
+            f"Quix Streams {guarantee}, process start to done",
             run.processed / run.wall_s,
             "events/s",
             f"{facts}; {run.wall_s:.1f} s from spawn to exit: {run.start_to_first_s:.1f} s "
@@ -175,7 +175,7 @@ async def bench_quix(report: Report, env: BenchEnvironment, *, seed: int, quick:
                 fold.value / processing,
                 "x",
                 f"'{FOLD}' ({fold.value:,.0f} events/s, same topic, before the freshness "
-                f"events were added) over 'Quix Streams app {guarantee}, first to last "
-                f"record' ({processing:,.0f} events/s)",
+                f"events were added) over 'Quix Streams {guarantee}' (first to last record, "
+                f"{processing:,.0f} events/s)",
                 target=">= 1.0x" if guarantee == "exactly-once" else "",
             )

@@ -88,11 +88,11 @@ async def test_quix_app_reports_both_guarantees_and_the_fold_ratio(
     report = Report()
     report.add(profile.SECTION, FOLD, 5000.0, "events/s")
     await bench_quix(report, env, seed=1, quick=True)
-    figures = values(report, "quix")
+    figures = values(report, "reference")
     for guarantee in GUARANTEES:
         for name in (
-            f"Quix Streams app {guarantee}, first to last record",
-            f"Quix Streams app {guarantee}, process start to done",
+            f"Quix Streams {guarantee}",
+            f"Quix Streams {guarantee}, process start to done",
             f"profile consumer fold / Quix {guarantee}",
         ):
             assert figures.get(name, 0) > 0, name
