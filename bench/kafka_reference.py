@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from dataclasses import dataclass
 
 from bench import ingest
@@ -20,7 +21,8 @@ from bench.stats import Report
 from touchpoint_common.kafka.admin import create_admin, create_topics, get_topic_partitions
 from touchpoint_common.kafka.configuration import TopicSpec
 from touchpoint_common.settings import CommonSettings
-from touchpoint_devtools.devservers.kafka import run_kafka_tool
+from touchpoint_devtools.devservers import DevServerUnavailable
+from touchpoint_devtools.devservers.kafka import ensure_kafka_libs, run_kafka_tool
 
 SECTION = "reference"
 PERF_TEST_CLASS = "org.apache.kafka.tools.ProducerPerformance"
@@ -117,17 +119,20 @@ async def bench_kafka_reference(
     settings = env.settings
     partitions = len(await get_topic_partitions(settings, settings.topic_interactions))
     topic = f"{settings.topic_interactions}.perf-test"
-    await create_topics(
-        settings,
-        [
-            TopicSpec(
-                name=topic,
-                partitions=partitions,
-                replication_factor=settings.topic_replication_factor,
-                config={},
-            )
-        ],
+    perf_topic = TopicSpec(
+        name=topic,
+        partitions=partitions,
+        replication_factor=settings.topic_replication_factor,
+        config={},
     )
+    try:  # the broker's jars are cached by the local broker; a Docker broker needs them once
+        await asyncio.to_thread(ensure_kafka_libs)
+        if shutil.which("java") is None:
+            raise DevServerUnavailable("no java on PATH")
+    except DevServerUnavailable as missing:
+        report.facts["reference_skipped"] = f"kafka-producer-perf-test not run: {missing}"
+        return
+    await create_topics(settings, [perf_topic])
     try:
         if quick:
             summary = await run_perf_test(settings, topic=topic, records=QUICK_RECORDS)
