@@ -22,6 +22,8 @@ from rich.table import Table
 
 from bench import archaeology, ingest, profile, recommend
 from bench.environment import BenchEnvironment, api_headers, bench_environment
+from bench.kafka_reference import bench_kafka_reference
+from bench.quix import bench_quix
 from bench.report import spreads
 from bench.stats import Figure, Report
 from bench.summary import add_derived, write_report
@@ -61,6 +63,8 @@ async def run_all(
             quick=quick,
             service_pid=ingest_service.process.pid,
         )
+        step("reference: Kafka's kafka-producer-perf-test on the bench's broker")
+        await bench_kafka_reference(report, env, seed=seed, quick=quick)
 
         now = datetime.now(UTC)
         count = 5000 if quick else 20_000
@@ -90,6 +94,8 @@ async def run_all(
             fresh_rate=200.0,
             fresh_seconds=5.0 if quick else 10.0,
         )
+        step("quix: a Quix Streams app on the same backlog, exactly-once and at-least-once")
+        await bench_quix(report, env, seed=seed, quick=quick)
 
         group = f"touchpoint-profile-bench-{env.run_id}"
         step("profile service (uvicorn, fold consumer inside) starting on the ingest topic")
