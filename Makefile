@@ -55,7 +55,21 @@ tools:
 
 .PHONY: tools
 
-test: install lint tools
+# The Quix Streams app `make bench` compares the fold with, on an interpreter of its own:
+# quixstreams pins pydantic below the version the services run on (bench/quix-requirements.txt).
+QUIX_VENV := .venv-quix
+$(QUIX_VENV)/.installed: bench/quix-requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "missing: $(PYTHON) (Python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(QUIX_VENV)
+	$(QUIX_VENV)/bin/pip install -q --upgrade pip
+	$(QUIX_VENV)/bin/pip install -q -r bench/quix-requirements.txt
+	touch $@
+
+quix: $(QUIX_VENV)/.installed
+
+.PHONY: quix
+
+test: install lint tools quix
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
@@ -149,7 +163,7 @@ keys: install
 # Speed and memory figures (ingest, profile, recommend) on real servers started like the tests'
 # (TOUCHPOINT_KAFKA_BOOTSTRAP / TOUCHPOINT_DATABASE_URL reuse running ones); prints a table and
 # writes bench/results.json. Reported, never asserted. `make bench ARGS="--quick"`: a smoke run.
-bench: install
+bench: install quix
 	$(BIN)/python -m bench.run $(ARGS)
 
 .PHONY: bench
@@ -157,7 +171,7 @@ bench: install
 # Under a minute: the ingest bench harness and the archaeology section (quick) end to end on
 # the test servers (asserts no timing; part of `make test` through tests/integration/bench).
 # `python -m bench.ingest_load --help` for the full ingest measurement (runs, workers, py-spy).
-bench-smoke: install
+bench-smoke: install quix
 	$(BIN)/pytest -q tests/integration/bench
 
 .PHONY: bench-smoke

@@ -202,6 +202,11 @@ async def drain(consumer: TimedConsumer, ends: Mapping[int, int], timeout_s: flo
         await consumer.poll_once()
 
 
+def backlog_topic(settings: CommonSettings) -> str:
+    """The topic bench_consumer fills with the backlog (and the freshness events) and folds."""
+    return f"{settings.topic_interactions}.consumer"
+
+
 async def bench_consumer(
     report: Report,
     settings: CommonSettings,
@@ -214,7 +219,7 @@ async def bench_consumer(
     fresh_seconds: float,
 ) -> None:
     """The real ProfileConsumer on a backlog topic, per batch size; then freshness at a rate."""
-    topic = f"{settings.topic_interactions}.consumer"
+    topic = backlog_topic(settings)
     base = ProfileSettings(**{**settings.model_dump(), "topic_interactions": topic})
     await create_topics(base)
     producer = create_producer(base)

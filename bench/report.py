@@ -114,9 +114,9 @@ def fmt(value: float) -> str:
 
 
 def spread_text(spread: Spread) -> str:
-    """'median (min-max)' or just the value for a single run."""
+    """'median (min-max)', or the value and '(1 run)' when only one run measured it."""
     if len(spread.values) == 1:
-        return fmt(spread.median)
+        return f"{fmt(spread.median)} (1 run)"
     return f"{fmt(spread.median)} ({fmt(spread.low)}-{fmt(spread.high)})"
 
 

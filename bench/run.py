@@ -23,6 +23,8 @@ from rich.table import Table
 from bench import archaeology, ingest, profile, recommend
 from bench.at_rate import bench_open_loop
 from bench.environment import BenchEnvironment, api_headers, bench_environment
+from bench.kafka_reference import bench_kafka_reference
+from bench.quix import bench_quix
 from bench.report import spreads
 from bench.stats import Figure, Report
 from bench.summary import add_derived, write_report
@@ -44,7 +46,9 @@ def step(message: str) -> None:
     console.log(message)
 
 
-async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bool) -> None:
+async def run_all(
+    env: BenchEnvironment, report: Report, *, seed: int, quick: bool, first: bool = True
+) -> None:
     """Every section in an order that keeps them from competing for the 2 cores."""
     settings = env.settings
     engine = create_engine(settings)
@@ -60,6 +64,8 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
             quick=quick,
             service_pid=ingest_service.process.pid,
         )
+        step("reference: Kafka's kafka-producer-perf-test on the bench's broker")
+        await bench_kafka_reference(report, env, seed=seed, quick=quick)
 
         now = datetime.now(UTC)
         count = 5000 if quick else 20_000
@@ -89,6 +95,8 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
             fresh_rate=200.0,
             fresh_seconds=5.0 if quick else 10.0,
         )
+        step("quix: a Quix Streams app on the same backlog, exactly-once and at-least-once")
+        await bench_quix(report, env, seed=seed, quick=quick)
 
         group = f"touchpoint-profile-bench-{env.run_id}"
         step("profile service (uvicorn, fold consumer inside) starting on the ingest topic")
@@ -186,7 +194,13 @@ async def run_all(env: BenchEnvironment, report: Report, *, seed: int, quick: bo
 
         step("archaeology: the view from raw events on each request vs the stored view")
         await archaeology.bench_archaeology(
-            report, env, seed=seed, quick=quick, profile_url=profile_service.url, group=group
+            report,
+            env,
+            seed=seed,
+            quick=quick,
+            profile_url=profile_service.url,
+            group=group,
+            longest=first,
         )
 
         step("recommend service (uvicorn, learner off) starting")
@@ -266,7 +280,7 @@ class MachineSampler:
         }
 
 
-async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
+async def bench(*, seed: int, quick: bool, partitions: int, first: bool = True) -> Report:
     """Start everything, measure, tear down: one run."""
     report = Report()
     load_before = os.getloadavg()
@@ -277,7 +291,7 @@ async def bench(*, seed: int, quick: bool, partitions: int) -> Report:
         with tempfile.TemporaryDirectory(prefix="touchpoint-bench-") as workdir:
             async with bench_environment(Path(workdir), partitions) as env:
                 report.facts["servers"] = env.servers.describe().splitlines()
-                await run_all(env, report, seed=seed, quick=quick)
+                await run_all(env, report, seed=seed, quick=quick, first=first)
     finally:
         report.facts.update(await sampler.stop())
     add_derived(report)
@@ -319,7 +333,11 @@ def main(
     reports: list[Report] = []
     for index in range(runs):
         console.rule(f"run {index + 1} of {runs}")
-        reports.append(asyncio.run(bench(seed=seed + index, quick=quick, partitions=partitions)))
+        reports.append(
+            asyncio.run(
+                bench(seed=seed + index, quick=quick, partitions=partitions, first=index == 0)
+            )
+        )
         render(reports[-1])
         output.write_text(json.dumps(reports[-1].as_json(), indent=2) + "\n", encoding="utf-8")
     console.print(f"last run's results written to {output}")

@@ -66,6 +66,10 @@ class Report:
                 target if label == "p99" else "",
             )
 
+    def find(self, section: str, name: str) -> Figure | None:
+        """The first figure recorded as (section, name), or None when the run has none."""
+        return next((f for f in self.figures if (f.section, f.name) == (section, name)), None)
+
     def as_json(self) -> dict[str, Any]:
         """The report as plain JSON-able data."""
         return {"facts": self.facts, "figures": [asdict(figure) for figure in self.figures]}

@@ -24,6 +24,8 @@ from bench.report import (
 )
 from bench.stats import Report
 
+PERF_TEST = "kafka-producer-perf-test, 520 B, acks=all, idempotent"
+
 TARGETS = (
     Target(
         "ingest batch x100, 4 in flight",
@@ -132,7 +134,10 @@ def _get(figures: dict[Key, Spread], section: str, name: str) -> Spread | None:
 
 def _throughput(axes: Any, figures: dict[Key, Spread]) -> bool:
     bars = [
-        ("kafka-producer-perf-test", _get(figures, "reference", "kafka-producer-perf-test")),
+        (
+            "kafka-producer-perf-test",
+            _get(figures, "reference", "kafka-producer-perf-test, 520 B, acks=all, idempotent"),
+        ),
         ("Quix Streams exactly-once", _get(figures, "reference", "Quix Streams exactly-once")),
         ("Quix Streams at-least-once", _get(figures, "reference", "Quix Streams at-least-once")),
         (

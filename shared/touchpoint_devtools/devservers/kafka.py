@@ -193,14 +193,22 @@ def _java_command(
     ]
 
 
-def run_kafka_tool(main_class: str, *args: str, timeout: float = 120.0) -> str:
+def run_kafka_tool(
+    main_class: str,
+    *args: str,
+    timeout: float = 120.0,
+    heap: str = "256m",
+    short_lived: bool = True,
+) -> str:
     """Run one of Kafka's command-line tools by main class; return its output, raise on failure.
 
     Example: run_kafka_tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
     "--bootstrap-server", bootstrap, "--describe", "--group", "profile").
+    `short_lived=False` keeps the full JIT, for tools that run long enough to be measured
+    (org.apache.kafka.tools.ProducerPerformance).
     """
     result = subprocess.run(
-        _java_command(main_class, *args),
+        _java_command(main_class, *args, heap=heap, short_lived=short_lived),
         capture_output=True,
         text=True,
         timeout=timeout,
