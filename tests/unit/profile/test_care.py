@@ -19,7 +19,7 @@ from touchpoint_profile.fold.evaluate import evaluate
 from touchpoint_profile.fold.fold import fold_many
 from touchpoint_profile.fold.merge import merge_states
 from touchpoint_profile.fold.rules import FoldRules, ResponseTimes
-from touchpoint_profile.fold.state import new_state
+from touchpoint_profile.fold.state import dump_state_parts, new_state
 from touchpoint_profile.fold.unmerge import split_states
 from touchpoint_profile.settings import FoldRulesSettings
 
@@ -186,8 +186,9 @@ def test_the_response_time_policy_is_set_per_severity_from_the_environment(
 
 def test_care_records_stay_bounded_over_a_long_history() -> None:
     """Two years of daily calls with notes and commitments and a complaint a day leave at most
-    max_notes notes, max_commitments commitments and max_complaints complaints, the open and
-    live ones kept first; the state stays small."""
+    max_notes notes, max_commitments live commitments (and max_closed_commitments others),
+    max_complaints open complaints, and max_closed_complaints resolved ones of which only the
+    newest closed_complaint_texts_kept are whole; the state stays small."""
     rules = FoldRules(max_notes=5, max_commitments=10, max_complaints=10)
     state = new_state("c-1")
     for day in range(730, -1, -1):
@@ -200,10 +201,15 @@ def test_care_records_stay_bounded_over_a_long_history() -> None:
             steps.append(complaint_step("complaint_resolved", f"K{day}", at=now))
         state = fold_many(state, steps, now, rules)
     assert len(state.notes) == 5
-    assert len(state.commitments) == 10
-    assert len(state.complaints) == 10
-    assert all(c.resolved_at is None for c in state.complaints.values())
+    assert len(state.commitments) == 10  # all live: the oldest live ones were dropped by the cap
+    opened = [c for c in state.complaints.values() if c.resolved_at is None]
+    assert len(opened) == 10
+    assert len(state.complaints) - len(opened) == rules.closed_complaint_texts_kept
+    assert len(state.complaint_clocks) == (
+        rules.max_closed_complaints - rules.closed_complaint_texts_kept
+    )
     view = evaluate(state, NOW, rules)
     assert [c.commitment_id for c in view.commitments] == [f"P{day}" for day in range(9, -1, -1)]
     assert [c.status for c in view.commitments[-5:]] == ["expired", *["open"] * 4]  # P3 due now
-    assert len(state.model_dump_json()) < 60_000
+    body, _ = dump_state_parts(state)
+    assert len(body) < 32 * 1024
