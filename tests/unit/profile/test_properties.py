@@ -313,7 +313,9 @@ def care_events(draw: st.DrawFn) -> ParsedEvent:
     if kind == 1:
         return complaint_resolved(key, at=at)
     if kind == 2:
-        return complaint_step("complaint_follow_up", key, satisfaction=draw(st.integers(1, 5)), at=at)
+        return complaint_step(
+            "complaint_follow_up", key, satisfaction=draw(st.integers(1, 5)), at=at
+        )
     if kind == 3:
         due_at = NOW + timedelta(hours=draw(st.integers(min_value=-400, max_value=400)))
         return call(note=draw(st.booleans()), commitment_id=key, due_at=due_at, at=at)
@@ -357,7 +359,7 @@ def test_resolved_complaints_within_the_caps_fold_the_same_in_any_order(
     shuffled = data.draw(st.permutations(history))
     one = fold_many(new_state(CUSTOMER), history, NOW, rules)
     other = fold_many(new_state(CUSTOMER), shuffled, NOW, rules)
-    assert evaluate(one, NOW, rules).closed_complaints == evaluate(
-        other, NOW, rules
-    ).closed_complaints
+    assert (
+        evaluate(one, NOW, rules).closed_complaints == evaluate(other, NOW, rules).closed_complaints
+    )
     assert get_closed_complaint_clocks(one) == get_closed_complaint_clocks(other)

@@ -252,7 +252,8 @@ def prune_care(state: CustomerState, now: datetime, rules: FoldRules) -> None:
     and the others as clocks; the newest max_commitments live commitments and
     max_closed_commitments others; the newest max_notes notes."""
     _prune_complaints(state, rules)
-    live, done = [], []
+    live: list[CommitmentRecord] = []
+    done: list[CommitmentRecord] = []
     for commitment in state.commitments.values():
         (live if is_commitment_live(commitment, now, rules) else done).append(commitment)
     if len(live) > rules.max_commitments or len(done) > rules.max_closed_commitments:
@@ -289,7 +290,9 @@ def _prune_complaints(state: CustomerState, rules: FoldRules) -> None:
         if isinstance(record, ComplaintRecord) and rank < rules.closed_complaint_texts_kept:
             kept[complaint_id] = record
         else:
-            clocks[complaint_id] = record if isinstance(record, ComplaintClock) else get_clock(record)
+            clocks[complaint_id] = (
+                record if isinstance(record, ComplaintClock) else get_clock(record)
+            )
     state.complaints = kept
     state.complaint_clocks = clocks
 
