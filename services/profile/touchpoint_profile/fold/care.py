@@ -45,6 +45,8 @@ COMPLAINT_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 EPOCH_ORDINAL = EPOCH_DAY.date().toordinal()
 STATUS_OF_STEP = {"assigned": "assigned", "escalated": "escalated", "remedied": "remedy_offered"}
 CareKind = Literal["call", "visit"]
+CLOCK_FIELDS = set(ComplaintClock.model_fields)
+"""What a resolved complaint keeps once reduced to its clock (the same names as the record's)."""
 CARE_CONTACTS_KEPT = 10
 """Newest contact days of each kind written beside the value figures: a care plan may ask
 for at most this many contacts of one kind per period (care/plans.py)."""
@@ -75,13 +77,7 @@ def get_clock(record: ComplaintRecord) -> ComplaintClock:
     """A resolved complaint reduced to what the view and the figures show."""
     if record.resolved_at is None:
         raise ValueError(f"complaint {record.complaint_id} is not resolved")
-    return ComplaintClock(
-        category=record.category,
-        severity=record.severity,
-        opened_at=record.opened_at,
-        resolved_at=record.resolved_at,
-        satisfaction=record.satisfaction,
-    )
+    return ComplaintClock.model_validate(record.model_dump(include=CLOCK_FIELDS))
 
 
 def add_commitment(records: dict[str, CommitmentRecord], seen: CommitmentRecord) -> None:
