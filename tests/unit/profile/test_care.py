@@ -15,11 +15,13 @@ from tests.unit.profile.factories import (
     complaint_step,
     event,
 )
+from touchpoint_profile.fold.care import get_closed_complaint_clocks
 from touchpoint_profile.fold.evaluate import evaluate
+from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.fold import fold_many
 from touchpoint_profile.fold.merge import merge_states
 from touchpoint_profile.fold.rules import FoldRules, ResponseTimes
-from touchpoint_profile.fold.state import new_state
+from touchpoint_profile.fold.state import dump_state_parts, new_state
 from touchpoint_profile.fold.unmerge import split_states
 from touchpoint_profile.settings import FoldRulesSettings
 
@@ -186,8 +188,9 @@ def test_the_response_time_policy_is_set_per_severity_from_the_environment(
 
 def test_care_records_stay_bounded_over_a_long_history() -> None:
     """Two years of daily calls with notes and commitments and a complaint a day leave at most
-    max_notes notes, max_commitments commitments and max_complaints complaints, the open and
-    live ones kept first; the state stays small."""
+    max_notes notes, max_commitments live commitments (and max_closed_commitments others),
+    max_complaints open complaints, and max_closed_complaints resolved ones of which only the
+    newest closed_complaint_texts_kept are whole; the state stays small."""
     rules = FoldRules(max_notes=5, max_commitments=10, max_complaints=10)
     state = new_state("c-1")
     for day in range(730, -1, -1):
@@ -200,10 +203,65 @@ def test_care_records_stay_bounded_over_a_long_history() -> None:
             steps.append(complaint_step("complaint_resolved", f"K{day}", at=now))
         state = fold_many(state, steps, now, rules)
     assert len(state.notes) == 5
-    assert len(state.commitments) == 10
-    assert len(state.complaints) == 10
-    assert all(c.resolved_at is None for c in state.complaints.values())
+    assert len(state.commitments) == 10  # all live: the oldest live ones were dropped by the cap
+    opened = [c for c in state.complaints.values() if c.resolved_at is None]
+    assert len(opened) == 10
+    assert len(state.complaints) - len(opened) == rules.closed_complaint_texts_kept
+    assert len(state.complaint_clocks) == (
+        rules.max_closed_complaints - rules.closed_complaint_texts_kept
+    )
     view = evaluate(state, NOW, rules)
     assert [c.commitment_id for c in view.commitments] == [f"P{day}" for day in range(9, -1, -1)]
     assert [c.status for c in view.commitments[-5:]] == ["expired", *["open"] * 4]  # P3 due now
-    assert len(state.model_dump_json()) < 60_000
+    body, _ = dump_state_parts(state)
+    assert len(body) < 32 * 1024
+
+
+def _closed_history(count: int, customer_id: str = "c-1") -> list[ParsedEvent]:
+    """`count` complaints, each opened then resolved an hour later and rated, a day apart."""
+    steps: list[ParsedEvent] = []
+    for day in range(count):
+        opened = NOW - timedelta(days=day + 1)
+        key = f"{customer_id}-K{day}"
+        steps += [
+            complaint(key, at=opened, customer_id=customer_id),
+            complaint_step("complaint_resolved", key, at=opened + HOUR, customer_id=customer_id),
+            complaint_step(
+                "complaint_follow_up", key, at=opened + 2 * HOUR, customer_id=customer_id
+            ),
+        ]
+    return steps
+
+
+def test_older_resolved_complaints_keep_their_clock_but_not_their_texts() -> None:
+    """Beyond closed_complaint_texts_kept, a resolved complaint keeps only what the view and
+    the managers' figures show (category, severity, time to resolve, satisfaction); beyond
+    max_closed_complaints it goes; a late step of a reduced complaint changes nothing."""
+    rules = FoldRules(max_closed_complaints=4, closed_complaint_texts_kept=2)
+    state = fold_many(new_state("c-1"), _closed_history(6), NOW, rules)
+    assert set(state.complaints) == {"c-1-K0", "c-1-K1"}
+    assert set(state.complaint_clocks) == {"c-1-K2", "c-1-K3"}
+    closed = evaluate(state, NOW, rules).closed_complaints
+    assert [c.complaint_id for c in closed] == ["c-1-K0", "c-1-K1", "c-1-K2", "c-1-K3"]
+    assert {(c.category, c.hours_to_resolve, c.satisfaction) for c in closed} == {
+        ("delivery", 1.0, 4)
+    }
+    clocks = get_closed_complaint_clocks(state)
+    assert [(c.severity, c.hours_to_resolve, c.satisfaction) for c in clocks] == [
+        ("high", 1.0, 4)
+    ] * 4
+    late = complaint_step("complaint_follow_up", "c-1-K3", satisfaction=1, at=NOW)
+    after = fold_many(state, [late], NOW, rules)
+    assert (after.complaints, after.complaint_clocks) == (state.complaints, state.complaint_clocks)
+
+
+def test_merge_brings_resolved_clocks_and_unmerge_takes_them_back() -> None:
+    """A merged customer's reduced complaints count on the survivor and leave on unmerge."""
+    rules = FoldRules(max_closed_complaints=10, closed_complaint_texts_kept=1)
+    loser = fold_many(new_state("c-2"), _closed_history(3, "c-2"), NOW, rules)
+    survivor = fold_many(new_state("c-1"), _closed_history(1), NOW, rules)
+    merged = merge_states(survivor, loser, NOW, rules)
+    assert len(get_closed_complaint_clocks(merged)) == 4
+    assert set(merged.complaint_clocks) >= {"c-2-K1", "c-2-K2"}
+    split = split_states(merged, loser)
+    assert len(get_closed_complaint_clocks(split)) == 1

@@ -28,6 +28,7 @@ from tests.unit.profile.factories import (
     purchase,
     refund,
 )
+from touchpoint_profile.fold.care import get_closed_complaint_clocks, is_commitment_live
 from touchpoint_profile.fold.evaluate import evaluate
 from touchpoint_profile.fold.events import ParsedEvent
 from touchpoint_profile.fold.fold import (
@@ -39,7 +40,7 @@ from touchpoint_profile.fold.fold import (
     tombstone_erased,
 )
 from touchpoint_profile.fold.rules import FoldRules
-from touchpoint_profile.fold.state import CustomerState, new_state
+from touchpoint_profile.fold.state import CustomerState, dump_state_parts, new_state
 
 RULES = FoldRules(timeline_size=6)
 CATEGORIES = st.sampled_from(["tents", "bags", "shoes"])
@@ -287,3 +288,78 @@ def test_a_merge_pointer_is_never_written_over_except_by_an_erasure(
     after = fold_stream([stream[:cut], stream[cut:]])
     for customer_id, pointer in pointers.items():
         assert after[customer_id] == pointer or after[customer_id].is_erased, customer_id
+
+
+MANY_IDS = [f"k{i}" for i in range(12)]
+SMALL_CAPS = FoldRules(
+    timeline_size=4,
+    max_offers=3,
+    max_complaints=3,
+    max_closed_complaints=4,
+    closed_complaint_texts_kept=2,
+    max_commitments=3,
+    max_closed_commitments=2,
+    max_notes=2,
+)
+
+
+@st.composite
+def care_events(draw: st.DrawFn) -> ParsedEvent:
+    """A care or offer event about one of many complaints, commitments and decisions."""
+    at, key = draw(MOMENTS), draw(st.sampled_from(MANY_IDS))
+    kind = draw(st.integers(min_value=0, max_value=5))
+    if kind == 0:
+        return complaint(key, at=at)
+    if kind == 1:
+        return complaint_resolved(key, at=at)
+    if kind == 2:
+        return complaint_step(
+            "complaint_follow_up", key, satisfaction=draw(st.integers(1, 5)), at=at
+        )
+    if kind == 3:
+        due_at = NOW + timedelta(hours=draw(st.integers(min_value=-400, max_value=400)))
+        return call(note=draw(st.booleans()), commitment_id=key, due_at=due_at, at=at)
+    if kind == 4:
+        return commitment_fulfilled(key, at=at)
+    return offer_presented(key, ["o1", "o2"], at=at)
+
+
+@settings(max_examples=100, deadline=None)
+@given(history=st.lists(st.one_of(care_events(), events()), min_size=1, max_size=80))
+def test_the_state_is_bounded_by_the_caps_whatever_the_history(
+    history: list[ParsedEvent],
+) -> None:
+    """Whatever the history, every kept set stays within its FoldRules cap, so the stored
+    state has a ceiling set by the caps (here a few KiB), never by the number of events."""
+    rules = SMALL_CAPS
+    state = fold_many(new_state(CUSTOMER), history, NOW, rules)
+    opened = [c for c in state.complaints.values() if c.resolved_at is None]
+    whole_closed = len(state.complaints) - len(opened)
+    live = [c for c in state.commitments.values() if is_commitment_live(c, NOW, rules)]
+    assert len(opened) <= rules.max_complaints
+    assert whole_closed <= rules.closed_complaint_texts_kept
+    assert whole_closed + len(state.complaint_clocks) <= rules.max_closed_complaints
+    assert len(live) <= rules.max_commitments
+    assert len(state.commitments) - len(live) <= rules.max_closed_commitments
+    assert len(state.notes) <= rules.max_notes
+    assert len(state.timeline) <= rules.timeline_size
+    assert len(state.offers) <= rules.max_offers
+    body, _ = dump_state_parts(state)
+    assert len(body) <= 12 * 1024
+
+
+@settings(max_examples=50, deadline=None)
+@given(history=st.lists(care_events(), min_size=1, max_size=60), data=st.data())
+def test_resolved_complaints_within_the_caps_fold_the_same_in_any_order(
+    history: list[ParsedEvent], data: Any
+) -> None:
+    """While a history's resolved complaints fit the whole-record cap, any arrival order gives
+    the same closed complaints and figures clocks."""
+    rules = FoldRules(max_closed_complaints=20, closed_complaint_texts_kept=20)
+    shuffled = data.draw(st.permutations(history))
+    one = fold_many(new_state(CUSTOMER), history, NOW, rules)
+    other = fold_many(new_state(CUSTOMER), shuffled, NOW, rules)
+    assert (
+        evaluate(one, NOW, rules).closed_complaints == evaluate(other, NOW, rules).closed_complaints
+    )
+    assert get_closed_complaint_clocks(one) == get_closed_complaint_clocks(other)

@@ -59,6 +59,7 @@ def own_copy(state: CustomerState) -> CustomerState:
             "interests": dict(state.interests),
             "timeline": list(state.timeline),
             "complaints": dict(state.complaints),
+            "complaint_clocks": dict(state.complaint_clocks),
             "commitments": dict(state.commitments),
             "notes": list(state.notes),
             "offers": dict(state.offers),

@@ -26,6 +26,7 @@ from touchpoint_profile.fold.stamps import earlier, later, take_stamp
 from touchpoint_profile.fold.state import (
     EPOCH_DAY,
     CommitmentRecord,
+    ComplaintClock,
     ComplaintRecord,
     CustomerState,
     DayBucket,
@@ -44,19 +45,39 @@ COMPLAINT_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 EPOCH_ORDINAL = EPOCH_DAY.date().toordinal()
 STATUS_OF_STEP = {"assigned": "assigned", "escalated": "escalated", "remedied": "remedy_offered"}
 CareKind = Literal["call", "visit"]
+CLOCK_FIELDS = set(ComplaintClock.model_fields)
+"""What a resolved complaint keeps once reduced to its clock (the same names as the record's)."""
 CARE_CONTACTS_KEPT = 10
 """Newest contact days of each kind written beside the value figures: a care plan may ask
 for at most this many contacts of one kind per period (care/plans.py)."""
 
 
-def add_complaint(records: dict[str, ComplaintRecord], seen: ComplaintRecord) -> None:
-    """Merge what is known of a complaint: the first opening and the last of each step win."""
+def add_complaint(state: CustomerState, seen: ComplaintRecord) -> None:
+    """Merge what is known of a complaint: the first opening and the last of each step win
+    (in place). A step of a complaint already reduced to its clock is dropped: at least
+    closed_complaint_texts_kept newer resolved complaints exist."""
+    if seen.complaint_id in state.complaint_clocks:
+        return
+    records = state.complaints
     stored = records.get(seen.complaint_id)
     into = stored.model_copy() if stored else ComplaintRecord(complaint_id=seen.complaint_id)
     take_stamp(into, seen, "opened", ("category", "severity", "key_points"), earlier)
     for step, values in COMPLAINT_STEPS:
         take_stamp(into, seen, step, values, later)
     records[seen.complaint_id] = into
+
+
+def add_complaint_clock(state: CustomerState, complaint_id: str, clock: ComplaintClock) -> None:
+    """Keep a reduced resolved complaint unless the state knows it whole (in place)."""
+    if complaint_id not in state.complaints:
+        state.complaint_clocks.setdefault(complaint_id, clock)
+
+
+def get_clock(record: ComplaintRecord) -> ComplaintClock:
+    """A resolved complaint reduced to what the view and the figures show."""
+    if record.resolved_at is None:
+        raise ValueError(f"complaint {record.complaint_id} is not resolved")
+    return ComplaintClock.model_validate(record.model_dump(include=CLOCK_FIELDS))
 
 
 def add_commitment(records: dict[str, CommitmentRecord], seen: CommitmentRecord) -> None:
@@ -184,7 +205,7 @@ def _note(parsed: ParsedEvent) -> NoteRecord | None:
 def apply_care(state: CustomerState, parsed: ParsedEvent, rules: FoldRules) -> None:
     """A complaint step, a commitment made or kept, or a note updates the state (in place)."""
     if (complaint := _complaint_step(parsed)) is not None:
-        add_complaint(state.complaints, complaint)
+        add_complaint(state, complaint)
     if (commitment := _commitment_step(parsed)) is not None:
         add_commitment(state.commitments, commitment)
     if (note := _note(parsed)) is not None:
@@ -222,24 +243,54 @@ def last_moment(record: ComplaintRecord | CommitmentRecord) -> str:
 
 
 def prune_care(state: CustomerState, now: datetime, rules: FoldRules) -> None:
-    """Enforce the caps: open complaints and live commitments are kept first, then the newest."""
-    if len(state.complaints) > rules.max_complaints:
-        ranked = sorted(
-            state.complaints.values(),
-            key=lambda c: (c.resolved_at is None, last_moment(c), c.complaint_id),
-            reverse=True,
-        )
-        state.complaints = {c.complaint_id: c for c in ranked[: rules.max_complaints]}
-    if len(state.commitments) > rules.max_commitments:
-        ranked_commitments = sorted(
-            state.commitments.values(),
-            key=lambda c: (is_commitment_live(c, now, rules), last_moment(c), c.commitment_id),
-            reverse=True,
-        )
-        state.commitments = {
-            c.commitment_id: c for c in ranked_commitments[: rules.max_commitments]
-        }
+    """Enforce the caps (in place): the newest max_complaints open complaints; the newest
+    max_closed_complaints resolved ones, of which the newest closed_complaint_texts_kept whole
+    and the others as clocks; the newest max_commitments live commitments and
+    max_closed_commitments others; the newest max_notes notes."""
+    _prune_complaints(state, rules)
+    live: list[CommitmentRecord] = []
+    done: list[CommitmentRecord] = []
+    for commitment in state.commitments.values():
+        (live if is_commitment_live(commitment, now, rules) else done).append(commitment)
+    if len(live) > rules.max_commitments or len(done) > rules.max_closed_commitments:
+        kept = _newest(live, rules.max_commitments) + _newest(done, rules.max_closed_commitments)
+        state.commitments = {c.commitment_id: c for c in kept}
     del state.notes[rules.max_notes :]
+
+
+def _newest(records: list[CommitmentRecord], count: int) -> list[CommitmentRecord]:
+    """The `count` records with the latest stamps (ties by id)."""
+    ranked = sorted(records, key=lambda c: (last_moment(c), c.commitment_id), reverse=True)
+    return ranked[:count]
+
+
+def _prune_complaints(state: CustomerState, rules: FoldRules) -> None:
+    """The complaint caps of prune_care."""
+    opened = [c for c in state.complaints.values() if c.resolved_at is None]
+    resolved = [c for c in state.complaints.values() if c.resolved_at is not None]
+    if (
+        len(opened) <= rules.max_complaints
+        and len(resolved) <= rules.closed_complaint_texts_kept
+        and len(resolved) + len(state.complaint_clocks) <= rules.max_closed_complaints
+    ):
+        return
+    opened.sort(key=lambda c: (last_moment(c), c.complaint_id), reverse=True)
+    kept = {c.complaint_id: c for c in opened[: rules.max_complaints]}
+    closed: list[tuple[datetime, str, ComplaintRecord | ComplaintClock]] = [
+        (c.resolved_at, c.complaint_id, c) for c in resolved if c.resolved_at is not None
+    ]
+    closed += [(clock.resolved_at, cid, clock) for cid, clock in state.complaint_clocks.items()]
+    closed.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    clocks: dict[str, ComplaintClock] = {}
+    for rank, (_, complaint_id, record) in enumerate(closed[: rules.max_closed_complaints]):
+        if isinstance(record, ComplaintRecord) and rank < rules.closed_complaint_texts_kept:
+            kept[complaint_id] = record
+        else:
+            clocks[complaint_id] = (
+                record if isinstance(record, ComplaintClock) else get_clock(record)
+            )
+    state.complaints = kept
+    state.complaint_clocks = clocks
 
 
 def get_care_kind(parsed: ParsedEvent) -> CareKind | None:
@@ -295,21 +346,25 @@ def get_closed_complaint_clocks(state: CustomerState) -> list[ClosedComplaintClo
     merge pointer): what the figures of time to resolve and satisfaction count."""
     if state.is_erased or state.merged_into is not None:
         return []
-    clocks = []
-    for _, record in sorted(state.complaints.items()):
-        if record.resolved_at is None:
-            continue
-        hours = (
-            None
-            if record.opened_at is None
-            else max(0.0, (record.resolved_at - record.opened_at).total_seconds()) / 3600
+    clocks = {
+        complaint_id: get_clock(record)
+        for complaint_id, record in state.complaints.items()
+        if record.resolved_at is not None
+    }
+    clocks.update(state.complaint_clocks)
+    return [
+        ClosedComplaintClock(
+            severity=clock.severity,
+            resolved_at=clock.resolved_at,
+            hours_to_resolve=get_hours_to_resolve(clock),
+            satisfaction=clock.satisfaction,
         )
-        clocks.append(
-            ClosedComplaintClock(
-                severity=record.severity,
-                resolved_at=record.resolved_at,
-                hours_to_resolve=hours,
-                satisfaction=record.satisfaction,
-            )
-        )
-    return clocks
+        for _, clock in sorted(clocks.items())
+    ]
+
+
+def get_hours_to_resolve(clock: ComplaintClock) -> float | None:
+    """Hours from opening to resolution (never negative); None when the opening is unknown."""
+    if clock.opened_at is None:
+        return None
+    return max(0.0, (clock.resolved_at - clock.opened_at).total_seconds()) / 3600

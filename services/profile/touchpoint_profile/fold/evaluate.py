@@ -13,7 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from touchpoint_profile.fold.apply import window_start_day
-from touchpoint_profile.fold.care import complaint_status, is_commitment_live
+from touchpoint_profile.fold.care import (
+    complaint_status,
+    get_clock,
+    get_hours_to_resolve,
+    is_commitment_live,
+)
 from touchpoint_profile.fold.lifecycle import get_lifecycle as get_lifecycle
 from touchpoint_profile.fold.lifecycle import whole_days as whole_days
 from touchpoint_profile.fold.ranking import BaseRanking
@@ -199,7 +204,6 @@ def get_channels(state: CustomerState, now: datetime, rules: FoldRules = DEFAULT
 
 
 _OPEN_FIELDS = {"complaint_id", "category", "severity", "owner", "escalated_to", "opened_at"}
-_CLOSED_FIELDS = set(ClosedComplaint.model_fields) - {"hours_to_resolve"}
 _COMMITMENT_FIELDS = set(OpenCommitment.model_fields) - {"status"}
 
 
@@ -237,17 +241,24 @@ def get_closed_complaints(
     state: CustomerState, rules: FoldRules = DEFAULT_RULES
 ) -> list[ClosedComplaint]:
     """Resolved complaints, newest first, with time to resolve and satisfaction."""
+    resolved = {
+        complaint_id: get_clock(record)
+        for complaint_id, record in state.complaints.items()
+        if record.resolved_at is not None
+    }
+    resolved.update(state.complaint_clocks)
     closed = [
-        ClosedComplaint.model_validate(
-            {
-                **c.model_dump(include=_CLOSED_FIELDS),
-                "hours_to_resolve": None
-                if c.opened_at is None
-                else round(max(0.0, (c.resolved_at - c.opened_at).total_seconds()) / 3600, 2),
-            }
+        ClosedComplaint(
+            complaint_id=complaint_id,
+            category=clock.category,
+            severity=clock.severity,
+            opened_at=clock.opened_at,
+            resolved_at=clock.resolved_at,
+            hours_to_resolve=None if hours is None else round(hours, 2),
+            satisfaction=clock.satisfaction,
         )
-        for c in state.complaints.values()
-        if c.resolved_at is not None
+        for complaint_id, clock in resolved.items()
+        for hours in (get_hours_to_resolve(clock),)
     ]
     closed.sort(key=lambda c: (c.resolved_at, c.complaint_id), reverse=True)
     return closed[: rules.closed_complaints_shown]

@@ -12,7 +12,12 @@ from touchpoint_profile.fold.apply import (
     own_copy,
     prune,
 )
-from touchpoint_profile.fold.care import add_commitment, add_complaint, add_notes
+from touchpoint_profile.fold.care import (
+    add_commitment,
+    add_complaint,
+    add_complaint_clock,
+    add_notes,
+)
 from touchpoint_profile.fold.rules import DEFAULT_RULES, FoldRules
 from touchpoint_profile.fold.state import (
     CustomerState,
@@ -71,7 +76,9 @@ def merge_states(
     merged.timeline.sort(key=lambda entry: (entry.occurred_at, entry.event_id), reverse=True)
     del merged.timeline[rules.timeline_size :]
     for complaint in source.complaints.values():
-        add_complaint(merged.complaints, complaint)
+        add_complaint(merged, complaint)
+    for complaint_id, clock in source.complaint_clocks.items():
+        add_complaint_clock(merged, complaint_id, clock)
     for commitment in source.commitments.values():
         add_commitment(merged.commitments, commitment)
     add_notes(merged, source.notes, rules)

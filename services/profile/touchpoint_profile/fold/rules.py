@@ -44,11 +44,25 @@ class FoldRules(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     window_days: int = Field(default=90, ge=1, le=730)
-    timeline_size: int = Field(default=50, ge=1, le=500)
+    timeline_size: int = Field(default=20, ge=1, le=500)
+    """Newest timeline lines kept (the brief: preferences come from the last few contacts)."""
     max_offers: int = Field(default=20, ge=1, le=200)
     max_complaints: int = Field(default=50, ge=1, le=500)
+    """Open complaints kept (the newest; a customer with more is an incident, not a profile)."""
+    max_closed_complaints: int = Field(default=20, ge=1, le=500)
+    """Resolved complaints remembered (newest by resolution): what the view's closed list and
+    the managers' complaint figures (time to resolve, on-time share, satisfaction) count."""
+    closed_complaint_texts_kept: int = Field(default=5, ge=0, le=500)
+    """Of those, the newest kept whole with their sealed texts (the private endpoint opens
+    them); older ones keep only their clock (category, severity, opened, resolved,
+    satisfaction)."""
     max_commitments: int = Field(default=50, ge=1, le=500)
-    max_notes: int = Field(default=20, ge=1, le=200)
+    """Live commitments kept (made, not fulfilled, not past due + grace)."""
+    max_closed_commitments: int = Field(default=5, ge=0, le=500)
+    """Commitments no longer live (fulfilled, or expired) kept, newest first: the view no
+    longer shows them; they only let a late step of a recent one fold right."""
+    max_notes: int = Field(default=10, ge=1, le=200)
+    """Agents' notes kept, newest first."""
     closed_complaints_shown: int = Field(default=10, ge=0, le=500)
     commitment_expired_grace_days: float = Field(default=7.0, ge=0, le=365)
     """An expired commitment stays in the view this long after its due time."""

@@ -111,6 +111,18 @@ class ComplaintRecord(BaseModel):
     followed_up_by: str | None = None
 
 
+class ComplaintClock(BaseModel):
+    """An older resolved complaint reduced to what the view and the managers' figures show
+    (category, severity, time to resolve, satisfaction): its texts, owner and stamps are gone
+    (FoldRules.closed_complaint_texts_kept)."""
+
+    category: str | None = None
+    severity: str | None = None
+    opened_at: datetime | None = None
+    resolved_at: datetime
+    satisfaction: int | None = None
+
+
 class CommitmentRecord(BaseModel):
     """What an agent promised on a call or a visit, and whether it was kept (any order)."""
 
@@ -245,6 +257,11 @@ class CustomerState(BaseModel):
     interests: dict[str, InterestSum] = Field(default_factory=dict)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     complaints: dict[str, ComplaintRecord] = Field(default_factory=dict)
+    """Open complaints (at most max_complaints) and the newest closed_complaint_texts_kept
+    resolved ones, whole."""
+    complaint_clocks: dict[str, ComplaintClock] = Field(default_factory=dict)
+    """complaint_id → an older resolved complaint without its texts; with the resolved ones in
+    `complaints`, at most max_closed_complaints."""
     commitments: dict[str, CommitmentRecord] = Field(default_factory=dict)
     notes: list[NoteRecord] = Field(default_factory=list)
     """Newest first, at most FoldRules.max_notes."""
@@ -275,10 +292,10 @@ def tombstone(customer_id: str, erased_at: datetime) -> CustomerState:
 
 
 def dump_state_parts(state: CustomerState) -> tuple[str, str]:
-    """(the state as JSON without its dedup sets, the dedup sets as JSON); None values are
-    left out (every optional field defaults to None), which halves a complaint record."""
+    """(the state as JSON without its dedup sets, the dedup sets as JSON); None values and
+    defaults (zeros, empty containers) are left out: loading puts them back."""
     body = state.model_dump_json(
-        exclude={"applied": True, "value": {"money_ids"}}, exclude_none=True
+        exclude={"applied": True, "value": {"money_ids"}}, exclude_none=True, exclude_defaults=True
     )
     dedup = {"applied": pack_keys(state.applied), "money_ids": pack_keys(state.value.money_ids)}
     return body, json.dumps(dedup)

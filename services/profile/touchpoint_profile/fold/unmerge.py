@@ -56,8 +56,9 @@ def split_states(merged: CustomerState, loser: CustomerState) -> CustomerState:
         return event_id in timeline_ids or event_key(event_id) in loser.applied
 
     survivor.timeline = [entry for entry in survivor.timeline if not brought(entry.event_id)]
-    for key in loser.complaints:
+    for key in [*loser.complaints, *loser.complaint_clocks]:
         survivor.complaints.pop(key, None)
+        survivor.complaint_clocks.pop(key, None)
     for key in loser.offers:
         survivor.offers.pop(key, None)
     for key in loser.commitments:
