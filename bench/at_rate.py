@@ -70,7 +70,7 @@ class Pace:
 # Full: 128 in flight is ingest's own admission limit, and far above what a service meeting
 # its target needs (1,500/s x 20 ms = 30). Quick: little enough to drain in a second or two.
 FULL = Pace(
-    seconds=5.0,
+    seconds=3.0,
     drain_s=15.0,
     pause_s=0.5,
     settle_s=30.0,

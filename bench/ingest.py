@@ -156,7 +156,7 @@ async def run_ingest(
 ) -> None:
     """Sequential, concurrent, and batched posting of the generator's mixed traffic."""
     model = TrafficModel(customers=2000, seed=seed)
-    scale = 0.25 if quick else 1.0
+    scale = 0.25 if quick else 0.6
     await bench_single(
         report, url=url, model=model, concurrency=1, max_calls=int(800 * scale), max_s=15 * scale
     )

@@ -217,7 +217,7 @@ async def run_all(
                 "rich customer (1,000 events)": [heavy_ids[1000]],
                 "rich customer (10,000 events)": [heavy_ids[10_000]],
             },
-            calls=100 if quick else 300,
+            calls=100 if quick else 200,
             service_pid=recommend_service.process.pid,
         )
         step("open loop: freshness at 500/2,000/5,000 events/s, fixed-rate latency, RSS")
