@@ -100,11 +100,18 @@ class BenchEnvironment:
         return env
 
     async def start_service(
-        self, name: str, extra: dict[str, str] | None = None, *, workers: int = 1
+        self,
+        name: str,
+        extra: dict[str, str] | None = None,
+        *,
+        workers: int = 1,
+        label: str | None = None,
     ) -> Service:
-        """Start `uvicorn <module> --port <free>` (`workers` processes) and wait for /readyz."""
+        """Start `uvicorn <module> --port <free>` (`workers` processes) and wait for /readyz;
+        `label` tells a second instance of a service apart (its log, env.services key)."""
         port = free_port()
-        log_path = self.workdir / f"{name}.log"
+        label = label or name
+        log_path = self.workdir / f"{label}.log"
         command = [
             sys.executable,
             "-m",
@@ -127,9 +134,13 @@ class BenchEnvironment:
                 stderr=subprocess.STDOUT,
             )
         service = Service(name, port, process, log_path)
-        self.services[name] = service
+        self.services[label] = service
         await wait_ready(service)
         return service
+
+    def stop_service(self, label: str) -> None:
+        """Stop one service process this environment started."""
+        self.services.pop(label).stop()
 
     def stop_services(self) -> None:
         """Stop every service process this environment started."""

@@ -24,6 +24,7 @@ async def decide_loop(
     target: str = "",
     throughput_target: str = "",
     service_pid: int | None = None,
+    workers: int = 1,
 ) -> None:
     """Decisions for `customer_ids` round-robin, channels rotated, `concurrency` in flight."""
     headers = api_headers()
@@ -60,6 +61,7 @@ async def decide_loop(
         f"{concurrency} in flight, raw HTTP/1.1 client"
     )
     label = f"next-offers, {name}" + (f", {concurrency} in flight" if concurrency > 1 else "")
+    label += f", {workers} uvicorn workers" if workers > 1 else ""
     cpu.add(report, SECTION, label, result.calls, "decision")
     report.add_latencies(SECTION, label, result.latencies, detail, target=target)
     if concurrency > 1:

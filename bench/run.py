@@ -39,6 +39,11 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 REPORT_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench"
 console = Console()
 PERCENTILES = ("p50", "p95", "p99")
+RECOMMEND_BENCH_ENV = {
+    "TOUCHPOINT_LEARNER_ENABLED": "false",
+    "TOUCHPOINT_RECOMMEND_CONFIG_POLL_S": "0",
+}
+"""The learner is not on the request path; its consumer would only compete for the cores."""
 
 
 def step(message: str) -> None:
@@ -182,6 +187,25 @@ async def run_all(
                 calls=reads // 2,
                 target="< 50 ms",
             )
+        step("profile: view reads, 16 in flight, on 2 uvicorn workers (API only)")
+        two_workers = await env.start_service(
+            "profile",
+            {"TOUCHPOINT_CONSUMER_ENABLED": "false"},
+            workers=2,
+            label="profile-2-workers",
+        )
+        try:
+            await profile.read_views(
+                report,
+                two_workers.url,
+                name="GET view, typical customer, 16 in flight, 2 uvicorn workers",
+                paths=[f"/v1/customers/{cid}" for cid in typical],
+                calls=reads * 4,
+                concurrency=16,
+                service_pid=two_workers.process.pid,
+            )
+        finally:
+            env.stop_service("profile-2-workers")
         phones = [person.phone for person in TrafficModel(customers=2000, seed=seed).people[:300]]
         await profile.read_views(
             report,
@@ -204,10 +228,7 @@ async def run_all(
         )
 
         step("recommend service (uvicorn, learner off) starting")
-        recommend_service = await env.start_service(
-            "recommend",
-            {"TOUCHPOINT_LEARNER_ENABLED": "false", "TOUCHPOINT_RECOMMEND_CONFIG_POLL_S": "0"},
-        )
+        recommend_service = await env.start_service("recommend", RECOMMEND_BENCH_ENV)
         step("recommend: next-offers")
         await recommend.bench_next_offers(
             report,
@@ -220,6 +241,23 @@ async def run_all(
             calls=100 if quick else 200,
             service_pid=recommend_service.process.pid,
         )
+        step("recommend: next-offers, 16 in flight, on 2 uvicorn workers")
+        two_workers = await env.start_service(
+            "recommend", RECOMMEND_BENCH_ENV, workers=2, label="recommend-2-workers"
+        )
+        try:
+            await recommend.decide_loop(
+                report,
+                url=two_workers.url,
+                name="typical customer",
+                customer_ids=typical,
+                calls=(100 if quick else 200) * 4,
+                concurrency=16,
+                workers=2,
+                service_pid=two_workers.process.pid,
+            )
+        finally:
+            env.stop_service("recommend-2-workers")
         step("open loop: freshness at 500/2,000/5,000 events/s, fixed-rate latency, RSS")
         await bench_open_loop(report, env, seed=seed, quick=quick)
     finally:

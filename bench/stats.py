@@ -133,19 +133,27 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its children (uvicorn's worker processes)."""
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    children = [int(child) for child in found.read_text().split()] if found.exists() else []
+    return [pid, *children]
+
+
 class ServiceCpu:
     """CPU the service process uses from construction on: the load-independent cost of a
     request, which on a shared machine says more than wall latency does."""
 
     def __init__(self, pid: int | None) -> None:
+        self.pids = process_tree(pid) if pid is not None else []
         self.pid = pid
-        self.started = cpu_seconds([pid]) if pid is not None else 0.0
+        self.started = cpu_seconds(self.pids)
 
     def add(self, report: Report, section: str, label: str, items: int, unit: str) -> None:
-        """'<label> service CPU per <unit>' in ms, with one core's ceiling in the detail."""
+        """'<label> service CPU per <unit>' in ms (all its processes), with one core's ceiling."""
         if self.pid is None or items <= 0:
             return
-        used = cpu_seconds([self.pid]) - self.started
+        used = cpu_seconds(self.pids) - self.started
         per = 1000 * used / items
         ceiling = f"{1000 / per:,.0f} {unit}s/s" if per > 0 else "n/a"
         report.add(
