@@ -100,11 +100,18 @@ class BenchEnvironment:
         return env
 
     async def start_service(
-        self, name: str, extra: dict[str, str] | None = None, *, workers: int = 1
+        self,
+        name: str,
+        extra: dict[str, str] | None = None,
+        *,
+        workers: int = 1,
+        key: str | None = None,
     ) -> Service:
-        """Start `uvicorn <module> --port <free>` (`workers` processes) and wait for /readyz."""
+        """Start `uvicorn <module> --port <free>` (`workers` processes) and wait for /readyz;
+        `key` (default: the name) tells two services of one name apart in `services`."""
+        key = key or name
         port = free_port()
-        log_path = self.workdir / f"{name}.log"
+        log_path = self.workdir / f"{key}.log"
         command = [
             sys.executable,
             "-m",
@@ -127,7 +134,7 @@ class BenchEnvironment:
                 stderr=subprocess.STDOUT,
             )
         service = Service(name, port, process, log_path)
-        self.services[name] = service
+        self.services[key] = service
         await wait_ready(service)
         return service
 
