@@ -46,8 +46,8 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_profile_settings(request: Request) -> ProfileSettings:
-    """The service's settings."""
+async def get_profile_settings(request: Request) -> ProfileSettings:
+    """The service's settings (async: FastAPI runs a plain `def` dependency in a thread)."""
     settings = get_runtime(request).settings
     return settings if isinstance(settings, ProfileSettings) else ProfileSettings()
 
