@@ -79,6 +79,13 @@ def get_connect_args(settings: CommonSettings) -> dict[str, Any]:
     return {"ssl": context}
 
 
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine (same pool) in autocommit: each statement is its own transaction, none is
+    opened or rolled back around them. For reads whose statements need no common snapshot
+    (under READ COMMITTED each statement sees its own anyway) and single-statement writes."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)

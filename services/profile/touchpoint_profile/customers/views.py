@@ -40,9 +40,9 @@ VIEW_FIELDS = ("identifiers.masked", "figures")
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A read-only session per request."""
+    """A read-only session per request, in autocommit (no BEGIN / ROLLBACK round trips)."""
     runtime: Runtime = get_runtime(request)
-    async with runtime.sessions() as session:
+    async with runtime.read_sessions() as session:
         yield session
 
 
