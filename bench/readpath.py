@@ -9,7 +9,9 @@ identifiers), lets the profile service fold them, starts recommend, then reads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -21,6 +23,7 @@ from typing import Annotated
 import httpx
 import psutil
 import typer
+from sqlalchemy.engine import make_url
 
 from bench import profile
 from bench.environment import BenchEnvironment, Service, api_headers, bench_environment
@@ -124,7 +127,9 @@ async def start_pair(
     return profile_service, recommend_service
 
 
-async def run(*, calls: int, rounds: int, spy: Path | None, trees: dict[str, Path]) -> None:
+async def run(
+    *, calls: int, rounds: int, spy: Path | None, trees: dict[str, Path], trips: bool
+) -> None:
     """Seed, start profile and recommend (and the base's, when given), measure alternately."""
     with tempfile.TemporaryDirectory(prefix="touchpoint-reads-") as workdir:
         async with bench_environment(Path(workdir), 3) as env:
@@ -150,7 +155,25 @@ async def run(*, calls: int, rounds: int, spy: Path | None, trees: dict[str, Pat
                 for i, cid in enumerate(typical)
             ]
             print(f"{len(typical)} customers; loadavg {os.getloadavg()}", flush=True)
-            for index, (name, paths) in enumerate((("view", views), ("next-offers", offers))):
+            if trips:
+                pg_port = make_url(env.settings.database_url).port or 5432
+                for index, (name, paths) in enumerate((("view", views), ("next-offers", offers))):
+                    for variant, services in variants.items():
+                        per_request = await count_round_trips(
+                            services[index], paths, calls=50, port=pg_port
+                        )
+                        print(
+                            f"{name:12} {variant:5} PostgreSQL writes (round trips) per request: "
+                            f"{per_request:.2f}",
+                            flush=True,
+                        )
+            # /healthz: the floor (uvicorn, the middleware, a route; no key, no database).
+            measured = (
+                ("healthz", 0, ["/healthz"]),
+                ("view", 0, views),
+                ("next-offers", 1, offers),
+            )
+            for name, index, paths in measured:
                 cpus: dict[str, list[float]] = {variant: [] for variant in variants}
                 spier = None
                 if spy is not None:
@@ -177,6 +200,14 @@ async def run(*, calls: int, rounds: int, spy: Path | None, trees: dict[str, Pat
                         f"{p50:.2f} ms, {rate:.0f}/s, {bad} not 200",
                         flush=True,
                     )
+                reference = cpus[next(iter(trees), "new")]
+                for variant, values in cpus.items():
+                    ratios = [value / ref for value, ref in zip(values, reference, strict=True)]
+                    print(
+                        f"{name:12} {variant:5} CPU per request / {next(iter(trees), 'new')}'s "
+                        f"in the same round: median {statistics.median(ratios):.3f}",
+                        flush=True,
+                    )
                 for variant, values in cpus.items():
                     print(
                         f"{name:12} {variant:5} CPU ms/req min {min(values):.2f} median "
@@ -185,6 +216,57 @@ async def run(*, calls: int, rounds: int, spy: Path | None, trees: dict[str, Pat
                         flush=True,
                     )
             print(f"loadavg {os.getloadavg()}", flush=True)
+
+
+def socket_ports(pid: int) -> dict[int, int]:
+    """fd -> remote TCP port of the process's sockets (from /proc)."""
+    remote_by_inode: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                remote_by_inode[fields[9]] = int(fields[2].rsplit(":", 1)[1], 16)
+    ports: dict[int, int] = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inode = target[8:-1]
+                if inode in remote_by_inode:
+                    ports[int(fd)] = remote_by_inode[inode]
+    return ports
+
+
+async def count_round_trips(service: Service, paths: list[str], *, calls: int, port: int) -> float:
+    """Writes to sockets whose remote port is `port` (PostgreSQL) per request, by strace: one
+    write per round trip (asyncpg sends a statement's messages in one write)."""
+    pid = service.process.pid
+    out = Path(tempfile.mkstemp(prefix="reads-strace-")[1])
+    tracer = subprocess.Popen(  # noqa: ASYNC220
+        ["strace", "-f", "-p", str(pid), "-e", "trace=write,writev,sendto,sendmsg", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    await asyncio.sleep(1.5)
+    await measure(service, paths, calls=calls)
+    await asyncio.sleep(0.5)  # the audit batch of the last request
+    ports = socket_ports(pid)
+    tracer.send_signal(2)
+    tracer.wait(30)
+    writes = count_writes(out, ports, port)
+    return writes / (calls + 20)  # the warm-up's 20 requests were traced too
+
+
+def count_writes(trace: Path, ports: dict[int, int], port: int) -> int:
+    """Writes in an strace log to the fds whose remote port is `port`; deletes the log."""
+    writes = 0
+    for line in trace.read_text(errors="replace").splitlines():
+        call = line.split(None, 1)[-1]
+        name, _, rest = call.partition("(")
+        if name in ("write", "writev", "sendto", "sendmsg") and rest[:1].isdigit():
+            writes += ports.get(int(rest.split(",", 1)[0])) == port
+    trace.unlink()
+    return writes
 
 
 def start_spy(service: Service, out: Path) -> subprocess.Popen[bytes]:
@@ -202,6 +284,9 @@ def main(
     calls: Annotated[int, typer.Option(help="Requests per round.")] = 1000,
     rounds: Annotated[int, typer.Option(help="Sequential rounds per path.")] = 3,
     spy: Annotated[Path | None, typer.Option(help="py-spy raw output (per path).")] = None,
+    trips: Annotated[
+        bool, typer.Option(help="Count PostgreSQL round trips per request first (strace).")
+    ] = False,
     tree: Annotated[
         list[str] | None,
         typer.Option(help="NAME=PATH: a source tree (git archive) measured alongside; repeat."),
@@ -209,8 +294,11 @@ def main(
 ) -> None:
     """Measure CPU per request of the view and of next-offers (min over rounds: the least
     disturbed by the other work on the machine)."""
+    # A background job of a non-interactive shell starts with SIGINT ignored: restore it, so
+    # Ctrl-C / kill -INT still stops the services and drops the database.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     trees = {name: Path(path) for name, _, path in (item.partition("=") for item in tree or [])}
-    asyncio.run(run(calls=calls, rounds=rounds, spy=spy, trees=trees))
+    asyncio.run(run(calls=calls, rounds=rounds, spy=spy, trees=trees, trips=trips))
 
 
 if __name__ == "__main__":
