@@ -15,7 +15,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from touchpoint_common.db.engine import create_engine, create_session_factory
+from touchpoint_common.db.engine import autocommit, create_engine, create_session_factory
 from touchpoint_common.db.migrate import MIGRATIONS_DIR, run_migrations
 from touchpoint_common.kafka.admin import create_admin, create_topics
 from touchpoint_common.kafka.configuration import CLOSE_BUDGET_S
@@ -41,6 +41,9 @@ class Runtime:
     with_producer: bool = True
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    read_sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    """Sessions in autocommit, for reads that need no transaction (and single-statement
+    writes): no BEGIN and no ROLLBACK round trip around each request's statements."""
     producer: AIOKafkaProducer | None = field(init=False, default=None)
     schema_head: str | None = field(init=False, default=None)
     _admin: AIOKafkaAdminClient | None = field(init=False, default=None)
@@ -52,6 +55,7 @@ class Runtime:
         """Connect to the database, migrate, create topics, start the producer."""
         self.engine = create_engine(self.settings)
         self.sessions = create_session_factory(self.engine)
+        self.read_sessions = create_session_factory(autocommit(self.engine))
         self.schema_head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
         self._watch_pool()
         if self.settings.uses_development_keys():

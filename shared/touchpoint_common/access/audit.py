@@ -87,7 +87,8 @@ def get_audit_writer(app: FastAPI) -> AuditWriter:
     """The app's writer (created on first use)."""
     writer: AuditWriter | None = getattr(app.state, "audit_writer", None)
     if writer is None:
-        writer = app.state.audit_writer = AuditWriter(app.state.runtime.sessions)
+        # Autocommit: a batch is one multi-row INSERT, atomic alone (no BEGIN / COMMIT).
+        writer = app.state.audit_writer = AuditWriter(app.state.runtime.read_sessions)
     return writer
 
 

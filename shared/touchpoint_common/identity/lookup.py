@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_common.events.payloads import IdentifierKind
@@ -57,19 +57,31 @@ async def get_identifiers(
     *, db_session: AsyncSession, customer_id: str, kek: pii.KeyRing
 ) -> list[tuple[IdentifierKind, str]]:
     """(kind, value) of the customer's identifiers, opened with its key (personal data: only
-    for the audited private read); none once its key is shredded."""
-    data_key = await store.get_data_key(db_session=db_session, customer_id=customer_id, kek=kek)
-    if data_key is None:
-        return []
-    table = store.customer_identifiers.c
+    for the audited private read); none once its key is shredded. One statement: the key row
+    joined to the sealed identifiers (a customer without identifiers gives one row of NULLs)."""
+    keys = store.customer_keys
+    table = store.customer_identifiers
     query = (
-        select(table.kind, table.sealed)
-        .where(table.customer_id == customer_id, table.sealed.is_not(None))
-        .order_by(table.kind, table.digest)
+        select(keys.c.wrapped_key, keys.c.kek_id, table.c.kind, table.c.sealed)
+        .select_from(
+            keys.outerjoin(
+                table,
+                and_(table.c.customer_id == keys.c.customer_id, table.c.sealed.is_not(None)),
+            )
+        )
+        .where(keys.c.customer_id == customer_id)
+        .order_by(table.c.kind, table.c.digest)
+    )
+    rows = (await db_session.execute(query)).all()
+    if not rows:
+        return []
+    data_key = store.open_data_key(
+        rows[0].wrapped_key, rows[0].kek_id, kek=kek, customer_id=customer_id
     )
     return [
         (row.kind, pii.open_sealed(row.sealed, data_key=data_key, context=row.kind))
-        for row in await db_session.execute(query)
+        for row in rows
+        if row.sealed is not None
     ]
 
 

@@ -531,7 +531,12 @@ async def get_data_key(
     row = (await db_session.execute(query)).one_or_none()
     if row is None:
         return None
-    return pii.unwrap_key(bytes(row.wrapped_key), kek=kek.get(row.kek_id), customer_id=customer_id)
+    return open_data_key(row.wrapped_key, row.kek_id, kek=kek, customer_id=customer_id)
+
+
+def open_data_key(wrapped_key: bytes, kek_id: str, *, kek: pii.KeyRing, customer_id: str) -> bytes:
+    """A customer_keys row's data key, unwrapped with the KEK it names."""
+    return pii.unwrap_key(bytes(wrapped_key), kek=kek.get(kek_id), customer_id=customer_id)
 
 
 async def create_customer(*, db_session: AsyncSession, kek: pii.KeyRing) -> tuple[str, bytes]:

@@ -40,14 +40,14 @@ VIEW_FIELDS = ("identifiers.masked", "figures")
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A read-only session per request."""
+    """A read-only session per request, in autocommit (no BEGIN / ROLLBACK round trips)."""
     runtime: Runtime = get_runtime(request)
-    async with runtime.sessions() as session:
+    async with runtime.read_sessions() as session:
         yield session
 
 
-def get_profile_settings(request: Request) -> ProfileSettings:
-    """The service's settings."""
+async def get_profile_settings(request: Request) -> ProfileSettings:
+    """The service's settings (async: FastAPI runs a plain `def` dependency in a thread)."""
     settings = get_runtime(request).settings
     return settings if isinstance(settings, ProfileSettings) else ProfileSettings()
 

@@ -62,7 +62,7 @@ async def stop_live_feed(app: FastAPI) -> None:
 async def stream_live(request: Request, customer_id: CustomerIdPath) -> StreamingResponse:
     """`event: interaction` frames (event_id, type, channel, store_id, occurred_at) for every
     event of this customer written after the answer starts; 404 for an unknown customer."""
-    settings = get_profile_settings(request)
+    settings = await get_profile_settings(request)
     # A session of its own, closed before streaming: a feed must not hold a pool connection.
     async with get_runtime(request).sessions() as db_session:
         view = await get_customer_view(

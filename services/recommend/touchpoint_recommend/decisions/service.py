@@ -94,12 +94,12 @@ async def create_next_offers(
             name_read_trace(span, view_trace, what="view")
     customer = snapshot or unknown_customer(customer_id)
     segment = assign_segment(config, DecisionContext(customer=customer, channel=channel))
-    records = (
-        await store.get_contact_records(customer_id=customer_id, since=now - get_lookback(config))
-        if customer_id is not None
-        else []
+    inputs = await store.get_decision_inputs(
+        customer_id=customer_id,
+        since=now - get_lookback(config),
+        segment=segment.id,
+        offer_ids=[offer.id for offer in config.catalogue if offer.budget is not None],
     )
-    budgeted = [offer.id for offer in config.catalogue if offer.budget is not None]
     if span is not None:
         span.set_attributes({"touchpoint.channel": channel, "touchpoint.segment": segment.id})
     decision = decide(
@@ -108,9 +108,9 @@ async def create_next_offers(
         channel=channel,
         now=now,
         decision_id=str(uuid.uuid4()),
-        records=records,
-        evidence_by_segment={segment.id: await store.get_evidence(segment=segment.id)},
-        offer_usage=await store.get_offer_usage(offer_ids=budgeted),
+        records=inputs.records,
+        evidence_by_segment={segment.id: inputs.evidence},
+        offer_usage=inputs.offer_usage,
         rng=deps.rng,
         limit=limit,
         config_version=version,

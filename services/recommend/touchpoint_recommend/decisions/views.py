@@ -58,8 +58,9 @@ AgentQuery = Annotated[
 RETRY_AFTER = {"Retry-After": "2"}
 
 
-def get_attribution(store_id: StoreQuery = None, agent_id: AgentQuery = None) -> Attribution:
-    """The store and agent a next-offers request names (query parameters), stripped."""
+async def get_attribution(store_id: StoreQuery = None, agent_id: AgentQuery = None) -> Attribution:
+    """The store and agent a next-offers request names (query parameters), stripped (async:
+    FastAPI runs a plain `def` dependency in a worker thread, a hop per request)."""
     return Attribution(
         store_id=store_id.strip() if store_id else None,
         agent_id=agent_id.strip() if agent_id else None,

@@ -2,22 +2,61 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint_recommend.domain.learning import Evidence, Outcome
 from touchpoint_recommend.domain.policy import ContactRecord
-from touchpoint_recommend.store.protocol import ArmSummary, PresentedDecision
+from touchpoint_recommend.store.protocol import ArmSummary, DecisionInputs, PresentedDecision
 from touchpoint_recommend.store.tables import (
     contacts,
     decisions,
     offer_usage,
     posteriors,
 )
+
+_CREATE_DECISION = text(
+    f"WITH decision AS (INSERT INTO {decisions.name} (decision_id, customer_id, channel, "  # noqa: S608 (table names)
+    "segment, strategy, holdout, offers, config_version, decided_at, store_id, agent_id) "
+    "VALUES (:decision_id, :customer_id, :channel, :segment, :strategy, :holdout, "
+    "CAST(:offers AS jsonb), :config_version, :decided_at, :store_id, :agent_id) "
+    "ON CONFLICT (decision_id) DO NOTHING RETURNING decision_id), "
+    f"presented AS (INSERT INTO {contacts.name} (decision_id, offer_id, customer_id, segment, "
+    "kind, rank, holdout, channel, presented_at) "
+    "SELECT decision.decision_id, offer.offer_id, :customer_id, :segment, offer.kind, "
+    "offer.rank, :holdout, :channel, :decided_at FROM decision, "
+    "unnest(CAST(:offer_ids AS text[]), CAST(:kinds AS text[]), CAST(:ranks AS integer[])) "
+    "AS offer(offer_id, kind, rank)), "
+    f"used AS (INSERT INTO {offer_usage.name} (offer_id, presented, accepted) "
+    "SELECT used.offer_id, 1, 0 FROM decision, unnest(CAST(:usage_ids AS text[])) "
+    "AS used(offer_id) ORDER BY used.offer_id "
+    f"ON CONFLICT (offer_id) DO UPDATE SET presented = {offer_usage.name}.presented + 1) "
+    "SELECT count(*) FROM decision"
+)
+"""A decision, its contact rows and its offers' usage counts, in one statement."""
+
+
+_DECISION_INPUTS = text(
+    "SELECT (SELECT coalesce(json_agg(json_build_array(c.offer_id, c.decision_id, "  # noqa: S608 (table names)
+    f"c.presented_at, c.outcome, c.outcome_at)), '[]') FROM {contacts.name} AS c "
+    "WHERE c.customer_id = :customer_id AND c.presented_at >= :since)::text AS records, "
+    "(SELECT coalesce(json_agg(json_build_array(p.offer_id, p.successes, p.failures)), '[]') "
+    f"FROM {posteriors.name} AS p WHERE p.segment = :segment)::text AS evidence, "
+    "(SELECT coalesce(json_agg(json_build_array(u.offer_id, u.presented)), '[]') "
+    f"FROM {offer_usage.name} AS u WHERE u.offer_id = ANY(CAST(:offer_ids AS text[])))::text "
+    "AS offer_usage"
+)
+"""Contact history since a moment, evidence of a segment, usage of some offers: one row."""
+
+
+def _moment(value: str | None) -> datetime | None:
+    """A timestamptz as json_build_array renders it (ISO 8601 with offset), or None."""
+    return None if value is None else datetime.fromisoformat(value)
 
 
 def _outcome(value: str | None) -> Outcome | None:
@@ -36,95 +75,64 @@ class PostgresRecommendStore:
     def __init__(self, db_session: AsyncSession) -> None:
         self.db_session = db_session
 
-    async def get_contact_records(
-        self, *, customer_id: str, since: datetime
-    ) -> list[ContactRecord]:
-        """Offers presented to the customer since a moment, with responses."""
-        query = select(
-            contacts.c.offer_id,
-            contacts.c.decision_id,
-            contacts.c.presented_at,
-            contacts.c.outcome,
-            contacts.c.outcome_at,
-        ).where(contacts.c.customer_id == customer_id, contacts.c.presented_at >= since)
-        rows = (await self.db_session.execute(query)).all()
-        return [
-            ContactRecord(
-                offer_id=row.offer_id,
-                decision_id=row.decision_id,
-                presented_at=row.presented_at,
-                outcome=_outcome(row.outcome),
-                outcome_at=row.outcome_at,
+    async def get_decision_inputs(
+        self,
+        *,
+        customer_id: str | None,
+        since: datetime,
+        segment: str,
+        offer_ids: Iterable[str],
+    ) -> DecisionInputs:
+        """Contact history, learned evidence and offer usage in one statement (three
+        aggregates as JSON arrays): one round trip instead of three, the same SQL for any
+        number of offers."""
+        row = (
+            await self.db_session.execute(
+                _DECISION_INPUTS,
+                {
+                    "customer_id": customer_id,
+                    "since": since,
+                    "segment": segment,
+                    "offer_ids": list(offer_ids),
+                },
             )
-            for row in rows
+        ).one()
+        records = [
+            ContactRecord(
+                offer_id=offer_id,
+                decision_id=decision_id,
+                presented_at=_moment(presented_at),
+                outcome=_outcome(outcome),
+                outcome_at=_moment(outcome_at),
+            )
+            for offer_id, decision_id, presented_at, outcome, outcome_at in json.loads(row.records)
         ]
-
-    async def get_evidence(self, *, segment: str) -> dict[str, Evidence]:
-        """Responses per offer learned for a segment."""
-        query = select(posteriors.c.offer_id, posteriors.c.successes, posteriors.c.failures).where(
-            posteriors.c.segment == segment
-        )
-        rows = (await self.db_session.execute(query)).all()
-        return {
-            row.offer_id: Evidence(successes=row.successes, failures=row.failures) for row in rows
+        evidence = {
+            offer_id: Evidence(successes=successes, failures=failures)
+            for offer_id, successes, failures in json.loads(row.evidence)
         }
-
-    async def get_offer_usage(self, *, offer_ids: Iterable[str]) -> dict[str, int]:
-        """Presentations so far per offer (for budgets)."""
-        wanted = list(offer_ids)
-        if not wanted:
-            return {}
-        query = select(offer_usage.c.offer_id, offer_usage.c.presented).where(
-            offer_usage.c.offer_id.in_(wanted)
-        )
-        return {row.offer_id: row.presented for row in (await self.db_session.execute(query))}
+        usage: dict[str, int] = dict(json.loads(row.offer_usage))
+        return DecisionInputs(records=records, evidence=evidence, offer_usage=usage)
 
     async def create_decision(self, decision: PresentedDecision) -> bool:
-        """Record a decision and its offers once; False when it was already there."""
+        """Record a decision and its offers once; False when it was already there.
+
+        One statement (data-modifying CTEs: the decision row, its contact rows, the offers'
+        usage counts), the same SQL whatever the number of offers: one round trip instead of
+        three, prepared once per connection. A decision already there inserts nothing else."""
+        offers = decision.offers
         inserted = await self.db_session.execute(
-            insert(decisions)
-            .values(
+            _CREATE_DECISION,
+            {
                 **decision.model_dump(exclude={"offers"}),
-                offers=[offer.model_dump(mode="json") for offer in decision.offers],
-            )
-            .on_conflict_do_nothing(index_elements=[decisions.c.decision_id])
-            .returning(decisions.c.decision_id)
+                "offers": json.dumps([offer.model_dump(mode="json") for offer in offers]),
+                "offer_ids": [offer.offer_id for offer in offers],
+                "kinds": [offer.kind for offer in offers],
+                "ranks": [offer.rank for offer in offers],
+                "usage_ids": sorted({offer.offer_id for offer in offers}),
+            },
         )
-        if inserted.scalar_one_or_none() is None:
-            return False
-        if not decision.offers:
-            return True
-        await self.db_session.execute(
-            insert(contacts).values(
-                [
-                    {
-                        "decision_id": decision.decision_id,
-                        "offer_id": offer.offer_id,
-                        "customer_id": decision.customer_id,
-                        "segment": decision.segment,
-                        "kind": offer.kind,
-                        "rank": offer.rank,
-                        "holdout": decision.holdout,
-                        "channel": decision.channel,
-                        "presented_at": decision.decided_at,
-                    }
-                    for offer in decision.offers
-                ]
-            )
-        )
-        usage = insert(offer_usage).values(
-            [
-                {"offer_id": offer_id, "presented": 1, "accepted": 0}
-                for offer_id in sorted({offer.offer_id for offer in decision.offers})
-            ]
-        )
-        await self.db_session.execute(
-            usage.on_conflict_do_update(
-                index_elements=[offer_usage.c.offer_id],
-                set_={"presented": offer_usage.c.presented + 1},
-            )
-        )
-        return True
+        return bool(inserted.scalar_one())
 
     async def update_response(
         self, *, decision_id: str, offer_id: str, outcome: Outcome, at: datetime

@@ -65,21 +65,33 @@ class ArmSummary(BaseModel):
     accepted: int
 
 
+class DecisionInputs(BaseModel):
+    """What a decision reads from storage besides the customer's view."""
+
+    model_config = ConfigDict(frozen=True)
+
+    records: list[ContactRecord]
+    """Offers presented to the customer since the contact policy's look-back, with responses."""
+    evidence: dict[str, Evidence]
+    """Responses per offer learned for the customer's segment."""
+    offer_usage: dict[str, int]
+    """Presentations so far per budgeted offer."""
+
+
 class RecommendStore(Protocol):
     """Storage used inside one transaction; the caller commits."""
 
-    async def get_contact_records(
-        self, *, customer_id: str, since: datetime
-    ) -> list[ContactRecord]:
-        """Offers presented to the customer since a moment, with responses."""
-        ...
-
-    async def get_evidence(self, *, segment: str) -> dict[str, Evidence]:
-        """Responses per offer learned for a segment."""
-        ...
-
-    async def get_offer_usage(self, *, offer_ids: Iterable[str]) -> dict[str, int]:
-        """Presentations so far per offer (for budgets)."""
+    async def get_decision_inputs(
+        self,
+        *,
+        customer_id: str | None,
+        since: datetime,
+        segment: str,
+        offer_ids: Iterable[str],
+    ) -> DecisionInputs:
+        """What a decision reads: the offers presented to the customer since a moment (none
+        for an unknown customer), the responses learned for the segment, the presentations
+        so far of the given offers (for budgets)."""
         ...
 
     async def create_decision(self, decision: PresentedDecision) -> bool:
