@@ -22,11 +22,13 @@ from bench.kafka_reference import SECTION
 from bench.stats import Report
 from touchpoint_common.kafka.admin import create_admin
 from touchpoint_common.settings import CommonSettings
+from touchpoint_profile.settings import ProfileSettings
 
 GUARANTEES = {"exactly-once": "eos", "at-least-once": "alos"}
-FOLD = "consumer fold to PostgreSQL, batch 1000"
-"""bench/profile.py's consumer figure the ratios divide: the real ProfileConsumer, timed from
-partition assignment to caught up with the backlog's end offsets."""
+FOLD = f"consumer fold to PostgreSQL, batch {ProfileSettings().consumer_batch_max_records}"
+"""bench/profile.py's consumer figure the ratios divide: the real ProfileConsumer at the
+service's default batch size, timed from partition assignment to caught up with the backlog's
+end offsets."""
 RUN_TIMEOUT_S = 300.0
 ROOT = Path(__file__).resolve().parent.parent
 """The repository root: bench.quix_app is run as a module from there."""
