@@ -16,10 +16,14 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.conftest import report
+from tests.conftest import SESSION_SUFFIX, report
 from tests.integration.keys import create_token
 from tests.integration.services import create_service_apps, reserve_urls
+from touchpoint_common.db.engine import create_engine
+from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.settings import CommonSettings
+from touchpoint_devtools.devservers import DevServers
+from touchpoint_devtools.devservers.databases import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -30,10 +34,30 @@ SERVICES = ("ingest", "profile", "recommend")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def served(settings: CommonSettings, tmp_path_factory: Any) -> AsyncIterator[dict[str, str]]:
+async def contract_settings(
+    dev_servers: DevServers, settings: CommonSettings
+) -> AsyncIterator[CommonSettings]:
+    """The session's settings on a database of this module's own: schemathesis holds an admin
+    key and may revoke keys or replace the recommend config, which must not reach the keys and
+    config the rest of the session uses."""
+    name = f"touchpoint_test_{SESSION_SUFFIX}_contracts"
+    url = await create_database(dev_servers.database_url, name)
+    engine = create_engine(CommonSettings(database_url=url))
+    try:
+        await run_migrations(engine)
+    finally:
+        await engine.dispose()
+    yield settings.model_copy(update={"database_url": url})
+    await drop_database(dev_servers.database_url, name)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def served(
+    contract_settings: CommonSettings, tmp_path_factory: Any
+) -> AsyncIterator[dict[str, str]]:
     """The three services on free ports of 127.0.0.1, until the module ends."""
     async with reserve_urls(list(SERVICES)) as (urls, serve):
-        apps = create_service_apps(settings, tmp_path_factory.mktemp("contracts"))
+        apps = create_service_apps(contract_settings, tmp_path_factory.mktemp("contracts"))
         async with serve(apps):
             yield urls
 
@@ -80,12 +104,12 @@ async def run_schemathesis(url: str, token: str, report_dir: Path) -> tuple[int,
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_schemathesis_all_checks_pass(
-    served: dict[str, str], settings: CommonSettings, service: str, tmp_path: Path
+    served: dict[str, str], contract_settings: CommonSettings, service: str, tmp_path: Path
 ) -> None:
     """Every status code, content type, header and body a service answers is in its OpenAPI,
     what its schema forbids is refused and what it allows is taken: schemathesis' checks
     (all of them) find nothing, with a key holding every scope (admin included)."""
-    token = await create_token(settings.database_url, name=f"schemathesis {service}")
+    token = await create_token(contract_settings.database_url, name=f"schemathesis {service}")
     code, output = await run_schemathesis(served[service], token, tmp_path)
     summary = [line for line in output.splitlines() if "generated" in line]
     report(f"schemathesis --checks all on {service}: {summary[-1].strip() if summary else '?'}")
