@@ -63,7 +63,10 @@ Settings = Annotated[ProfileSettings, Depends(get_profile_settings)]
 Ranking = Annotated[BaseRanking | None, Depends(get_ranking)]
 AsOf = Annotated[
     Rfc3339 | None,
-    Query(description="Evaluate windows and decay at this moment (default: now), with offset."),
+    Query(
+        description="Evaluate windows and decay at this moment (default: now), with offset; "
+        "between 1970-01-01 and 9000-01-01 once in UTC (else 422)."
+    ),
 ]
 
 
