@@ -23,12 +23,10 @@ import httpx
 
 from touchpoint_common.access.cli import API_KEY_ENV, create_key_at
 from touchpoint_common.access.models import ALL_SCOPES, KeyIn
-from touchpoint_common.db.engine import create_engine
-from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers import DevServers, start_servers
-from touchpoint_devtools.devservers.databases import create_database, drop_database
+from touchpoint_devtools.devservers.databases import create_migrated_database, drop_database
 
 HOST = "127.0.0.1"
 SERVICE_MODULES = {
@@ -185,7 +183,7 @@ async def bench_environment(workdir: Path, partitions: int) -> AsyncIterator[Ben
     servers = await asyncio.to_thread(start_servers)
     name = f"touchpoint_bench_{run_id}"
     try:
-        url = await create_database(servers.database_url, name)
+        url = await create_migrated_database(servers.database_url, name)
         try:
             settings = CommonSettings(
                 kafka_bootstrap=servers.kafka_bootstrap,
@@ -195,11 +193,6 @@ async def bench_environment(workdir: Path, partitions: int) -> AsyncIterator[Ben
                 topic_partitions=partitions,
                 log_json=False,
             )
-            engine = create_engine(settings)
-            try:
-                await run_migrations(engine)
-            finally:
-                await engine.dispose()
             await create_topics(settings)
             await _create_bench_key(url)
             environment = BenchEnvironment(settings, servers, workdir, run_id)

@@ -15,12 +15,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 import pytest_asyncio
 
-from touchpoint_common.db.engine import create_engine
-from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.kafka.admin import create_topics
 from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers import DevServers, LocalKafka, start_servers
-from touchpoint_devtools.devservers.databases import create_database, drop_database
+from touchpoint_devtools.devservers.databases import create_migrated_database, drop_database
 
 SESSION_SUFFIX = uuid.uuid4().hex[:8]
 # The ranking job grades every view of the session database: a profile app started by a test
@@ -65,12 +63,7 @@ def kafka_bootstrap(dev_servers: DevServers) -> str:
 async def database_url(dev_servers: DevServers) -> AsyncIterator[str]:
     """A fresh database `touchpoint_test_<random>`, migrated to head; dropped at the end."""
     name = f"touchpoint_test_{SESSION_SUFFIX}"
-    url = await create_database(dev_servers.database_url, name)
-    engine = create_engine(CommonSettings(database_url=url))
-    try:
-        await run_migrations(engine)
-    finally:
-        await engine.dispose()
+    url = await create_migrated_database(dev_servers.database_url, name)
     report(f"postgres: session database {name} created and migrated")
     yield url
     await drop_database(dev_servers.database_url, name)

@@ -6,6 +6,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from touchpoint_common.db.engine import create_engine
+from touchpoint_common.db.migrate import run_migrations
+from touchpoint_common.settings import CommonSettings
+
 
 async def create_database(server_url: str, name: str) -> str:
     """CREATE DATABASE `name` on the server of `server_url`; the new database's URL."""
@@ -27,3 +31,14 @@ async def drop_database(server_url: str, name: str) -> None:
             await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await admin.dispose()
+
+
+async def create_migrated_database(server_url: str, name: str) -> str:
+    """`create_database`, then every migration applied; the new database's URL."""
+    url = await create_database(server_url, name)
+    engine = create_engine(CommonSettings(database_url=url))
+    try:
+        await run_migrations(engine)
+    finally:
+        await engine.dispose()
+    return url

@@ -19,11 +19,9 @@ import pytest_asyncio
 from tests.conftest import SESSION_SUFFIX, report
 from tests.integration.keys import create_token
 from tests.integration.services import create_service_apps, reserve_urls
-from touchpoint_common.db.engine import create_engine
-from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers import DevServers
-from touchpoint_devtools.devservers.databases import create_database, drop_database
+from touchpoint_devtools.devservers.databases import create_migrated_database, drop_database
 
 pytestmark = pytest.mark.integration
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -41,12 +39,7 @@ async def contract_settings(
     key and may revoke keys or replace the recommend config, which must not reach the keys and
     config the rest of the session uses."""
     name = f"touchpoint_test_{SESSION_SUFFIX}_contracts"
-    url = await create_database(dev_servers.database_url, name)
-    engine = create_engine(CommonSettings(database_url=url))
-    try:
-        await run_migrations(engine)
-    finally:
-        await engine.dispose()
+    url = await create_migrated_database(dev_servers.database_url, name)
     yield settings.model_copy(update={"database_url": url})
     await drop_database(dev_servers.database_url, name)
 

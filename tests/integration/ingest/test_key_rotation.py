@@ -17,12 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.profile.test_api import random_cn_mobile
 from touchpoint_common.db.engine import create_engine, create_session_factory
-from touchpoint_common.db.migrate import run_migrations
 from touchpoint_common.identity import lookup, pii, store
 from touchpoint_common.identity.rotate import Target, rotate
 from touchpoint_common.settings import CommonSettings
 from touchpoint_devtools.devservers import DevServers
-from touchpoint_devtools.devservers.databases import create_database, drop_database
+from touchpoint_devtools.devservers.databases import create_migrated_database, drop_database
 
 pytestmark = pytest.mark.integration
 CUSTOMERS = 12
@@ -34,14 +33,8 @@ async def own_settings(
 ) -> AsyncIterator[CommonSettings]:
     """Settings on a database of this test's own: rotation rewrites every row it holds."""
     name = f"touchpoint_rotate_{uuid.uuid4().hex[:8]}"
-    url = await create_database(dev_servers.database_url, name)
-    configured = settings.model_copy(update={"database_url": url})
-    engine = create_engine(configured)
-    try:
-        await run_migrations(engine)
-    finally:
-        await engine.dispose()
-    yield configured
+    url = await create_migrated_database(dev_servers.database_url, name)
+    yield settings.model_copy(update={"database_url": url})
     await drop_database(dev_servers.database_url, name)
 
 
