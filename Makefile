@@ -168,8 +168,9 @@ bench: install quix
 
 .PHONY: bench
 
-# Under a minute: the ingest bench harness and the archaeology section (quick) end to end on
-# the test servers (asserts no timing; part of `make test` through tests/integration/bench).
+# One to two minutes: the bench's sections end to end in quick mode on the test servers (the
+# ingest harness, archaeology, the producer perf test and the Quix app, the open-loop
+# generator); asserts no timing; part of `make test` through tests/integration/bench.
 # `python -m bench.ingest_load --help` for the full ingest measurement (runs, workers, py-spy).
 bench-smoke: install quix
 	$(BIN)/pytest -q tests/integration/bench
