@@ -24,7 +24,7 @@ from touchpoint_common.kafka.publisher import Publisher, watch_producer
 from touchpoint_common.observability.health import ReadinessCheck
 from touchpoint_common.observability.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE
 from touchpoint_common.settings import CommonSettings
-from touchpoint_common.tasks import stop_task
+from touchpoint_common.tasks import close_together, stop_task
 
 logger = logging.getLogger(__name__)
 
@@ -102,17 +102,14 @@ class Runtime:
         """Flush and close the producer and the readiness admin client, dispose of the pool."""
         if self._producer_watch is not None:
             await stop_task(self._producer_watch)
-        if self.producer is not None:
-            try:
-                await asyncio.wait_for(self.producer.stop(), timeout=CLOSE_BUDGET_S)
-            except TimeoutError:
-                # Every record a client was told about was acknowledged already; what is
-                # left was never confirmed to anyone, so shutdown need not wait for it.
-                logger.warning("producer did not close within %.0f s; left", CLOSE_BUDGET_S)
-        if self._admin is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._admin.close(), timeout=CLOSE_BUDGET_S)
-            self._admin = None
+        # Every record a client was told about was acknowledged already; what a producer
+        # still holds was never confirmed to anyone, so shutdown need not wait past the budget.
+        closes = [
+            *([self.producer.stop()] if self.producer is not None else []),
+            *([self._admin.close()] if self._admin is not None else []),
+        ]
+        await close_together(closes, budget_s=CLOSE_BUDGET_S)
+        self._admin = None
         await self.engine.dispose()
 
     def _watch_pool(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -16,6 +15,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from touchpoint_common.kafka.configuration import CLOSE_BUDGET_S
 from touchpoint_common.ops.lag import GroupState, LagReport, PartitionOffsets, build_report
+from touchpoint_common.tasks import close_together
 
 logger = logging.getLogger(__name__)
 
@@ -83,12 +83,13 @@ class LagCollector:
         """Close both clients; the next collect opens new ones."""
         admin, consumer = self._admin, self._consumer
         self._admin, self._consumer = None, None
-        if consumer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), timeout=CLOSE_BUDGET_S)
-        if admin is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(admin.close(), timeout=CLOSE_BUDGET_S)
+        await close_together(
+            [
+                *([consumer.stop()] if consumer is not None else []),
+                *([admin.close()] if admin is not None else []),
+            ],
+            budget_s=CLOSE_BUDGET_S,
+        )
 
     async def list_groups(self) -> list[str]:
         """Every consumer group the cluster knows, sorted."""
