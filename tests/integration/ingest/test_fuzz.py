@@ -83,7 +83,11 @@ def extreme_events(draw: st.DrawFn) -> dict[str, Any]:
             payload[draw(st.sampled_from(sorted(payload)))] = value
         if kind == "offer_presented":
             payload.setdefault("offers", [{}])
-            if isinstance(payload["offers"], list) and payload["offers"]:
+            if (
+                isinstance(payload["offers"], list)
+                and payload["offers"]
+                and isinstance(payload["offers"][0], dict)
+            ):
                 payload["offers"][0]["rank"] = draw(NUMBERS)
     elif target == "customer":
         event["customer"] = {"loyalty_id": value}
